@@ -1,0 +1,1 @@
+//! The built-in backup (BACKUP=NETFS): archive format, targets and restore.

@@ -1,0 +1,1 @@
+//! Facts about the running system (placeholder).
