@@ -45,6 +45,7 @@ pub struct Cmd {
     env: Vec<(OsString, OsString)>,
     ok_codes: Vec<i32>,
     timeout: Option<Duration>,
+    keep_env: Option<Vec<OsString>>,
 }
 
 impl Cmd {
@@ -68,6 +69,7 @@ impl Cmd {
             env: Vec::new(),
             ok_codes: vec![0],
             timeout: None,
+            keep_env: None,
         }
     }
 
@@ -83,7 +85,8 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -102,8 +105,21 @@ impl Cmd {
 
     /// Sets an environment variable for the command.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
+    }
+
+    /// Clears the environment except for the named variables (plus `LC_ALL=C` and those set
+    /// with [`Cmd::env`]).
+    pub fn env_clear_except(mut self, keep: &[&str]) -> Self {
+        self.keep_env = Some(keep.iter().map(OsString::from).collect());
+        self
+    }
+
+    /// The variables kept when the environment is cleared, or `None` when it is inherited.
+    pub fn kept_environment(&self) -> Option<&[OsString]> {
+        self.keep_env.as_deref()
     }
 
     /// Exit codes besides 0 that count as success (for example `1` for tools that use it for

@@ -10,7 +10,10 @@ mod load;
 mod typed;
 mod value;
 
-pub use defaults::{DEFAULTS, Default as ConfigDefault, SECRET_VARIABLES, is_known_variable};
+pub use defaults::{
+    DEFAULTS, Default as ConfigDefault, SECRET_VARIABLES, defaults_as_bash, is_known_variable,
+    is_secret,
+};
 pub use load::{LoadOptions, LoadedConfig, SourcedFile, load};
 pub use typed::*;
 pub use value::{Config, Value, parse_declare_p};
