@@ -214,7 +214,7 @@ pub fn load(opts: &LoadOptions, runner: &dyn Runner) -> Result<LoadedConfig> {
             message: m,
         })
     })?;
-    assemble(opts, &files, &readable, &sections, &stderr)
+    assemble(&files, &readable, &sections, &stderr)
 }
 
 fn build_script(opts: &LoadOptions, files: &[PathBuf], readable: &[bool]) -> String {
@@ -263,9 +263,10 @@ fn build_script(opts: &LoadOptions, files: &[PathBuf], readable: &[bool]) -> Str
     s
 }
 
-fn split_sections(
-    stdout: &str,
-) -> std::result::Result<Vec<(String, BTreeMap<String, Value>)>, String> {
+/// One `declare -p` dump: its name (`baseline`, `rear`, `default`, `fileN`) and variables.
+type Section = (String, BTreeMap<String, Value>);
+
+fn split_sections(stdout: &str) -> std::result::Result<Vec<Section>, String> {
     let mut sections = Vec::new();
     for chunk in stdout.split(&format!("\n{MARK} ")).skip(1) {
         let (name, body) = chunk.split_once('\n').unwrap_or((chunk, ""));
@@ -297,10 +298,9 @@ fn syntax_error(stderr: &str, files: &[PathBuf]) -> Error {
 }
 
 fn assemble(
-    opts: &LoadOptions,
     files: &[PathBuf],
     readable: &[bool],
-    sections: &[(String, BTreeMap<String, Value>)],
+    sections: &[Section],
     stderr: &str,
 ) -> Result<LoadedConfig> {
     let mut iter = sections.iter();
@@ -310,11 +310,14 @@ fn assemble(
             "bash printed no variables",
         ));
     };
+    // A variable is configuration unless bash maintains it, or it came from the environment and
+    // nothing changed it (PATH, HOME, ...). Variables rear uses are kept even when their value
+    // equals the environment's (HOSTNAME is both a bash variable and ours).
     let is_config_var = |name: &str, value: &Value| -> bool {
         !BASH_INTERNALS.contains(&name)
             && !name.starts_with("__rear")
             && !name.starts_with("BASH_")
-            && baseline.get(name) != Some(value)
+            && (baseline.get(name) != Some(value) || is_known_variable(name))
     };
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut per_file: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -362,10 +365,10 @@ fn assemble(
     }
     let mut config = Config::from_vars(vars);
     // NETFS_URL is the old name of BACKUP_URL.
-    if config.string("BACKUP_URL").is_empty() {
-        if let Some(v) = config.get("NETFS_URL").cloned() {
-            config.set("BACKUP_URL", v);
-        }
+    if config.string("BACKUP_URL").is_empty()
+        && let Some(v) = config.get("NETFS_URL").cloned()
+    {
+        config.set("BACKUP_URL", v);
     }
     let warnings = stderr
         .lines()
@@ -382,7 +385,6 @@ fn assemble(
             set: per_file.get(&i).cloned().unwrap_or_default(),
         })
         .collect();
-    let _ = opts;
     Ok(LoadedConfig {
         config,
         files: sourced,

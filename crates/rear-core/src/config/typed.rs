@@ -135,13 +135,13 @@ impl Config {
     /// When it is set but neither https://, http:// nor mailto:.
     pub fn rear_server(&self) -> Result<Option<RearUrl>> {
         let url = self.url("REAR_SERVER")?;
-        if let Some(u) = &url {
-            if !["https", "http", "mailto"].contains(&u.scheme.as_str()) {
-                return Err(Error::invalid(
-                    "REAR_SERVER",
-                    format!("'{u}' must be an https:// URL or a mailto: address"),
-                ));
-            }
+        if let Some(u) = &url
+            && !["https", "http", "mailto"].contains(&u.scheme.as_str())
+        {
+            return Err(Error::invalid(
+                "REAR_SERVER",
+                format!("'{u}' must be an https:// URL or a mailto: address"),
+            ));
         }
         Ok(url)
     }

@@ -218,7 +218,10 @@ pub fn parse_declare_p(text: &str) -> Result<BTreeMap<String, Value>, String> {
 }
 
 /// Parses `([k]="v" [k2]="v2" )` and returns the pairs in order, and the rest of the input.
-fn parse_compound(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+/// The pairs of a compound assignment, and the rest of the input.
+type Compound<'a> = (Vec<(String, String)>, &'a str);
+
+fn parse_compound(s: &str) -> Result<Compound<'_>, String> {
     // bash ≥ 5.2 may print an assoc array inside single quotes: declare -A X='([k]="v" )'
     // but the declare -p form we ask for prints it bare; handle both.
     let (quoted, mut cur) = match s.strip_prefix("'(") {

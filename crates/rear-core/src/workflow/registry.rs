@@ -1,0 +1,324 @@
+//! The table of workflows and steps.
+//!
+//! Adding a feature to a workflow means adding a [`Step`] here with its function. A step whose
+//! function is `None` is listed by `rear -s` but makes its workflow refuse to run (see
+//! [`super::check_buildable`]); its `pending` text says what will build it.
+
+use super::{Step, StepFn, When, Workflow, steps};
+
+/// Every workflow, in the order `rear help` lists them.
+pub const WORKFLOWS: &[Workflow] = &[
+    Workflow {
+        name: "mkrescue",
+        help: "create the rescue media only",
+        stages: &[
+            "init",
+            "prep",
+            "layout/save",
+            "rescue",
+            "build",
+            "pack",
+            "output",
+        ],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "mkbackup",
+        help: "create rescue media and the backup",
+        stages: &[
+            "init",
+            "prep",
+            "layout/save",
+            "rescue",
+            "build",
+            "pack",
+            "output",
+            "backup",
+        ],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "mkbackuponly",
+        help: "create the backup only",
+        stages: &["init", "prep", "layout/save", "backup"],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "recover",
+        help: "recover the system (in the rescue system)",
+        stages: &[
+            "init",
+            "setup",
+            "verify",
+            "layout/prepare",
+            "layout/recreate",
+            "restore",
+            "finalize",
+            "wrapup",
+        ],
+        lockless: false,
+        rescue: true,
+    },
+    Workflow {
+        name: "restoreonly",
+        help: "restore the backup only (into /mnt/local)",
+        stages: &["init", "setup", "verify", "restore", "wrapup"],
+        lockless: false,
+        rescue: true,
+    },
+    Workflow {
+        name: "layoutonly",
+        help: "recreate the disk layout only",
+        stages: &["init", "setup", "layout/prepare", "layout/recreate"],
+        lockless: false,
+        rescue: true,
+    },
+    Workflow {
+        name: "savelayout",
+        help: "save the disk layout",
+        stages: &["init", "prep", "layout/save"],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "checklayout",
+        help: "check whether the disk layout changed (exit 1 if it did)",
+        stages: &["init", "prep", "layout/save", "layout/compare"],
+        lockless: true,
+        rescue: false,
+    },
+    Workflow {
+        name: "mountonly",
+        help: "mount the recovered system's filesystems under /mnt/local",
+        stages: &[
+            "init",
+            "setup",
+            "layout/prep-for-mount",
+            "layout/do-mount",
+            "wrapup",
+        ],
+        lockless: false,
+        rescue: true,
+    },
+    Workflow {
+        name: "format",
+        help: "format a USB disk as rescue medium (REAR-000)",
+        stages: &["init", "format"],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "validate",
+        help: "check the configuration and the tools recovery needs",
+        stages: &["init", "prep", "validate"],
+        lockless: true,
+        rescue: false,
+    },
+    Workflow {
+        name: "mkdist",
+        help: "create a distribution archive of rear itself",
+        stages: &["init", "mkdist"],
+        lockless: false,
+        rescue: false,
+    },
+    Workflow {
+        name: "dump",
+        help: "show the system definition and the configuration",
+        stages: &["dump"],
+        lockless: true,
+        rescue: false,
+    },
+];
+
+/// Finds a workflow by name.
+pub fn find_workflow(name: &str) -> Option<&'static Workflow> {
+    WORKFLOWS.iter().find(|w| w.name == name)
+}
+
+const fn done(
+    stage: &'static str,
+    number: u16,
+    name: &'static str,
+    when: When,
+    run: StepFn,
+) -> Step {
+    Step {
+        stage,
+        number,
+        name,
+        when,
+        run: Some(run),
+        pending: "",
+    }
+}
+
+const fn todo(
+    stage: &'static str,
+    number: u16,
+    name: &'static str,
+    when: When,
+    pending: &'static str,
+) -> Step {
+    Step {
+        stage,
+        number,
+        name,
+        when,
+        run: None,
+        pending,
+    }
+}
+
+use When::{Always, Backup, Output};
+
+const LAYOUT: &str = "disk layout capture";
+const RECREATE: &str = "layout recreation";
+const BACKUP: &str = "backup and restore";
+const RESCUE: &str = "rescue system";
+const RECOVER: &str = "recover workflow";
+
+/// Every step of every stage.
+pub const STEPS: &[Step] = &[
+    // --- init: runs first in every workflow but dump, before the build check ---
+    done("init", 100, "check_config", Always, steps::check_config),
+    // --- prep ---
+    done("prep", 10, "make_build_dir", Always, steps::make_build_dir),
+    done(
+        "prep",
+        300,
+        "check_iso_tools",
+        Output("ISO"),
+        steps::check_iso_tools,
+    ),
+    todo("prep", 300, "check_usb_device", Output("USB"), RESCUE),
+    todo("prep", 300, "check_pxe_urls", Output("PXE"), RESCUE),
+    todo("prep", 400, "check_backup_target", Backup("NETFS"), BACKUP),
+    todo("prep", 400, "check_rsync_target", Backup("RSYNC"), BACKUP),
+    todo(
+        "prep",
+        400,
+        "check_external_commands",
+        Backup("EXTERNAL"),
+        BACKUP,
+    ),
+    // --- layout/save ---
+    todo("layout/save", 100, "save_disk_layout", Always, LAYOUT),
+    // --- layout/compare ---
+    todo("layout/compare", 100, "compare_disk_layout", Always, LAYOUT),
+    // --- rescue ---
+    todo("rescue", 100, "copy_programs_and_libraries", Always, RESCUE),
+    todo("rescue", 200, "copy_kernel_modules", Always, RESCUE),
+    todo("rescue", 300, "save_network_config", Always, RESCUE),
+    // --- build ---
+    todo("build", 100, "check_libraries", Always, RESCUE),
+    // --- pack ---
+    todo("pack", 100, "pack_initramfs", Always, RESCUE),
+    // --- output ---
+    todo("output", 100, "make_iso", Output("ISO"), RESCUE),
+    todo("output", 100, "make_pxe_files", Output("PXE"), RESCUE),
+    todo("output", 100, "write_usb", Output("USB"), RESCUE),
+    todo("output", 100, "make_raw_disk", Output("RAWDISK"), RESCUE),
+    todo(
+        "output",
+        100,
+        "copy_kernel_and_initrd",
+        Output("RAMDISK"),
+        RESCUE,
+    ),
+    todo("output", 900, "copy_to_output_url", Always, RESCUE),
+    // --- backup ---
+    todo("backup", 100, "run_pre_backup_script", Always, BACKUP),
+    todo("backup", 500, "make_backup", Backup("NETFS"), BACKUP),
+    todo("backup", 500, "make_rsync_backup", Backup("RSYNC"), BACKUP),
+    todo(
+        "backup",
+        500,
+        "run_external_backup",
+        Backup("EXTERNAL"),
+        BACKUP,
+    ),
+    // --- setup ---
+    todo("setup", 100, "run_pre_recovery_script", Always, RECOVER),
+    // --- verify ---
+    todo(
+        "verify",
+        100,
+        "check_backup_archive",
+        Backup("NETFS"),
+        BACKUP,
+    ),
+    todo("verify", 100, "check_rsync_source", Backup("RSYNC"), BACKUP),
+    todo(
+        "verify",
+        100,
+        "run_external_check",
+        Backup("EXTERNAL"),
+        BACKUP,
+    ),
+    todo("verify", 200, "compare_disks", Always, RECREATE),
+    // --- layout/prepare, layout/recreate ---
+    todo("layout/prepare", 100, "map_disks", Always, RECREATE),
+    todo("layout/prepare", 200, "plan_recreation", Always, RECREATE),
+    todo(
+        "layout/recreate",
+        100,
+        "confirm_and_wipe_disks",
+        Always,
+        RECREATE,
+    ),
+    todo("layout/recreate", 200, "apply_plan", Always, RECREATE),
+    todo("layout/recreate", 300, "mount_target", Always, RECREATE),
+    // --- restore ---
+    todo("restore", 400, "restore_backup", Backup("NETFS"), BACKUP),
+    todo("restore", 400, "restore_rsync", Backup("RSYNC"), BACKUP),
+    todo(
+        "restore",
+        400,
+        "run_external_restore",
+        Backup("EXTERNAL"),
+        BACKUP,
+    ),
+    todo(
+        "restore",
+        400,
+        "wait_for_manual_restore",
+        Backup("REQUESTRESTORE"),
+        RECOVER,
+    ),
+    // --- finalize ---
+    todo("finalize", 100, "fix_references", Always, RECOVER),
+    todo("finalize", 200, "rebuild_initramfs", Always, RECOVER),
+    todo("finalize", 300, "install_bootloader", Always, RECOVER),
+    // --- wrapup ---
+    todo("wrapup", 100, "copy_logs_and_layout", Always, RECOVER),
+    todo("wrapup", 200, "run_post_recovery_script", Always, RECOVER),
+    // --- mountonly ---
+    todo(
+        "layout/prep-for-mount",
+        100,
+        "open_encrypted_devices",
+        Always,
+        RECREATE,
+    ),
+    todo(
+        "layout/do-mount",
+        100,
+        "mount_filesystems",
+        Always,
+        RECREATE,
+    ),
+    // --- format, validate, mkdist, dump ---
+    todo("format", 100, "format_usb_disk", Always, RESCUE),
+    done("validate", 100, "check_tools", Always, steps::check_tools),
+    todo(
+        "mkdist",
+        100,
+        "make_distribution_archive",
+        Always,
+        "packaging",
+    ),
+    done("dump", 100, "collect_dump", Always, steps::collect_dump),
+];

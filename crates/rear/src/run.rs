@@ -1,0 +1,237 @@
+//! From parsed options to a finished run and its exit code.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use rear_core::cmd::SystemRunner;
+use rear_core::config::{LoadOptions, LoadedConfig};
+use rear_core::system::{SystemInfo, in_rescue_system};
+use rear_core::ui::{Level, Ui};
+use rear_core::workflow::{self, Context, RunLock, RunOptions};
+
+use crate::cli::{Cli, WorkflowCommand};
+use crate::exit;
+use crate::term::TermUi;
+
+/// Runs rear with these arguments (the first is the program name) and returns the exit code.
+pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    ExitCode::from(run(cli))
+}
+
+fn version_line() -> String {
+    format!("Relax-and-Recover (rear-rs) {}", rear_core::VERSION)
+}
+
+fn run(cli: Cli) -> u8 {
+    let g = &cli.global;
+    if g.version {
+        println!("{}", version_line());
+        return exit::SUCCESS;
+    }
+    let Some(workflow_cmd) = &cli.workflow else {
+        eprintln!("rear: no workflow given. Usage: rear [OPTIONS] WORKFLOW; see 'rear help'");
+        return exit::USAGE;
+    };
+    if let WorkflowCommand::Help = workflow_cmd {
+        if g.simulate {
+            println!("Simulation: 'help' shows the usage and runs no steps");
+        } else {
+            let _ = crate::cli::command().print_long_help();
+        }
+        return exit::SUCCESS;
+    }
+    let name = workflow_cmd.name();
+    let Some(wf) = workflow::find_workflow(name) else {
+        eprintln!("rear: BUG: workflow '{name}' has no definition in rear-core");
+        return exit::FAILURE;
+    };
+    let ui = TermUi {
+        verbose: g.verbose || g.debug || g.debugscripts || name == "recover",
+        quiet: g.quiet,
+        debug: g.debug || g.debugscripts,
+        interactive: !(g.non_interactive || kernel_cmdline_unattended()),
+    };
+
+    let system = SystemInfo::detect();
+    let mut overrides = BTreeMap::new();
+    if let Some(k) = &g.kernel {
+        overrides.insert("KERNEL_VERSION".to_string(), k.clone());
+    }
+    let runner = SystemRunner::new()
+        .dry_run(g.simulate)
+        .log_output(g.debug || g.debugscripts);
+    let load_opts = LoadOptions {
+        config_dir: g.config_dir.clone(),
+        workflow: name.to_string(),
+        extra_files: g.extra_config.clone(),
+        rescue_mode: in_rescue_system(),
+        system: system.clone(),
+        overrides,
+    };
+    let loaded = match rear_core::config::load(&load_opts, &runner) {
+        Ok(l) => l,
+        Err(e) => return report_error(&e),
+    };
+
+    let mut log_path = loaded.config.log_file();
+    if wf.lockless {
+        let mut p = log_path.into_os_string();
+        p.push(".lockless");
+        log_path = p.into();
+    }
+    if let Err(e) = crate::logging::init(&log_path, g.debug, g.debugscripts) {
+        // Without a log, a real run would leave no trace: only read-only runs may go on.
+        if wf.lockless || g.simulate {
+            eprintln!("rear: WARNING: {e:#}; continuing without a log file");
+        } else {
+            eprintln!("rear: ERROR: {e:#} (set LOGFILE in the configuration, or run as root)");
+            return exit::USAGE;
+        }
+    }
+    log_header(&loaded, name, g);
+    // The configuration was read before the log could be opened: log those commands now.
+    for r in runner.transcript() {
+        tracing::info!(
+            "exec (before the log was opened): {} -> exit status {:?} after {} ms",
+            r.command.chars().take(120).collect::<String>(),
+            r.status,
+            r.millis
+        );
+    }
+    for w in &loaded.warnings {
+        ui.message(Level::Warning, &format!("configuration: {w}"));
+    }
+
+    let _lock = if wf.lockless || g.simulate {
+        None
+    } else {
+        match RunLock::acquire(&RunLock::default_path()) {
+            Ok(l) => Some(l),
+            Err(e) => return report_error(&e),
+        }
+    };
+
+    let options = RunOptions {
+        simulate: g.simulate,
+        step_by_step: g.step_by_step,
+        debug: g.debug,
+        debugscript: g.debugscripts,
+        non_interactive: !ui.interactive,
+        expose_secrets: g.expose_secrets,
+    };
+    let started = Instant::now();
+    ui.message(Level::Progress, &version_line());
+    ui.message(
+        Level::Progress,
+        &format!("Running rear {name} (PID {})", std::process::id()),
+    );
+    ui.message(
+        Level::Progress,
+        &format!("Using log file: {}", log_path.display()),
+    );
+    let mut ctx = Context::new(
+        loaded.config.clone(),
+        system,
+        &runner,
+        &ui,
+        options,
+        wf.name,
+    );
+    let result = workflow::run_workflow(&mut ctx, wf);
+    cleanup_build_dir(&ctx, g.debug || g.debugscripts);
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return report_error(&e),
+    };
+    if g.simulate {
+        println!("Simulation mode: these steps of workflow '{name}' would run, in order:");
+        for step in &summary.steps {
+            println!("Step {step}");
+        }
+        return exit::SUCCESS;
+    }
+    if let Some(dump) = ctx.get::<workflow::steps::Dump>() {
+        print!("{}", crate::render::dump(dump, &loaded));
+    }
+    let secs = started.elapsed().as_secs();
+    ui.message(
+        Level::Progress,
+        &format!("Finished rear {name} in {secs} seconds"),
+    );
+    tracing::info!("exit code {}", ctx.exit_code);
+    ctx.exit_code
+}
+
+fn report_error(e: &rear_core::Error) -> u8 {
+    tracing::error!("{e}");
+    let first = e.to_string();
+    let mut lines = first.lines();
+    eprintln!("rear: ERROR: {}", lines.next().unwrap_or_default());
+    for l in lines {
+        eprintln!("  {l}");
+    }
+    if let Some(hint) = e.hint() {
+        eprintln!("rear: hint: {hint}");
+    }
+    exit::code_for(e)
+}
+
+fn log_header(loaded: &LoadedConfig, workflow: &str, g: &crate::cli::GlobalOptions) {
+    tracing::info!("{} starting workflow {workflow}", version_line());
+    tracing::info!("command line: {:?}", std::env::args().collect::<Vec<_>>());
+    tracing::info!(
+        "simulate={} debug={} debugscripts={}",
+        g.simulate,
+        g.debug,
+        g.debugscripts
+    );
+    for f in &loaded.files {
+        if f.read {
+            tracing::info!(
+                "configuration file {} (sets: {})",
+                f.path.display(),
+                f.set.join(" ")
+            );
+        } else {
+            tracing::info!("configuration file {} not present", f.path.display());
+        }
+    }
+}
+
+fn cleanup_build_dir(ctx: &Context<'_>, debug: bool) {
+    let Some(dir) = &ctx.build_dir else { return };
+    if debug || ctx.config.is_true("KEEP_BUILD_DIR") {
+        ctx.ui.message(
+            Level::Info,
+            &format!("Keeping build directory {}", dir.display()),
+        );
+        return;
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::warn!("removing build directory {}: {e}", dir.display());
+    }
+}
+
+/// `unattended` or `auto_recover` on the kernel command line (the rescue system's automatic mode)
+/// means no prompt may wait.
+fn kernel_cmdline_unattended() -> bool {
+    in_rescue_system()
+        && std::fs::read_to_string("/proc/cmdline").is_ok_and(|c| {
+            c.split_whitespace()
+                .any(|w| w == "unattended" || w == "auto_recover")
+        })
+}
