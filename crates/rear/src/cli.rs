@@ -125,8 +125,9 @@ pub enum WorkflowCommand {
 /// Options of `rear format`.
 #[derive(Debug, Args)]
 pub struct FormatArgs {
-    /// Make the disk bootable with EFI (adds a REAR-EFI partition).
-    #[arg(short = 'e', long = "efi")]
+    /// Make the disk bootable with EFI (adds a REAR-EFI partition). Long form only, because
+    /// `-e` is the global --expose-secrets.
+    #[arg(long = "efi")]
     pub efi: bool,
     /// Make the disk bootable with legacy BIOS only.
     #[arg(short = 'b', long = "bios")]
@@ -166,4 +167,12 @@ impl WorkflowCommand {
 /// The clap command, for man pages and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::command().debug_assert();
+    }
 }

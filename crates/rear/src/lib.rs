@@ -5,6 +5,7 @@
 //! generate the man pages and shell completions from the same clap definition.
 
 pub mod cli;
+pub mod docs;
 pub mod exit;
 mod logging;
 mod render;
