@@ -33,6 +33,9 @@ pub struct Question {
     pub default: Option<String>,
     /// Whether the typed answer must not be echoed or logged (passphrases).
     pub secret: bool,
+    /// How long to wait for an answer before taking the default (`USER_INPUT_TIMEOUT`, set by
+    /// [`ask`]).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Question {
@@ -44,6 +47,7 @@ impl Question {
             choices: Vec::new(),
             default: None,
             secret: false,
+            timeout: None,
         }
     }
 
@@ -76,6 +80,24 @@ pub trait Ui: Send + Sync {
 
     /// Whether the front end may ask at all (false with `-n` or `unattended`).
     fn interactive(&self) -> bool;
+
+    /// Shows the progress of a long operation (a bar on a terminal). The default ignores it.
+    fn progress(&self, _progress: &Progress) {}
+}
+
+/// The state of a long operation, for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being done ("Creating backup archive").
+    pub label: String,
+    /// Units done so far.
+    pub done: u64,
+    /// Units in all, when known.
+    pub total: Option<u64>,
+    /// Whether the units are bytes (else items, such as files).
+    pub bytes: bool,
+    /// True on the last update.
+    pub finished: bool,
 }
 
 /// Answers `question`: from `USER_INPUT_<ID>` in `config`, else the default when the run is not
@@ -101,6 +123,15 @@ pub fn ask(ui: &dyn Ui, config: &crate::config::Config, question: &Question) -> 
         tracing::info!("prompt {} answered by {var}: {shown}", question.id);
         return Ok(pre);
     }
+    let timeout = config
+        .get_string("USER_INPUT_TIMEOUT")
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|&t| t > 0)
+        .map(std::time::Duration::from_secs);
+    let question = &Question {
+        timeout,
+        ..question.clone()
+    };
     if !ui.interactive() {
         return question.default.clone().ok_or_else(|| {
             Error::invalid(
@@ -111,7 +142,15 @@ pub fn ask(ui: &dyn Ui, config: &crate::config::Config, question: &Question) -> 
     }
     for _ in 0..3 {
         match ui.prompt(question) {
-            None => break,
+            None => {
+                if let Some(d) = &question.default {
+                    tracing::info!(
+                        "prompt {} got no answer, using the default '{d}'",
+                        question.id
+                    );
+                }
+                break;
+            }
             Some(answer) if answer.is_empty() && question.default.is_some() => {
                 return Ok(question.default.clone().unwrap_or_default());
             }
@@ -174,5 +213,58 @@ impl Ui for RecordingUi {
 
     fn interactive(&self) -> bool {
         self.interactive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Value};
+
+    fn q() -> Question {
+        Question::new("CONFIRM", "Go on?")
+            .choices(["yes", "no"])
+            .default_answer("yes")
+    }
+
+    #[test]
+    fn pre_answer_wins_and_is_checked() {
+        let mut c = Config::new();
+        c.set("USER_INPUT_CONFIRM", Value::Scalar("no".into()));
+        let ui = RecordingUi::answering(["yes"]);
+        assert_eq!(ask(&ui, &c, &q()).unwrap(), "no");
+        c.set("USER_INPUT_CONFIRM", Value::Scalar("maybe".into()));
+        let err = ask(&ui, &c, &q()).unwrap_err().to_string();
+        assert!(
+            err.contains("USER_INPUT_CONFIRM") && err.contains("'maybe' is not one of"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_interactive_takes_default_or_names_the_variable() {
+        let c = Config::new();
+        let ui = RecordingUi::new();
+        assert_eq!(ask(&ui, &c, &q()).unwrap(), "yes");
+        let err = ask(&ui, &c, &Question::new("PASS", "Passphrase").secret()).unwrap_err();
+        assert!(err.to_string().contains("set USER_INPUT_PASS"), "{err}");
+    }
+
+    #[test]
+    fn interactive_retries_bad_answers_and_empty_means_default() {
+        let c = Config::new();
+        let ui = RecordingUi::answering(["perhaps", "no"]);
+        assert_eq!(ask(&ui, &c, &q()).unwrap(), "no");
+        assert!(
+            ui.messages()
+                .iter()
+                .any(|(l, m)| *l == Level::Warning && m.contains("perhaps"))
+        );
+        let ui = RecordingUi::answering([""]);
+        assert_eq!(ask(&ui, &c, &q()).unwrap(), "yes");
+        // no answer at all and no default: aborted
+        let ui = RecordingUi::answering(Vec::<String>::new());
+        let err = ask(&ui, &c, &Question::new("X", "x")).unwrap_err();
+        assert!(matches!(err, Error::Aborted { .. }));
     }
 }

@@ -59,12 +59,12 @@ fn run(cli: Cli) -> u8 {
         eprintln!("rear: BUG: workflow '{name}' has no definition in rear-core");
         return exit::FAILURE;
     };
-    let ui = TermUi {
-        verbose: g.verbose || g.debug || g.debugscripts || name == "recover",
-        quiet: g.quiet,
-        debug: g.debug || g.debugscripts,
-        interactive: !(g.non_interactive || kernel_cmdline_unattended()),
-    };
+    let ui = TermUi::new(
+        g.verbose || g.debug || g.debugscripts || name == "recover",
+        g.quiet,
+        g.debug || g.debugscripts,
+        !(g.non_interactive || kernel_cmdline_unattended()),
+    );
 
     let system = SystemInfo::detect();
     let mut overrides = BTreeMap::new();

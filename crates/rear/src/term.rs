@@ -2,8 +2,10 @@
 //! prompts on the terminal.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
 
-use rear_core::ui::{Level, Question, Ui};
+use indicatif::{ProgressBar, ProgressStyle};
+use rear_core::ui::{Level, Progress, Question, Ui};
 
 /// Prints messages according to -v/-q/-d and asks on the terminal.
 #[derive(Debug)]
@@ -12,6 +14,20 @@ pub struct TermUi {
     pub quiet: bool,
     pub debug: bool,
     pub interactive: bool,
+    pub bar: Mutex<Option<ProgressBar>>,
+}
+
+impl TermUi {
+    /// A terminal UI.
+    pub fn new(verbose: bool, quiet: bool, debug: bool, interactive: bool) -> Self {
+        TermUi {
+            verbose,
+            quiet,
+            debug,
+            interactive,
+            bar: Mutex::new(None),
+        }
+    }
 }
 
 impl Ui for TermUi {
@@ -28,6 +44,12 @@ impl Ui for TermUi {
             Level::Warning => true,
         };
         if show {
+            if let Ok(guard) = self.bar.lock()
+                && let Some(bar) = guard.as_ref()
+            {
+                bar.suspend(|| println!("{text}"));
+                return;
+            }
             if level == Level::Warning {
                 eprintln!("{text}");
             } else {
@@ -54,16 +76,62 @@ impl Ui for TermUi {
         let _ = write!(stdout, "{}{choices}{default}: ", question.prompt);
         let _ = stdout.flush();
         let echo_off = question.secret.then(EchoOff::new).flatten();
-        let mut line = String::new();
-        let read = std::io::stdin().lock().read_line(&mut line);
+        // Read on a thread so that a timeout (USER_INPUT_TIMEOUT) can give up waiting; the
+        // reader thread then ends with the process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::stdin().lock().read_line(&mut line);
+            let _ = tx.send(read.map(|n| (n, line)));
+        });
+        let answer = match question.timeout {
+            Some(t) => rx.recv_timeout(t).ok(),
+            None => rx.recv().ok(),
+        };
         drop(echo_off);
-        if question.secret {
+        if question.secret || answer.is_none() {
             println!();
         }
-        match read {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_string()),
+        match answer {
+            Some(Ok((n, line))) if n > 0 => Some(line.trim_end_matches(['\n', '\r']).to_string()),
+            _ => None,
         }
+    }
+
+    fn progress(&self, p: &Progress) {
+        if self.quiet || !std::io::stdout().is_terminal() {
+            return;
+        }
+        let Ok(mut guard) = self.bar.lock() else {
+            return;
+        };
+        if p.finished {
+            if let Some(bar) = guard.take() {
+                bar.finish_and_clear();
+            }
+            return;
+        }
+        let bar = guard.get_or_insert_with(|| {
+            let bar = match p.total {
+                Some(t) => ProgressBar::new(t),
+                None => ProgressBar::new_spinner(),
+            };
+            let template = match (p.total.is_some(), p.bytes) {
+                (true, true) => "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                (true, false) => "{msg} [{bar:30}] {pos}/{len} ETA {eta}",
+                (false, true) => "{spinner} {msg} {bytes} {bytes_per_sec}",
+                (false, false) => "{spinner} {msg} {pos}",
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        bar.set_message(p.label.clone());
+        if let Some(t) = p.total {
+            bar.set_length(t);
+        }
+        bar.set_position(p.done);
     }
 
     fn interactive(&self) -> bool {
