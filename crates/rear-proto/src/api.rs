@@ -1,0 +1,174 @@
+//! Bodies of the rear-server JSON API (`/api/v1/...`) and its error body.
+//!
+//! The server serialises these; third-party clients and the rear client deserialise them. Times
+//! are RFC 3339 strings. Adding an optional field is a compatible change; renaming one is not.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Every error the API returns: a stable machine-readable `error` code and a human `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code, e.g. `unauthorized`, `not_found`, `invalid_report`, `too_large`.
+    pub error: String,
+    /// What went wrong and, where possible, what to do about it.
+    pub message: String,
+}
+
+/// Answer to `POST /api/v1/reports`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// The id of the report.
+    pub report_id: Uuid,
+    /// `stored` the first time, `duplicate` when this id was already stored (nothing changed).
+    pub status: IngestStatus,
+}
+
+/// Whether an ingest stored something new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestStatus {
+    /// The report is new and now stored.
+    Stored,
+    /// A report with this id was already stored; the request changed nothing.
+    Duplicate,
+}
+
+/// State of a host as shown in the overview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostState {
+    /// The last report is a success and recent.
+    Ok,
+    /// The last report is a failure.
+    Failed,
+    /// The last report is older than the configured stale age.
+    Stale,
+}
+
+impl HostState {
+    /// The lower-case name used on the wire and in the GUI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+/// How a report reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportSource {
+    /// `POST /api/v1/reports`.
+    Http,
+    /// The built-in SMTP listener.
+    Smtp,
+    /// The built-in LMTP listener.
+    Lmtp,
+    /// `rear-server ingest` from an MTA pipe transport.
+    Pipe,
+}
+
+impl ReportSource {
+    /// The kebab-case name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Smtp => "smtp",
+            Self::Lmtp => "lmtp",
+            Self::Pipe => "pipe",
+        }
+    }
+
+    /// Inverse of [`ReportSource::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "http" => Self::Http,
+            "smtp" => Self::Smtp,
+            "lmtp" => Self::Lmtp,
+            "pipe" => Self::Pipe,
+            _ => return None,
+        })
+    }
+}
+
+/// One report in a list (without the large fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    /// The report's id.
+    pub report_id: Uuid,
+    /// Host that sent it.
+    pub hostname: String,
+    /// Workflow that ran.
+    pub workflow: String,
+    /// True when the workflow succeeded.
+    pub success: bool,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// When the run started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Run time in milliseconds.
+    pub duration_ms: u64,
+    /// When the server stored it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// How it arrived.
+    pub source: ReportSource,
+    /// The rear version that ran.
+    pub rear_version: String,
+    /// True when it was converted from a classic ReaR `RESULT_MAILTO` mail.
+    #[serde(default)]
+    pub legacy_mail: bool,
+}
+
+/// One host in `GET /api/v1/hosts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSummary {
+    /// Short hostname (the key).
+    pub hostname: String,
+    /// DNS domain, empty when unknown.
+    pub domain: String,
+    /// Tags of the most recent report.
+    pub tags: Vec<String>,
+    /// Operating system of the most recent report.
+    pub os: String,
+    /// ok / failed / stale.
+    pub state: HostState,
+    /// Number of stored reports.
+    pub report_count: u64,
+    /// The most recent report (by start time).
+    pub last_report: ReportSummary,
+    /// Start of the last successful run that made a rescue image (`mkrescue`, `mkbackup`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_rescue_at: Option<OffsetDateTime>,
+    /// Start of the last successful run that made a backup (`mkbackup`, `mkbackuponly`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_backup_at: Option<OffsetDateTime>,
+}
+
+/// `GET /api/v1/hosts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostList {
+    /// Hosts matching the filter, by hostname.
+    pub hosts: Vec<HostSummary>,
+}
+
+/// `GET /api/v1/hosts/{name}/reports`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportList {
+    /// Newest first.
+    pub reports: Vec<ReportSummary>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: String,
+    /// rear-server version.
+    pub version: String,
+}

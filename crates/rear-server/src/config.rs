@@ -1,0 +1,182 @@
+//! Server configuration: `/etc/rear-server/server.toml` (all keys optional) over built-in defaults.
+//!
+//! With no file at all the server listens on 127.0.0.1:8080 (HTTP) and 127.0.0.1:2525 (SMTP) and
+//! keeps its SQLite database in `/var/lib/rear-server`. Every key is documented in
+//! `docs/server.md`; unknown keys are an error so that a typo does not silently do nothing.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the server looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/rear-server/server.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite database and stored files.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://...`; default `sqlite:<data_dir>/rear-server.db`.
+    pub database_url: Option<String>,
+    /// A host whose last report is older than this many hours is shown as stale.
+    pub stale_after_hours: u64,
+    /// HTTP listener and web settings.
+    pub http: HttpConfig,
+    /// Mail listeners.
+    pub smtp: SmtpConfig,
+    /// Authentication.
+    pub auth: AuthConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the web GUI and API.
+    pub listen: SocketAddr,
+    /// Largest accepted report body in bytes.
+    pub max_report_bytes: usize,
+    /// Set the `Secure` flag on cookies: true when users reach the server over HTTPS (a TLS
+    /// terminating reverse proxy).
+    pub secure_cookies: bool,
+}
+
+/// `[smtp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// SMTP listener; empty string disables it.
+    pub listen: String,
+    /// LMTP listener (for an MTA handing mail over); empty string (the default) disables it.
+    pub lmtp_listen: String,
+    /// Name the server greets with.
+    pub hostname: String,
+    /// Largest accepted message in bytes (announced with SIZE).
+    pub max_message_bytes: usize,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Hours a login lasts.
+    pub session_hours: u64,
+    /// Header a trusted reverse proxy sets to the authenticated user name (e.g. `X-Remote-User`);
+    /// empty disables proxy authentication.
+    pub proxy_user_header: String,
+    /// Peer addresses allowed to set `proxy_user_header`; from anyone else it is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Reports over SMTP/LMTP/pipe must carry a valid ingest token in `X-Rear-Token` (or as
+    /// `"token"` next to the report); classic ReaR result mails cannot and are then refused.
+    pub mail_requires_token: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("/var/lib/rear-server"),
+            database_url: None,
+            stale_after_hours: 8 * 24,
+            http: HttpConfig::default(),
+            smtp: SmtpConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_report_bytes: 16 << 20,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:2525".into(),
+            lmtp_listen: String::new(),
+            hostname: "rear-server".into(),
+            max_message_bytes: 32 << 20,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 12,
+            proxy_user_header: String::new(),
+            trusted_proxies: Vec::new(),
+            mail_requires_token: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file at the default path means "all defaults", a missing file that
+    /// was asked for explicitly is an error.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not valid (the message names the file and the key).
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Self::default());
+            }
+            Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+        };
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// Syntax errors, unknown keys, wrong types.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The database URL, defaulting to SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite:{}", self.data_dir.join("rear-server.db").display())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.smtp.listen, "127.0.0.1:2525");
+        assert_eq!(c.database_url(), "sqlite:/var/lib/rear-server/rear-server.db");
+    }
+
+    #[test]
+    fn keys_are_read_and_typos_rejected() {
+        let c = Config::parse(
+            "data_dir = \"/srv/rs\"\n[auth]\ntrusted_proxies = [\"10.0.0.1\"]\n\
+             proxy_user_header = \"X-Remote-User\"\n[smtp]\nlmtp_listen = \"127.0.0.1:2424\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.database_url(), "sqlite:/srv/rs/rear-server.db");
+        assert_eq!(c.auth.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+}

@@ -1,0 +1,141 @@
+//! The HTML pages of the web GUI; each needs a logged-in [`WebUser`].
+
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use rear_proto::api::HostState;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::api::{HostQuery, SearchQuery, list_hosts};
+use super::{host_summary, stale_after};
+use crate::AppState;
+use crate::auth::extract::WebUser;
+use crate::error::ApiError;
+use crate::store::StoredReport;
+use crate::web::{page, pages};
+
+/// Query of the overview (all optional; empty values mean "no filter").
+#[derive(Debug, Deserialize)]
+pub struct OverviewQuery {
+    /// Domain filter.
+    pub domain: Option<String>,
+    /// Tag filter.
+    pub tag: Option<String>,
+    /// State filter.
+    pub state: Option<String>,
+}
+
+/// `GET /`.
+pub async fn overview(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+    Query(q): Query<OverviewQuery>,
+) -> Result<Html<String>, ApiError> {
+    let st = match q.state.as_deref() {
+        None | Some("") => None,
+        Some("ok") => Some(HostState::Ok),
+        Some("failed") => Some(HostState::Failed),
+        Some("stale") => Some(HostState::Stale),
+        Some(other) => {
+            return Err(ApiError::BadRequest {
+                code: "bad_state",
+                message: format!("state {other:?} is not ok, failed or stale"),
+            });
+        }
+    };
+    let filter = pages::OverviewFilter { domain: q.domain, tag: q.tag.filter(|t| !t.is_empty()), state: st };
+    // Counts per state are over the domain/tag selection, so the state filter applies in the page.
+    let hosts = list_hosts(
+        &state,
+        &HostQuery { domain: filter.domain.clone(), tag: filter.tag.clone(), state: None },
+    )
+    .await?;
+    let facets = state.store().facets().await?;
+    let body = pages::overview(&hosts, &facets, &filter, OffsetDateTime::now_utc());
+    Ok(Html(page("Overview", Some(&user), &body)))
+}
+
+/// `GET /live`.
+pub async fn live(State(state): State<AppState>, WebUser(user): WebUser) -> Result<Html<String>, ApiError> {
+    let recent = state.store().recent_reports(20).await?;
+    Ok(Html(page("Last 20", Some(&user), &pages::live(&recent, OffsetDateTime::now_utc()))))
+}
+
+/// `GET /live/rows`: the table rows alone, for the live page's poller.
+pub async fn live_rows(State(state): State<AppState>, WebUser(_user): WebUser) -> Result<Html<String>, ApiError> {
+    let recent = state.store().recent_reports(20).await?;
+    Ok(Html(pages::live_rows(&recent, OffsetDateTime::now_utc())))
+}
+
+/// `GET /search?q=`.
+pub async fn search(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+    Query(q): Query<SearchQuery>,
+) -> Result<Html<String>, ApiError> {
+    let query = q.q.unwrap_or_default();
+    let hits = state.store().search(&query, 100).await?;
+    Ok(Html(page("Search", Some(&user), &pages::search(&query, &hits, OffsetDateTime::now_utc()))))
+}
+
+/// `GET /hosts/{name}`.
+pub async fn host(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+    Path(name): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let row = state.store().host(&name).await?.ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
+    let now = OffsetDateTime::now_utc();
+    let summary = host_summary(row, now, stale_after(&state));
+    let reports = state.store().host_reports(&name, 200).await?;
+    let latest = state.store().report(summary.last_report.report_id).await?;
+    let body = pages::host(&summary, &reports, latest.as_ref(), now);
+    Ok(Html(page(&name, Some(&user), &body)))
+}
+
+/// Query of the diff page.
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    /// Older report id.
+    pub a: String,
+    /// Newer report id.
+    pub b: String,
+}
+
+async fn host_report(state: &AppState, host: &str, id: &str) -> Result<StoredReport, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::BadRequest {
+        code: "bad_id",
+        message: format!("{id:?} is not a report id"),
+    })?;
+    match state.store().report(id).await? {
+        Some(r) if r.report.hostname == host => Ok(r),
+        _ => Err(ApiError::NotFound(format!("no report {id} for host {host}"))),
+    }
+}
+
+/// `GET /hosts/{name}/diff?a=&b=`.
+pub async fn diff(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+    Path(name): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Html<String>, ApiError> {
+    let a = host_report(&state, &name, &q.a).await?;
+    let b = host_report(&state, &name, &q.b).await?;
+    Ok(Html(page(&format!("{name} layout diff"), Some(&user), &pages::diff(&name, &a, &b))))
+}
+
+/// `GET /reports/{id}`.
+pub async fn report(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let uuid = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest {
+        code: "bad_id",
+        message: format!("{id:?} is not a report id"),
+    })?;
+    let r = state.store().report(uuid).await?.ok_or_else(|| ApiError::NotFound(format!("no report {id}")))?;
+    Ok(Html(page(&format!("{} {}", r.report.hostname, r.report.workflow), Some(&user), &pages::report(&r))))
+}

@@ -1,0 +1,297 @@
+//! Storage of reports, hosts, users, sessions and API tokens, behind the [`Store`] trait.
+//!
+//! The trait speaks in domain types (`rear_proto` bodies and the rows below); each backend owns its
+//! SQL and its migrations, which run in [`open`] before the server accepts anything. SQLite
+//! (`sqlite:` URLs or a plain path) is the zero-setup default; PostgreSQL (`postgres:` URLs) is
+//! recognised but not implemented yet and fails with a clear message.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::Report;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key already exists (names what).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The backend is not available in this build.
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
+    /// Anything the database said.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("running database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A report about to be stored, with how and when it arrived.
+#[derive(Debug, Clone)]
+pub struct NewReport<'a> {
+    /// The validated report.
+    pub report: &'a Report,
+    /// How it arrived.
+    pub source: ReportSource,
+    /// When it arrived.
+    pub received_at: OffsetDateTime,
+    /// Converted from a classic ReaR result mail.
+    pub legacy_mail: bool,
+}
+
+/// A host with its latest report, as stored (the state is computed by the caller, who knows the
+/// stale age and the current time).
+#[derive(Debug, Clone)]
+pub struct HostRow {
+    /// Hostname (key).
+    pub hostname: String,
+    /// Domain of the latest report.
+    pub domain: String,
+    /// Tags of the latest report.
+    pub tags: Vec<String>,
+    /// OS of the latest report.
+    pub os: String,
+    /// Number of stored reports.
+    pub report_count: u64,
+    /// The latest report by start time.
+    pub last: ReportSummary,
+    /// Start of the last successful rescue-image run.
+    pub last_rescue_at: Option<OffsetDateTime>,
+    /// Start of the last successful backup run.
+    pub last_backup_at: Option<OffsetDateTime>,
+}
+
+/// Restricts a host listing.
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    /// Only hosts of this domain (empty string = hosts without domain).
+    pub domain: Option<String>,
+    /// Only hosts carrying this tag.
+    pub tag: Option<String>,
+}
+
+/// A name and how many hosts have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// Domain or tag.
+    pub name: String,
+    /// Number of hosts.
+    pub hosts: u64,
+}
+
+/// Domain and tag counts for the overview's filters.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    /// Hosts per domain.
+    pub domains: Vec<Count>,
+    /// Hosts per tag.
+    pub tags: Vec<Count>,
+}
+
+/// A full-text search hit.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    /// The matching report.
+    pub report: ReportSummary,
+    /// A short excerpt with the match; matched terms are between `\u{2}` and `\u{3}` (plain text).
+    pub snippet: String,
+}
+
+/// A stored report with its summary.
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    /// Summary columns.
+    pub summary: ReportSummary,
+    /// The full report as received.
+    pub report: Report,
+}
+
+/// Role of a local user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Read only.
+    Viewer,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    /// `viewer` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Inverse of [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Self::Viewer),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A local user.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Login name.
+    pub name: String,
+    /// PHC string of the argon2 hash.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// A login session (the cookie value itself is never stored, only its SHA-256).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// Hex SHA-256 of the cookie value.
+    pub token_hash: String,
+    /// User it belongs to.
+    pub username: String,
+    /// The CSRF token forms of this session must carry.
+    pub csrf: String,
+    /// When it stops being valid.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Send reports for one host only.
+    Host(String),
+    /// Send reports for any host of the site.
+    Site,
+    /// Read the JSON API.
+    Read,
+}
+
+/// An API token (only its SHA-256 is stored).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// Name given by the admin.
+    pub name: String,
+    /// What it allows.
+    pub scope: TokenScope,
+}
+
+/// The storage backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Stores a report unless its id is already stored.
+    async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus>;
+    /// Hosts matching the filter, by hostname.
+    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>>;
+    /// One host.
+    async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>>;
+    /// Reports of a host, newest first.
+    async fn host_reports(&self, hostname: &str, limit: u32) -> StoreResult<Vec<ReportSummary>>;
+    /// One report in full.
+    async fn report(&self, id: Uuid) -> StoreResult<Option<StoredReport>>;
+    /// The most recently received reports, newest first.
+    async fn recent_reports(&self, limit: u32) -> StoreResult<Vec<ReportSummary>>;
+    /// Host counts per domain and per tag.
+    async fn facets(&self) -> StoreResult<Facets>;
+    /// Full-text search over hostnames, tags, layouts, inventories and logs (all words must match).
+    async fn search(&self, query: &str, limit: u32) -> StoreResult<Vec<SearchHit>>;
+    /// Number of local users.
+    async fn user_count(&self) -> StoreResult<u64>;
+    /// Adds a local user; [`StoreError::Conflict`] if the name exists.
+    async fn add_user(&self, user: &UserRow) -> StoreResult<()>;
+    /// Looks a user up.
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRow>>;
+    /// Stores a session.
+    async fn add_session(&self, session: &SessionRow) -> StoreResult<()>;
+    /// Looks a session up by cookie hash (expired ones are not returned).
+    async fn session(&self, token_hash: &str, now: OffsetDateTime)
+    -> StoreResult<Option<SessionRow>>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Stores an API token; [`StoreError::Conflict`] if the name exists.
+    async fn add_token(&self, token: &TokenRow) -> StoreResult<()>;
+    /// Looks an API token up by hash.
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+}
+
+/// Opens the database named by `url` and runs its migrations.
+///
+/// `sqlite:PATH`, `sqlite://PATH` or a plain path select SQLite (created when missing);
+/// `postgres://` and `postgresql://` select PostgreSQL, which this build does not implement yet.
+///
+/// # Errors
+/// Connection or migration failures, or [`StoreError::NotImplemented`] for PostgreSQL.
+pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(postgres::not_implemented());
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?))
+}
+
+/// Unix milliseconds of a time.
+pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Inverse of [`to_millis`].
+pub(crate) fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
+}
+
+/// Workflows whose success means a fresh rescue image.
+pub(crate) fn makes_rescue(workflow: &str) -> bool {
+    matches!(workflow, "mkrescue" | "mkbackup")
+}
+
+/// Workflows whose success means a fresh backup.
+pub(crate) fn makes_backup(workflow: &str) -> bool {
+    matches!(workflow, "mkbackup" | "mkbackuponly")
+}
+
+/// Turns free user input into an FTS query in which every word must match as a prefix; quoting
+/// each word keeps FTS operators in the input from being interpreted (or failing to parse).
+pub(crate) fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split_whitespace()
+        .take(16)
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    if words.is_empty() { None } else { Some(words.join(" ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_query_quotes_every_word() {
+        assert_eq!(fts_query("web1 prod").unwrap(), r#""web1"* "prod"*"#);
+        assert_eq!(fts_query(r#"a"b OR"#).unwrap(), r#""a""b"* "OR"*"#);
+        assert_eq!(fts_query("   "), None);
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let t = time::macros::datetime!(2026-11-26 06:00:00.123 UTC);
+        assert_eq!(from_millis(to_millis(t)).unwrap(), t);
+    }
+}
