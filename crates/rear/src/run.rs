@@ -134,6 +134,7 @@ fn run(cli: Cli) -> u8 {
         expose_secrets: g.expose_secrets,
     };
     let started = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc();
     ui.message(Level::Progress, &version_line());
     ui.message(
         Level::Progress,
@@ -153,6 +154,9 @@ fn run(cli: Cli) -> u8 {
     );
     let result = workflow::run_workflow(&mut ctx, wf);
     cleanup_build_dir(&ctx, g.debug || g.debugscripts);
+    if !g.simulate && !matches!(name, "dump" | "validate") {
+        send_report(&ctx, &result, started_at, started.elapsed(), &log_path);
+    }
     let summary = match result {
         Ok(s) => s,
         Err(e) => return report_error(&e),
@@ -174,6 +178,50 @@ fn run(cli: Cli) -> u8 {
     );
     tracing::info!("exit code {}", ctx.exit_code);
     ctx.exit_code
+}
+
+/// Sends the run's report to rear-server when configured. Never changes the run's outcome.
+fn send_report(
+    ctx: &Context<'_>,
+    result: &rear_core::Result<workflow::RunSummary>,
+    started_at: time::OffsetDateTime,
+    duration: std::time::Duration,
+    log_path: &std::path::Path,
+) {
+    use rear_core::report::{self, Delivery, OutputFiles, RunFacts, ServerSettings};
+    let settings = match ServerSettings::from_config(&ctx.config, &ctx.system.hostname) {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(e) => {
+            ctx.ui.message(
+                Level::Warning,
+                &format!("not reporting to rear-server: {e}"),
+            );
+            return;
+        }
+    };
+    let no_outputs = OutputFiles::default();
+    let outputs = ctx.get::<OutputFiles>().unwrap_or(&no_outputs);
+    let facts = RunFacts {
+        workflow: ctx.workflow,
+        started_at,
+        duration,
+        error: result.as_ref().err().map(ToString::to_string),
+        log_file: Some(log_path),
+        outputs,
+    };
+    let r = report::build_report(&ctx.config, &ctx.system, &facts);
+    let queue = report::queue_dir(&ctx.config);
+    match report::deliver(&r, outputs.image.as_deref(), &settings, ctx.runner, &queue) {
+        Delivery::Sent { via, flushed } => {
+            let extra = if flushed > 0 { format!(" (and {flushed} queued)") } else { String::new() };
+            ctx.ui.message(Level::Progress, &format!("Sent the report to {} by {via}{extra}", settings.url));
+        }
+        Delivery::Queued { path, reason } => ctx.ui.message(
+            Level::Warning,
+            &format!("Could not send the report to {} ({reason}); it is queued in {} and goes with the next run", settings.url, path.display()),
+        ),
+    }
 }
 
 fn report_error(e: &rear_core::Error) -> u8 {

@@ -337,3 +337,34 @@ fn build_dir_is_removed_unless_debug() {
         .stdout(predicate::str::contains("Keeping build directory"));
     assert_eq!(build_dirs(s.path()).len(), 1);
 }
+
+#[test]
+fn a_failed_run_queues_its_report_when_the_server_is_down_and_keeps_its_exit_code() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Setup::new(&format!(
+        "OUTPUT=ISO\nVAR_DIR={}\nREAR_SERVER=http://127.0.0.1:{port}\nREAR_SERVER_SEND_RESULT=yes\nREAR_SERVER_TAGS=( prod )\n",
+        dir.path().display()
+    ));
+    let out = s.rear().arg("mkrescue").assert().code(3);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("Could not send the report"), "{err}");
+    let queued: Vec<_> = std::fs::read_dir(dir.path().join("report-queue"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&queued[0]).unwrap()).unwrap();
+    assert_eq!(report["workflow"], "mkrescue");
+    assert_eq!(report["result"]["status"], "failure");
+    assert!(
+        report["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not implemented yet")
+    );
+    assert_eq!(report["tags"], serde_json::json!(["prod"]));
+}

@@ -168,6 +168,9 @@ registry! {
     // --- network ---
     IP = "ip", Required, "iproute2";
     DHCLIENT = "dhclient", Optional, "isc-dhcp-client";
+    // --- report ---
+    /// The local mail transfer agent's sendmail interface (postfix, exim, ...).
+    SENDMAIL = "sendmail", Optional, "default-mta";
 }
 
 #[cfg(test)]

@@ -115,7 +115,10 @@ defaults! {
     REAR_SERVER = "\"\"", "rear-server to report to: https://... or mailto:...";
     REAR_SERVER_SEND_RESULT = "no", "send a report after every run";
     REAR_SERVER_TAGS = "()", "tags of this host on the rear-server";
-    REAR_SERVER_TOKEN = "\"\"", "token for the rear-server HTTPS API";
+    REAR_SERVER_TOKEN = "\"\"", "ingest token for the rear-server (HTTPS bearer, X-Rear-Token in mail)";
+    REAR_SERVER_SMTP_RELAY = "\"\"", "mail reports via this SMTP relay (host[:port]) instead of sendmail";
+    REAR_SERVER_MAIL_FROM = "\"\"", "sender of report mails (default root@HOSTNAME)";
+    REAR_SERVER_MAIL_MAX_IMAGE_SIZE = "7000000", "attach the rescue image to report mails below this size";
     RESULT_MAILTO = "()", "ReaR's result mail recipients";
 }
 
