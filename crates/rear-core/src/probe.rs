@@ -113,6 +113,18 @@ fn optional_text(runner: &dyn Runner, cmd: Cmd) -> Option<String> {
     }
 }
 
+/// Runs a command that adds details (mkfs parameters); a failure is a warning, and the
+/// component is recorded without those details.
+fn detail_text(runner: &dyn Runner, cmd: Cmd) -> String {
+    match cmd.output_string(runner) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("{e}; recording the filesystem without its mkfs parameters");
+            String::new()
+        }
+    }
+}
+
 const FS_TYPES: &[&str] = &["ext2", "ext3", "ext4", "xfs", "vfat", "btrfs"];
 
 fn flags_for(table: &str, ptype: &str, bootable: bool, attrs: Option<&str>) -> Vec<String> {
@@ -448,10 +460,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         };
         match fstype {
             "ext2" | "ext3" | "ext4" => {
-                let t = probe_text(
+                // without the superblock the filesystem is still recorded, only less faithfully
+                let t = detail_text(
                     runner,
                     Cmd::probe(tools::TUNE2FS).args(["-l", dev.as_str()]).describe(format!("reading the ext superblock of {dev}")),
-                )?;
+                );
                 let e = tune2fs::parse_tune2fs(&t);
                 fs.uuid = e.uuid.clone().or(fs.uuid);
                 fs.label = e.label.clone();
@@ -466,10 +479,10 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.features = e.features.iter().filter(|f| *f != "needs_recovery").cloned().collect();
             }
             "xfs" => {
-                let t = probe_text(
+                let t = detail_text(
                     runner,
                     Cmd::probe(tools::XFS_INFO).arg(dev.as_str()).describe(format!("reading the XFS geometry of {dev}")),
-                )?;
+                );
                 let x = xfs_info::parse_xfs_info(&t);
                 fs.block_size = x.block_size;
                 fs.sector_size = x.sector_size;

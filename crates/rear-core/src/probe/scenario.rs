@@ -5,7 +5,8 @@
 //! The directory's `INDEX.md` has one table row per command: `` | `FILE` | `COMMAND` | EXIT | ``.
 //! Each row becomes an answer: the command line maps to FILE's content (and `FILE.stderr`), with
 //! that exit status. `pvs`, `vgs` and `lvs` are the same program as `lvm pvs`, `lvm vgs` and
-//! `lvm lvs`, and rear runs them through `lvm`, so those rows answer both spellings. Rows marked
+//! `lvm lvs`, and rear runs them through `lvm`, so those rows answer both spellings. Command
+//! lines are re-quoted the way `Cmd::command_line` quotes them (`'--show=NAME,...'`). Rows marked
 //! `(writes {})` record commands that wrote a file themselves and are skipped.
 
 use std::path::Path;
@@ -55,12 +56,14 @@ pub fn fake_runner(dir: &Path) -> Result<FakeRunner> {
         let stdout = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
         let stderr = std::fs::read(dir.join(format!("{}.stderr", row.file))).unwrap_or_default();
         let out = Output { status: row.status, stdout, stderr, simulated: false };
-        for prog in ["pvs ", "vgs ", "lvs "] {
-            if row.command.starts_with(prog) {
-                fake = fake.on_output(&format!("lvm {}", row.command), out.clone());
-            }
+        // capture.sh records "$*" (words joined by spaces; no argument there contains a space);
+        // Cmd::command_line shell-quotes, so quote the same way
+        let words: Vec<&str> = row.command.split_whitespace().collect();
+        let line = shell_words::join(&words);
+        if matches!(words.first(), Some(&("pvs" | "vgs" | "lvs"))) {
+            fake = fake.on_output(&format!("lvm {line}"), out.clone());
         }
-        fake = fake.on_output(&row.command, out);
+        fake = fake.on_output(&line, out);
     }
     Ok(fake)
 }

@@ -1,0 +1,148 @@
+//! End-to-end probe tests: a captured scenario directory is replayed through `FakeRunner` and
+//! `probe_layout` builds the whole layout, which is snapshot-tested and checked against facts.
+//!
+//! `host-loop` is a real capture from loop devices on the Debian 12 build host
+//! (`src/probe/testdata/host-loop-setup.sh` built it; `fixtures/capture.sh` plus the extra rows
+//! at the end of its INDEX.md recorded it). Scenarios under `fixtures/layouts/` (captured in the
+//! qemu lab guest) are probed by `probe_every_lab_scenario`.
+
+use std::path::Path;
+
+use rear_core::layout::file;
+use rear_core::layout::model::{Component, FsType, PartTable};
+use rear_core::probe::{ProbeOptions, probe_layout, scenario};
+
+/// Snapshots live with the layout module's (`src/layout/snapshots/`).
+fn snapshots() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/layout/snapshots"));
+    s
+}
+
+fn host_loop_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe/testdata/host-loop")
+}
+
+fn host_loop_opts() -> ProbeOptions {
+    ProbeOptions {
+        include_loop_devices: true,
+        uefi: Some(false),
+        sys_root: Some(host_loop_dir().join("no-sys")),
+        hostname: Some("host-loop".into()),
+        ..ProbeOptions::default()
+    }
+}
+
+#[test]
+fn probe_host_loop_scenario() {
+    let fake = scenario::fake_runner(&host_loop_dir()).unwrap();
+    let layout = probe_layout(&fake, &host_loop_opts()).unwrap();
+    let text = file::write(&layout);
+    snapshots().bind(|| insta::assert_snapshot!(text));
+
+    // facts from host-loop-setup.sh
+    let Some(Component::Disk(d)) = layout.find("/dev/loop0").map(|e| &e.component) else {
+        panic!("no GPT disk")
+    };
+    assert_eq!(d.table, PartTable::Gpt);
+    assert_eq!(d.size, 800 * 1024 * 1024);
+    let Some(Component::Partition(p3)) = layout.find("/dev/loop0p3").map(|e| &e.component) else {
+        panic!("no /dev/loop0p3")
+    };
+    assert_eq!(p3.name.as_deref(), Some("root fs"));
+    assert_eq!(p3.size, 200 * 1024 * 1024);
+    let Some(Component::Partition(esp)) = layout.find("/dev/loop0p2").map(|e| &e.component) else {
+        panic!("no ESP")
+    };
+    assert!(esp.flags.contains(&"esp".to_string()));
+    let Some(Component::Partition(logical)) = layout.find("/dev/loop1p5").map(|e| &e.component)
+    else {
+        panic!("no logical partition")
+    };
+    assert_eq!(logical.role.as_ref().map(|r| r.as_str()), Some("logical"));
+    let Some(Component::Filesystem(root)) =
+        layout.find("fs:/mnt/laytest/root").map(|e| &e.component)
+    else {
+        panic!("no root fs")
+    };
+    assert_eq!(root.fstype, FsType::Ext4);
+    assert_eq!(root.label.as_deref(), Some("rootfs"));
+    assert_eq!(root.inode_size, Some(256));
+    assert!(layout.find("btrfsmountedsubvol:/mnt/laytest/home").is_some());
+    assert!(layout.find("swap:/dev/loop0p6").is_some());
+    assert!(layout.validate().is_empty(), "{:?}", layout.validate());
+
+    // the file written from a probed layout reads back to the same layout
+    let back = file::read(&text, Path::new("layout.conf")).unwrap();
+    assert_eq!(back, layout);
+}
+
+#[test]
+fn probe_host_loop_exclusions() {
+    let fake = scenario::fake_runner(&host_loop_dir()).unwrap();
+    let opts = ProbeOptions {
+        exclude_mountpoints: vec!["/mnt/laytest/data".into()],
+        exclude_recreate: vec!["/dev/loop1".into()],
+        autoexclude_disks: true,
+        ..host_loop_opts()
+    };
+    let layout = probe_layout(&fake, &opts).unwrap();
+    let reason = |id: &str| layout.find(id).unwrap().excluded.clone();
+    assert_eq!(
+        reason("fs:/mnt/laytest/data").as_deref(),
+        Some("EXCLUDE_MOUNTPOINTS=/mnt/laytest/data")
+    );
+    // a whole disk excluded takes its partitions, filesystems and mounts with it
+    assert_eq!(reason("/dev/loop1").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
+    assert_eq!(reason("/dev/loop1p5").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
+    assert_eq!(reason("fs:/mnt/laytest/old").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
+    // loop0 still holds included filesystems
+    assert_eq!(reason("/dev/loop0"), None);
+    assert_eq!(reason("fs:/mnt/laytest/root"), None);
+    // excluded components stay in the layout and in the file
+    let text = file::write(&layout);
+    assert!(text.contains("excluded=EXCLUDE_RECREATE=/dev/loop1"));
+    assert_eq!(file::read(&text, Path::new("x")).unwrap(), layout);
+}
+
+#[test]
+fn probe_host_loop_autoexclude_path() {
+    let fake = scenario::fake_runner(&host_loop_dir()).unwrap();
+    let opts = ProbeOptions {
+        autoexclude_path: vec!["/mnt".into()],
+        autoexclude_disks: true,
+        ..host_loop_opts()
+    };
+    let layout = probe_layout(&fake, &opts).unwrap();
+    // every loop filesystem is below /mnt, so both loop disks hold nothing included
+    for id in ["fs:/mnt/laytest/root", "btrfsmountedsubvol:/mnt/laytest/home"] {
+        assert_eq!(layout.find(id).unwrap().excluded.as_deref(), Some("AUTOEXCLUDE_PATH=/mnt"));
+    }
+    // swap on loop0p6 is still included, so loop0 stays; loop1's swap is not active
+    assert_eq!(layout.find("/dev/loop0").unwrap().excluded, None);
+    assert!(layout.find("/dev/loop1").unwrap().excluded.as_deref().unwrap().starts_with("AUTOEXCLUDE_DISKS"));
+}
+
+#[test]
+fn probe_every_lab_scenario() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/layouts");
+    let Ok(dirs) = std::fs::read_dir(&root) else { return };
+    let mut dirs: Vec<_> =
+        dirs.flatten().map(|d| d.path()).filter(|p| p.join("INDEX.md").exists()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let fake = scenario::fake_runner(&dir).unwrap();
+        let uefi = std::fs::read_to_string(dir.join("efi-firmware.txt"))
+            .is_ok_and(|t| t.starts_with("UEFI"));
+        let opts = ProbeOptions {
+            uefi: Some(uefi),
+            sys_root: Some(dir.join("no-sys")),
+            ..ProbeOptions::default()
+        };
+        let layout = probe_layout(&fake, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = file::write(&layout);
+        assert_eq!(file::read(&text, Path::new(&name)).unwrap(), layout, "{name}");
+        snapshots().bind(|| insta::assert_snapshot!(format!("lab_{name}"), text));
+    }
+}
