@@ -201,9 +201,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     };
     let has_table = |b: &lsblk::BlockDevice, devices: &[lsblk::BlockDevice]| {
         let path = b.dev.dev_path();
-        b.dev.pttype.is_some()
+        // lsblk's PTTYPE of a partition is its disk's table type, not a table of its own
+        b.dev.dtype != "part"
+            && (b.dev.pttype.is_some()
             || blkid.get(&path).is_some_and(|d| d.pttype.is_some())
-            || devices.iter().any(|c| c.dev.dtype == "part" && c.parents.contains(&path))
+            || devices.iter().any(|c| c.dev.dtype == "part" && c.parents.contains(&path)))
     };
 
     // --- disks, md arrays and multipath devices, each with its partition table -------------

@@ -710,7 +710,11 @@ impl Layout {
                     Component::Raid(r) => {
                         deps.extend(r.devices.iter().chain(&r.spares).map(|d| dev(d)));
                     }
-                    Component::Multipath(m) => deps.extend(m.slaves.iter().map(|d| dev(d))),
+                    // ReaR writes no disk lines for the paths of a multipath device, so a
+                    // path that is not in the layout is not an error
+                    Component::Multipath(m) => {
+                        deps.extend(m.slaves.iter().filter_map(|d| dev(d).ok()).map(Ok));
+                    }
                     Component::Crypt(c) => deps.push(dev(&c.dev)),
                     Component::Pv(p) => deps.push(dev(&p.dev)),
                     Component::Vg(v) => {
@@ -768,8 +772,8 @@ impl Layout {
             .collect()
     }
 
-    /// Checks that every reference resolves, that IDs are unique and that there is no
-    /// dependency cycle. Returns every problem found.
+    /// Checks that every reference of an included component resolves, that IDs are unique and
+    /// that there is no dependency cycle. Returns every problem found.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -784,6 +788,10 @@ impl Layout {
         }
         let deps = self.dependencies();
         for (i, list) in deps.iter().enumerate() {
+            // an excluded component is not recreated, so what it sits on need not be known
+            if self.entries[i].excluded.is_some() {
+                continue;
+            }
             for d in list {
                 if let Err(missing) = d {
                     problems.push(Problem {
