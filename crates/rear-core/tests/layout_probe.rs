@@ -146,3 +146,84 @@ fn probe_every_lab_scenario() {
         snapshots().bind(|| insta::assert_snapshot!(format!("lab_{name}"), text));
     }
 }
+
+/// Runs a shell command for the loop test's setup and returns its stdout.
+fn sh(script: &str) -> String {
+    let out = std::process::Command::new("bash").args(["-euc", script]).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_probe_real_loop_devices() {
+    use rear_core::cmd::SystemRunner;
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("disk.img");
+    let mnt = tmp.path().join("mnt");
+    let dev = sh(&format!(
+        "truncate -s 300M {img}; d=$(losetup -f --show {img}); echo $d",
+        img = img.display()
+    ));
+    // from here on, clean up whatever happens
+    struct Cleanup(String, std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("bash")
+                .args(["-c", &format!(
+                    "swapoff {d}p3 2>/dev/null; umount {m}/home {m}/b {m}/a 2>/dev/null; partx -d {d} 2>/dev/null; losetup -d {d}",
+                    d = self.0, m = self.1.display()
+                )])
+                .status();
+        }
+    }
+    let _cleanup = Cleanup(dev.clone(), mnt.clone());
+    sh(&format!(
+        r#"sfdisk -q {dev} <<SFDISK_END
+label: gpt
+size=100MiB, type=linux, name="data one"
+size=120MiB, type=linux
+type=swap, name=swap
+SFDISK_END
+partx -a {dev} 2>/dev/null || partx -u {dev}; sleep 1
+mkfs.ext4 -q -L loopdata -b 1024 {dev}p1
+mkfs.btrfs -q -f -L loopbtr {dev}p2
+mkswap -q -L loopswap {dev}p3 >/dev/null
+mkdir -p {m}/a {m}/b {m}/home
+mount {dev}p1 {m}/a
+mount {dev}p2 {m}/b
+btrfs -q subvolume create {m}/b/@home
+mount -o subvol=@home {dev}p2 {m}/home
+swapon {dev}p3"#,
+        m = mnt.display()
+    ));
+    let opts = ProbeOptions { include_loop_devices: true, uefi: Some(false), ..ProbeOptions::default() };
+    let layout = probe_layout(&SystemRunner::new(), &opts).unwrap();
+    let text = file::write(&layout);
+    assert_eq!(file::read(&text, Path::new("loop")).unwrap(), layout);
+
+    // compare with what the tools say directly
+    let Some(Component::Disk(d)) = layout.find(&dev).map(|e| &e.component) else { panic!("{text}") };
+    assert_eq!(d.size, 300 * 1024 * 1024);
+    assert_eq!(d.table, PartTable::Gpt);
+    assert_eq!(d.ptuuid.as_deref(), Some(sh(&format!("blkid -o value -s PTUUID {dev}")).as_str()));
+    let Some(Component::Partition(p1)) = layout.find(&format!("{dev}p1")).map(|e| &e.component) else {
+        panic!("{text}")
+    };
+    assert_eq!(p1.name.as_deref(), Some("data one"));
+    assert_eq!(p1.size, 100 * 1024 * 1024);
+    assert_eq!(p1.partuuid.as_deref(), Some(sh(&format!("blkid -o value -s PARTUUID {dev}p1")).as_str()));
+    let a = format!("fs:{}/a", mnt.display());
+    let Some(Component::Filesystem(f)) = layout.find(&a).map(|e| &e.component) else { panic!("{text}") };
+    assert_eq!(f.uuid.as_deref(), Some(sh(&format!("blkid -o value -s UUID {dev}p1")).as_str()));
+    assert_eq!(f.label.as_deref(), Some("loopdata"));
+    assert_eq!(f.block_size, Some(1024));
+    let b = format!("fs:{}/b", mnt.display());
+    assert!(matches!(layout.find(&b).map(|e| &e.component), Some(Component::Filesystem(f)) if f.fstype == FsType::Btrfs));
+    assert!(layout.components().any(|c| matches!(c, Component::BtrfsSubvol(s) if s.path == "@home")));
+    assert!(layout.find(&format!("btrfsmountedsubvol:{}/home", mnt.display())).is_some());
+    let Some(Component::Swap(s)) = layout.find(&format!("swap:{dev}p3")).map(|e| &e.component) else {
+        panic!("{text}")
+    };
+    assert_eq!(s.label.as_deref(), Some("loopswap"));
+}
