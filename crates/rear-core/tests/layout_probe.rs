@@ -123,6 +123,49 @@ fn probe_host_loop_autoexclude_path() {
     assert!(layout.find("/dev/loop1").unwrap().excluded.as_deref().unwrap().starts_with("AUTOEXCLUDE_DISKS"));
 }
 
+/// Checks a probed layout against facts the guest reported through other tools than the ones
+/// the probe used: every block device of `lsblk -P` (`lsblk-pairs.txt`), every mounted
+/// filesystem of `/proc/mounts` and every swap area of `/proc/swaps`.
+fn check_facts(dir: &Path, layout: &rear_core::layout::Layout) {
+    let name = dir.display();
+    let pairs = std::fs::read_to_string(dir.join("lsblk-pairs.txt")).unwrap();
+    for line in pairs.lines() {
+        let get = |key: &str| {
+            let pat = format!(" {key}=\"");
+            let start = format!(" {line}").find(&pat)? + pat.len() - 1;
+            let rest = &line[start..];
+            Some(rest[..rest.find('"')?].to_string())
+        };
+        let (Some(path), Some(kind), Some(size)) = (get("PATH"), get("TYPE"), get("SIZE")) else { continue };
+        if kind == "rom" || kind == "loop" || path.contains("zram") || size == "0" {
+            continue;
+        }
+        // LVM's internal sub-LVs (thin pool data/metadata, RAID images) are part of their LV
+        const HIDDEN: &[&str] = &["_tmeta", "_tdata", "-tpool", "_rimage_", "_rmeta_", "_mimage_", "_mlog", "_pmspare", "_cdata", "_cmeta"];
+        if kind == "lvm" && HIDDEN.iter().any(|h| path.contains(h)) {
+            continue;
+        }
+        assert!(layout.find(&path).is_some(), "{name}: lsblk lists {kind} {path}, the layout does not");
+    }
+    let mounts = std::fs::read_to_string(dir.join("proc-mounts.txt")).unwrap();
+    for line in mounts.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.len() < 3 || !w[0].starts_with("/dev/") || !["ext2", "ext3", "ext4", "xfs", "vfat", "btrfs"].contains(&w[2]) {
+            continue;
+        }
+        let target = w[1].replace("\\040", " ");
+        assert!(
+            layout.find(&format!("fs:{target}")).is_some() || layout.find(&format!("btrfsmountedsubvol:{target}")).is_some(),
+            "{name}: /proc/mounts has {} on {target}, the layout does not",
+            w[0]
+        );
+    }
+    let swaps = std::fs::read_to_string(dir.join("proc-swaps.txt")).unwrap();
+    let active = swaps.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+    let recorded = layout.components().filter(|c| matches!(c, Component::Swap(_))).count();
+    assert_eq!(recorded, active, "{name}: /proc/swaps has {active} swap areas");
+}
+
 #[test]
 fn probe_every_lab_scenario() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/layouts");
@@ -141,6 +184,7 @@ fn probe_every_lab_scenario() {
             ..ProbeOptions::default()
         };
         let layout = probe_layout(&fake, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_facts(&dir, &layout);
         let text = file::write(&layout);
         assert_eq!(file::read(&text, Path::new(&name)).unwrap(), layout, "{name}");
         snapshots().bind(|| insta::assert_snapshot!(format!("lab_{name}"), text));
