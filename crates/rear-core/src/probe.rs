@@ -35,8 +35,8 @@ use tracing::{debug, warn};
 use crate::cmd::{Cmd, Runner, tools};
 use crate::layout::model::{
     Bootloader, BootloaderKind, BtrfsMount, BtrfsSubvol, Component, Crypt, Disk, EfiEntry,
-    Filesystem, FsType, Header, Layout, LuksVersion, Lv, LvLayout, Multipath, PartRole,
-    PartTable, Partition, Pv, Raid, Swap, Vg, lv_device, FORMAT_VERSION,
+    FORMAT_VERSION, Filesystem, FsType, Header, Layout, LuksVersion, Lv, LvLayout, Multipath,
+    PartRole, PartTable, Partition, Pv, Raid, Swap, Vg, lv_device,
 };
 use crate::{Error, Result};
 
@@ -82,7 +82,9 @@ impl ProbeOptions {
         let autoexclude_path = if config.get("AUTOEXCLUDE_PATH").is_some() {
             config.list("AUTOEXCLUDE_PATH")
         } else {
-            ["/media", "/run", "/mnt", "/tmp"].map(String::from).to_vec()
+            ["/media", "/run", "/mnt", "/tmp"]
+                .map(String::from)
+                .to_vec()
         };
         ProbeOptions {
             exclude_mountpoints: config.list("EXCLUDE_MOUNTPOINTS"),
@@ -154,18 +156,28 @@ fn flags_for(table: &str, ptype: &str, bootable: bool, attrs: Option<&str>) -> V
 /// # Errors
 /// A failing mandatory tool (lsblk, blkid, findmnt) or unreadable output, naming the command.
 pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> {
-    let lsblk_cmd = Cmd::probe(tools::LSBLK).args(["-J", "-b", "-O"]).describe("listing block devices");
+    let lsblk_cmd = Cmd::probe(tools::LSBLK)
+        .args(["-J", "-b", "-O"])
+        .describe("listing block devices");
     let lsblk_text = probe_text(runner, lsblk_cmd)?;
     let mut devices = lsblk::flatten(&lsblk::parse_lsblk_json(&lsblk_text)?);
-    let sys_root = opts.sys_root.clone().unwrap_or_else(|| PathBuf::from("/sys"));
+    let sys_root = opts
+        .sys_root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/sys"));
     lsblk::backfill_from_sys(&mut devices, &sys_root);
 
     let blkid_text = probe_text(
         runner,
-        Cmd::probe(tools::BLKID).args(["-o", "export"]).describe("reading filesystem signatures").allow_exit_codes(&[2]),
+        Cmd::probe(tools::BLKID)
+            .args(["-o", "export"])
+            .describe("reading filesystem signatures")
+            .allow_exit_codes(&[2]),
     )?;
-    let blkid: HashMap<String, blkid::BlkidDevice> =
-        blkid::parse_blkid_export(&blkid_text).into_iter().map(|d| (d.devname.clone(), d)).collect();
+    let blkid: HashMap<String, blkid::BlkidDevice> = blkid::parse_blkid_export(&blkid_text)
+        .into_iter()
+        .map(|d| (d.devname.clone(), d))
+        .collect();
 
     let mounts = findmnt::parse_findmnt_json(&probe_text(
         runner,
@@ -177,7 +189,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     let swaps = optional_text(
         runner,
         Cmd::probe(tools::SWAPON)
-            .args(["--show=NAME,TYPE,SIZE,USED,PRIO,UUID,LABEL", "--bytes", "--raw"])
+            .args([
+                "--show=NAME,TYPE,SIZE,USED,PRIO,UUID,LABEL",
+                "--bytes",
+                "--raw",
+            ])
             .describe("listing active swap"),
     )
     .map(|t| swapon::parse_swapon(&t))
@@ -204,8 +220,10 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         // lsblk's PTTYPE of a partition is its disk's table type, not a table of its own
         b.dev.dtype != "part"
             && (b.dev.pttype.is_some()
-            || blkid.get(&path).is_some_and(|d| d.pttype.is_some())
-            || devices.iter().any(|c| c.dev.dtype == "part" && c.parents.contains(&path)))
+                || blkid.get(&path).is_some_and(|d| d.pttype.is_some())
+                || devices
+                    .iter()
+                    .any(|c| c.dev.dtype == "part" && c.parents.contains(&path)))
     };
 
     // --- disks, md arrays and multipath devices, each with its partition table -------------
@@ -229,7 +247,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
             other => PartTable::from(other),
         });
         let ptuuid = table.as_ref().and_then(|t| t.id.clone()).map(|id| {
-            if id.starts_with("0x") { id } else { id.to_lowercase() }
+            if id.starts_with("0x") {
+                id
+            } else {
+                id.to_lowercase()
+            }
         });
         if is_disk(b) {
             layout.push(Component::Disk(Disk {
@@ -247,7 +269,8 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 tran: b.dev.tran.clone(),
                 removable: b.dev.rm,
             }));
-        } else if b.dev.dtype.starts_with("raid") || b.dev.dtype == "linear" || b.dev.dtype == "md" {
+        } else if b.dev.dtype.starts_with("raid") || b.dev.dtype == "linear" || b.dev.dtype == "md"
+        {
             let mut d = mdadm::parse_mdadm_export(&probe_text(
                 runner,
                 Cmd::probe(tools::MDADM)
@@ -256,7 +279,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
             )?);
             if let Some(t) = optional_text(
                 runner,
-                Cmd::probe(tools::MDADM).args(["--detail", path.as_str()]).describe(format!("reading md array {path}")),
+                Cmd::probe(tools::MDADM)
+                    .args(["--detail", path.as_str()])
+                    .describe(format!("reading md array {path}")),
             ) {
                 d.merge_text(&t);
             }
@@ -332,8 +357,13 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- LUKS ---------------------------------------------------------------------------------
     for b in devices.iter().filter(|b| b.dev.dtype == "crypt") {
-        let Some(under) = b.parents.first() else { continue };
-        let is_luks = blkid.get(under).and_then(|d| d.fstype.as_deref()).is_none_or(|t| t == "crypto_LUKS");
+        let Some(under) = b.parents.first() else {
+            continue;
+        };
+        let is_luks = blkid
+            .get(under)
+            .and_then(|d| d.fstype.as_deref())
+            .is_none_or(|t| t == "crypto_LUKS");
         if !is_luks {
             continue;
         }
@@ -347,7 +377,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         layout.push(Component::Crypt(Crypt {
             name: b.dev.name.clone(),
             dev: under.clone(),
-            version: if l.version == 1 { LuksVersion::Luks1 } else { LuksVersion::Luks2 },
+            version: if l.version == 1 {
+                LuksVersion::Luks1
+            } else {
+                LuksVersion::Luks2
+            },
             cipher: l.cipher,
             key_size: l.key_size,
             hash: l.hash,
@@ -364,21 +398,62 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- LVM ------------------------------------------------------------------------------------
     let uses_lvm = devices.iter().any(|b| b.dev.dtype == "lvm")
-        || blkid.values().any(|d| d.fstype.as_deref() == Some("LVM2_member"));
+        || blkid
+            .values()
+            .any(|d| d.fstype.as_deref() == Some("LVM2_member"));
     if uses_lvm {
         let mut report = lvm::LvmReport::default();
         let lvm_cmds: [(&str, Vec<&str>); 3] = [
-            ("pvs", vec!["--reportformat", "json", "--units", "b", "--nosuffix", "-o+pv_uuid,dev_size,pe_start,pv_pe_count,pv_pe_alloc_count,pv_mda_count,pv_mda_size,pv_ba_start,pv_ba_size,pv_tags"]),
-            ("vgs", vec!["--reportformat", "json", "--units", "b", "--nosuffix", "-o+vg_uuid,vg_extent_size,vg_extent_count,vg_free_count,vg_mda_count,vg_mda_size,pv_count,lv_count,vg_tags"]),
-            ("lvs", vec!["-a", "--reportformat", "json", "--units", "b", "--nosuffix", "-o+lv_uuid,lv_full_name,lv_layout,lv_role,segtype,pool_lv,data_lv,metadata_lv,lv_metadata_size,chunk_size,stripes,stripe_size,region_size,origin,thin_id,discards,zero,lv_kernel_major,lv_kernel_minor,lv_dm_path,lv_tags"]),
+            (
+                "pvs",
+                vec![
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+pv_uuid,dev_size,pe_start,pv_pe_count,pv_pe_alloc_count,pv_mda_count,pv_mda_size,pv_ba_start,pv_ba_size,pv_tags",
+                ],
+            ),
+            (
+                "vgs",
+                vec![
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+vg_uuid,vg_extent_size,vg_extent_count,vg_free_count,vg_mda_count,vg_mda_size,pv_count,lv_count,vg_tags",
+                ],
+            ),
+            (
+                "lvs",
+                vec![
+                    "-a",
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+lv_uuid,lv_full_name,lv_layout,lv_role,segtype,pool_lv,data_lv,metadata_lv,lv_metadata_size,chunk_size,stripes,stripe_size,region_size,origin,thin_id,discards,zero,lv_kernel_major,lv_kernel_minor,lv_dm_path,lv_tags",
+                ],
+            ),
         ];
         for (sub, args) in lvm_cmds {
-            let cmd = Cmd::probe(tools::LVM).arg(sub).args(args).describe(format!("listing LVM {sub}"));
+            let cmd = Cmd::probe(tools::LVM)
+                .arg(sub)
+                .args(args)
+                .describe(format!("listing LVM {sub}"));
             let line = cmd.command_line();
             report.add_json(&probe_text(runner, cmd)?, &line)?;
         }
         for pv in &report.pvs {
-            layout.push(Component::Pv(Pv { dev: pv.name.clone(), vg: pv.vg.clone(), uuid: pv.uuid.clone(), size: pv.size }));
+            layout.push(Component::Pv(Pv {
+                dev: pv.name.clone(),
+                vg: pv.vg.clone(),
+                uuid: pv.uuid.clone(),
+                size: pv.size,
+            }));
         }
         for vg in &report.vgs {
             layout.push(Component::Vg(Vg {
@@ -411,8 +486,12 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 stripe_size: l.stripe_size.filter(|&s| striped && s > 0),
                 mirrors: None,
                 pool: l.pool.clone().filter(|_| layout_kind == LvLayout::Thin),
-                pool_metadata_size: l.metadata_size.filter(|_| layout_kind == LvLayout::ThinPool),
-                chunk_size: l.chunk_size.filter(|&c| layout_kind == LvLayout::ThinPool && c > 0),
+                pool_metadata_size: l
+                    .metadata_size
+                    .filter(|_| layout_kind == LvLayout::ThinPool),
+                chunk_size: l
+                    .chunk_size
+                    .filter(|&c| layout_kind == LvLayout::ThinPool && c > 0),
                 uuid: l.uuid.clone(),
                 layout: layout_kind,
             }));
@@ -422,7 +501,15 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     // --- filesystems, btrfs subvolumes and mounts --------------------------------------------
     let canonical = |dev: &str| -> String {
         // /dev/vg/lv and /dev/dm-N spellings → the /dev/mapper name lsblk uses
-        if let Some(b) = devices.iter().find(|b| b.dev.dev_path() == dev || b.dev.kname.as_deref().map(|k| format!("/dev/{k}")).as_deref() == Some(dev)) {
+        if let Some(b) = devices.iter().find(|b| {
+            b.dev.dev_path() == dev
+                || b.dev
+                    .kname
+                    .as_deref()
+                    .map(|k| format!("/dev/{k}"))
+                    .as_deref()
+                    == Some(dev)
+        }) {
             return b.dev.dev_path();
         }
         let parts: Vec<&str> = dev.trim_start_matches("/dev/").split('/').collect();
@@ -433,7 +520,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     };
     let mut seen_fs: Vec<String> = Vec::new();
     for m in &mounts {
-        let (Some(dev), Some(fstype)) = (m.device(), m.fstype.as_deref()) else { continue };
+        let (Some(dev), Some(fstype)) = (m.device(), m.fstype.as_deref()) else {
+            continue;
+        };
         if !dev.starts_with("/dev/") || !FS_TYPES.contains(&fstype) {
             continue;
         }
@@ -465,7 +554,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 // without the superblock the filesystem is still recorded, only less faithfully
                 let t = detail_text(
                     runner,
-                    Cmd::probe(tools::TUNE2FS).args(["-l", dev.as_str()]).describe(format!("reading the ext superblock of {dev}")),
+                    Cmd::probe(tools::TUNE2FS)
+                        .args(["-l", dev.as_str()])
+                        .describe(format!("reading the ext superblock of {dev}")),
                 );
                 let e = tune2fs::parse_tune2fs(&t);
                 fs.uuid = e.uuid.clone().or(fs.uuid);
@@ -478,12 +569,19 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.check_interval = e.check_interval;
                 fs.default_mount_options = e.default_mount_options.clone();
                 // needs_recovery is the journal state of a mounted filesystem, not a mkfs feature
-                fs.features = e.features.iter().filter(|f| *f != "needs_recovery").cloned().collect();
+                fs.features = e
+                    .features
+                    .iter()
+                    .filter(|f| *f != "needs_recovery")
+                    .cloned()
+                    .collect();
             }
             "xfs" => {
                 let t = detail_text(
                     runner,
-                    Cmd::probe(tools::XFS_INFO).arg(dev.as_str()).describe(format!("reading the XFS geometry of {dev}")),
+                    Cmd::probe(tools::XFS_INFO)
+                        .arg(dev.as_str())
+                        .describe(format!("reading the XFS geometry of {dev}")),
                 );
                 let x = xfs_info::parse_xfs_info(&t);
                 fs.block_size = x.block_size;
@@ -509,13 +607,23 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         if fstype == "btrfs" {
             let default = optional_text(
                 runner,
-                Cmd::probe(tools::BTRFS).args(["subvolume", "get-default", m.target.as_str()]).describe(format!("reading the default subvolume of {}", m.target)),
+                Cmd::probe(tools::BTRFS)
+                    .args(["subvolume", "get-default", m.target.as_str()])
+                    .describe(format!("reading the default subvolume of {}", m.target)),
             )
             .and_then(|t| btrfs::parse_get_default(&t));
             let list = optional_text(
                 runner,
                 Cmd::probe(tools::BTRFS)
-                    .args(["subvolume", "list", "-a", "-p", "-u", "-q", m.target.as_str()])
+                    .args([
+                        "subvolume",
+                        "list",
+                        "-a",
+                        "-p",
+                        "-u",
+                        "-q",
+                        m.target.as_str(),
+                    ])
                     .describe(format!("listing the subvolumes of {}", m.target)),
             )
             .map(|t| btrfs::parse_subvolume_list(&t))
@@ -546,7 +654,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     }
 
     // --- boot loader ----------------------------------------------------------------------------
-    let uefi = opts.uefi.unwrap_or_else(|| sys_root.join("firmware/efi").exists());
+    let uefi = opts
+        .uefi
+        .unwrap_or_else(|| sys_root.join("firmware/efi").exists());
     probe_boot(runner, uefi, &mut layout);
 
     apply_exclusions(&mut layout, opts);
@@ -554,7 +664,10 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     for p in &problems {
         warn!("probed layout: {}", p.message);
     }
-    if let Some(cycle) = problems.iter().find(|p| p.message.starts_with("dependency cycle")) {
+    if let Some(cycle) = problems
+        .iter()
+        .find(|p| p.message.starts_with("dependency cycle"))
+    {
         return Err(Error::invalid("probed layout", cycle.message.clone()));
     }
     Ok(layout)
@@ -571,10 +684,18 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         _ => None,
     });
     if uefi {
-        let efi = optional_text(runner, Cmd::probe(tools::EFIBOOTMGR).arg("-v").describe("listing EFI boot entries"))
-            .map(|t| efibootmgr::parse_efibootmgr(&t))
-            .unwrap_or_default();
-        let current = efi.current.as_deref().and_then(|c| efi.entries.iter().find(|e| e.num == c));
+        let efi = optional_text(
+            runner,
+            Cmd::probe(tools::EFIBOOTMGR)
+                .arg("-v")
+                .describe("listing EFI boot entries"),
+        )
+        .map(|t| efibootmgr::parse_efibootmgr(&t))
+        .unwrap_or_default();
+        let current = efi
+            .current
+            .as_deref()
+            .and_then(|c| efi.entries.iter().find(|e| e.num == c));
         let loader = current.and_then(|e| e.loader.clone());
         let kind = match loader.as_deref().map(str::to_ascii_lowercase) {
             Some(l) if l.contains("systemd-boot") => BootloaderKind::SystemdBoot,
@@ -582,13 +703,22 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
             None if esp.is_some() => BootloaderKind::Grub2Efi,
             _ => BootloaderKind::Unknown,
         };
-        layout.push(Component::Bootloader(Bootloader { kind, disks: Vec::new(), esp, loader }));
+        layout.push(Component::Bootloader(Bootloader {
+            kind,
+            disks: Vec::new(),
+            esp,
+            loader,
+        }));
         for e in &efi.entries {
             layout.push(Component::EfiEntry(EfiEntry {
                 num: e.num.clone(),
                 label: e.label.clone(),
                 active: e.active,
-                order: efi.order.iter().position(|o| *o == e.num).and_then(|p| u32::try_from(p).ok()),
+                order: efi
+                    .order
+                    .iter()
+                    .position(|o| *o == e.num)
+                    .and_then(|p| u32::try_from(p).ok()),
                 current: efi.current.as_deref() == Some(e.num.as_str()),
                 partuuid: e.partuuid.clone(),
                 loader: e.loader.clone(),
@@ -601,14 +731,18 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         let mut disks: Vec<String> = layout
             .components()
             .filter_map(|c| match c {
-                Component::Partition(p) if p.flags.iter().any(|f| f == "bios_grub") => Some(p.disk.clone()),
+                Component::Partition(p) if p.flags.iter().any(|f| f == "bios_grub") => {
+                    Some(p.disk.clone())
+                }
                 _ => None,
             })
             .collect();
         if disks.is_empty() {
             let boot = ["/boot", "/"].iter().find_map(|mp| {
                 layout.components().find_map(|c| match c {
-                    Component::Filesystem(f) if f.mountpoint.as_deref() == Some(mp) => Some(f.dev.clone()),
+                    Component::Filesystem(f) if f.mountpoint.as_deref() == Some(mp) => {
+                        Some(f.dev.clone())
+                    }
                     _ => None,
                 })
             });
@@ -618,7 +752,12 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         }
         disks.dedup();
         if !disks.is_empty() {
-            layout.push(Component::Bootloader(Bootloader { kind: BootloaderKind::Grub2Bios, disks, esp, loader: None }));
+            layout.push(Component::Bootloader(Bootloader {
+                kind: BootloaderKind::Grub2Bios,
+                disks,
+                esp,
+                loader: None,
+            }));
         }
     }
 }
@@ -626,7 +765,11 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
 /// The disks a device ultimately sits on.
 fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
     let deps = layout.dependencies();
-    let Some(start) = layout.entries.iter().position(|e| e.component.provides_device().as_deref() == Some(dev)) else {
+    let Some(start) = layout
+        .entries
+        .iter()
+        .position(|e| e.component.provides_device().as_deref() == Some(dev))
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -698,7 +841,10 @@ pub fn apply_exclusions(layout: &mut Layout, opts: &ProbeOptions) {
         let mut todo: Vec<usize> = (0..count)
             .filter(|&i| {
                 layout.entries[i].excluded.is_none()
-                    && matches!(layout.entries[i].component, Component::Filesystem(_) | Component::BtrfsMount(_) | Component::Swap(_))
+                    && matches!(
+                        layout.entries[i].component,
+                        Component::Filesystem(_) | Component::BtrfsMount(_) | Component::Swap(_)
+                    )
             })
             .collect();
         while let Some(i) = todo.pop() {
@@ -707,10 +853,15 @@ pub fn apply_exclusions(layout: &mut Layout, opts: &ProbeOptions) {
             }
             todo.extend(deps[i].iter().filter_map(|d| d.as_ref().ok().copied()));
         }
-        for i in 0..count {
-            if matches!(layout.entries[i].component, Component::Disk(_)) && !used[i] {
-                exclude(layout, i, "AUTOEXCLUDE_DISKS: no included filesystem or swap uses it");
-            }
+        let unused_disks: Vec<usize> = (0..count)
+            .filter(|&i| matches!(layout.entries[i].component, Component::Disk(_)) && !used[i])
+            .collect();
+        for i in unused_disks {
+            exclude(
+                layout,
+                i,
+                "AUTOEXCLUDE_DISKS: no included filesystem or swap uses it",
+            );
         }
     }
 }

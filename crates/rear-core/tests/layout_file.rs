@@ -1,6 +1,9 @@
 //! Layout file tests: losslessness (a property test over random components with awkward
 //! values), and a clear error naming the file and line for every kind of bad input.
 
+// the random generator truncates random bits on purpose
+#![allow(clippy::cast_possible_truncation)]
+
 use std::path::Path;
 
 use rear_core::layout::file::{component_line, parse_component_line, read, write};
@@ -22,10 +25,12 @@ impl Rng {
     }
     fn text(&mut self) -> String {
         const PIECES: &[&str] = &[
-            "a", "Z", "0", " ", "%", "%20", "#", "=", ",", "/", "\t", "é", "日本", "-", "_", ".", "'",
-            "\"", "\\", "x=y", "",
+            "a", "Z", "0", " ", "%", "%20", "#", "=", ",", "/", "\t", "é", "日本", "-", "_", ".",
+            "'", "\"", "\\", "x=y", "",
         ];
-        (0..self.below(6)).map(|_| PIECES[self.below(PIECES.len() as u64) as usize]).collect()
+        (0..self.below(6))
+            .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
+            .collect()
     }
     fn opt_text(&mut self) -> Option<String> {
         (self.below(3) > 0).then(|| self.text())
@@ -110,8 +115,19 @@ fn random_component(r: &mut Rng) -> Component {
             keyfile: r.opt_text(),
             password: r.opt_text(),
         }),
-        5 => Component::Pv(Pv { dev: r.text(), vg: r.opt_text(), uuid: r.opt_text(), size: r.opt_num() }),
-        6 => Component::Vg(Vg { name: r.text(), extent_size: r.next(), extents: r.opt_num(), size: r.opt_num(), uuid: r.opt_text() }),
+        5 => Component::Pv(Pv {
+            dev: r.text(),
+            vg: r.opt_text(),
+            uuid: r.opt_text(),
+            size: r.opt_num(),
+        }),
+        6 => Component::Vg(Vg {
+            name: r.text(),
+            extent_size: r.next(),
+            extents: r.opt_num(),
+            size: r.opt_num(),
+            uuid: r.opt_text(),
+        }),
         7 => Component::Lv(Lv {
             vg: r.text(),
             name: r.text(),
@@ -148,10 +164,32 @@ fn random_component(r: &mut Rng) -> Component {
             fat_size: r.opt_num().map(|n| n as u32),
             node_size: r.opt_num(),
         }),
-        9 => Component::BtrfsSubvol(BtrfsSubvol { dev: r.text(), id: r.next(), path: r.text(), default: r.flag(), snapshot: r.flag(), nocow: r.flag() }),
-        10 => Component::BtrfsMount(BtrfsMount { dev: r.text(), mountpoint: r.text(), subvol: r.opt_text(), options: r.opt_text() }),
-        11 => Component::Swap(Swap { dev: r.text(), uuid: r.opt_text(), label: r.opt_text(), size: r.opt_num() }),
-        12 => Component::Bootloader(Bootloader { kind: BootloaderKind::from(r.text().as_str()), disks: r.list(), esp: r.opt_text(), loader: r.opt_text() }),
+        9 => Component::BtrfsSubvol(BtrfsSubvol {
+            dev: r.text(),
+            id: r.next(),
+            path: r.text(),
+            default: r.flag(),
+            snapshot: r.flag(),
+            nocow: r.flag(),
+        }),
+        10 => Component::BtrfsMount(BtrfsMount {
+            dev: r.text(),
+            mountpoint: r.text(),
+            subvol: r.opt_text(),
+            options: r.opt_text(),
+        }),
+        11 => Component::Swap(Swap {
+            dev: r.text(),
+            uuid: r.opt_text(),
+            label: r.opt_text(),
+            size: r.opt_num(),
+        }),
+        12 => Component::Bootloader(Bootloader {
+            kind: BootloaderKind::from(r.text().as_str()),
+            disks: r.list(),
+            esp: r.opt_text(),
+            loader: r.opt_text(),
+        }),
         13 => Component::EfiEntry(EfiEntry {
             num: r.text(),
             label: r.text(),
@@ -202,8 +240,12 @@ fn every_component_line_round_trips() {
         let c = normalise(random_component(&mut r));
         let excluded = r.opt_text();
         let line = component_line(&c, excluded.as_deref());
-        assert!(!line.contains('\n') && !line.contains('#'), "seed {seed}: {line}");
-        let (back, ex) = parse_component_line(&line).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{line}"));
+        assert!(
+            !line.contains('\n') && !line.contains('#'),
+            "seed {seed}: {line}"
+        );
+        let (back, ex) =
+            parse_component_line(&line).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{line}"));
         assert_eq!(back, c, "seed {seed}: {line}");
         assert_eq!(ex, excluded, "seed {seed}: {line}");
         assert_eq!(component_line(&back, ex.as_deref()), line, "seed {seed}");
@@ -213,7 +255,13 @@ fn every_component_line_round_trips() {
 fn sample() -> Layout {
     let mut l = Layout::new();
     l.header.hostname = Some("web 1".into());
-    l.push(Component::Disk(Disk { dev: "/dev/sda".into(), size: 1 << 34, table: PartTable::Gpt, model: Some("QEMU HARDDISK".into()), ..Disk::default() }));
+    l.push(Component::Disk(Disk {
+        dev: "/dev/sda".into(),
+        size: 1 << 34,
+        table: PartTable::Gpt,
+        model: Some("QEMU HARDDISK".into()),
+        ..Disk::default()
+    }));
     l.push(Component::Partition(Partition {
         dev: "/dev/sda1".into(),
         disk: "/dev/sda".into(),
@@ -224,11 +272,40 @@ fn sample() -> Layout {
         flags: vec!["esp".into(), "boot".into()],
         ..Partition::default()
     }));
-    l.push(Component::Partition(Partition { dev: "/dev/sda2".into(), disk: "/dev/sda".into(), number: 2, start: 1 << 33, size: 1 << 33, ..Partition::default() }));
-    l.push(Component::Pv(Pv { dev: "/dev/sda2".into(), vg: Some("vg-0".into()), ..Pv::default() }));
-    l.push(Component::Vg(Vg { name: "vg-0".into(), extent_size: 4 << 20, ..Vg::default() }));
-    l.push(Component::Lv(Lv { vg: "vg-0".into(), name: "pool".into(), size: 1 << 32, layout: LvLayout::ThinPool, chunk_size: Some(65536), ..Lv::default() }));
-    l.push(Component::Lv(Lv { vg: "vg-0".into(), name: "root".into(), size: 1 << 33, layout: LvLayout::Thin, pool: Some("pool".into()), ..Lv::default() }));
+    l.push(Component::Partition(Partition {
+        dev: "/dev/sda2".into(),
+        disk: "/dev/sda".into(),
+        number: 2,
+        start: 1 << 33,
+        size: 1 << 33,
+        ..Partition::default()
+    }));
+    l.push(Component::Pv(Pv {
+        dev: "/dev/sda2".into(),
+        vg: Some("vg-0".into()),
+        ..Pv::default()
+    }));
+    l.push(Component::Vg(Vg {
+        name: "vg-0".into(),
+        extent_size: 4 << 20,
+        ..Vg::default()
+    }));
+    l.push(Component::Lv(Lv {
+        vg: "vg-0".into(),
+        name: "pool".into(),
+        size: 1 << 32,
+        layout: LvLayout::ThinPool,
+        chunk_size: Some(65536),
+        ..Lv::default()
+    }));
+    l.push(Component::Lv(Lv {
+        vg: "vg-0".into(),
+        name: "root".into(),
+        size: 1 << 33,
+        layout: LvLayout::Thin,
+        pool: Some("pool".into()),
+        ..Lv::default()
+    }));
     l.push(Component::Filesystem(Filesystem {
         dev: "/dev/mapper/vg--0-root".into(),
         fstype: FsType::Ext4,
@@ -236,10 +313,19 @@ fn sample() -> Layout {
         label: Some("my root #1".into()),
         ..Filesystem::default()
     }));
-    l.push(Component::Filesystem(Filesystem { dev: "/dev/sda1".into(), fstype: FsType::Vfat, mountpoint: Some("/boot/efi".into()), fat_size: Some(32), ..Filesystem::default() }));
+    l.push(Component::Filesystem(Filesystem {
+        dev: "/dev/sda1".into(),
+        fstype: FsType::Vfat,
+        mountpoint: Some("/boot/efi".into()),
+        fat_size: Some(32),
+        ..Filesystem::default()
+    }));
     l.entries[8].comments = vec![" the ESP".into()];
     l.entries.push(Entry {
-        component: Component::Swap(Swap { dev: "/dev/sdb1".into(), ..Swap::default() }),
+        component: Component::Swap(Swap {
+            dev: "/dev/sdb1".into(),
+            ..Swap::default()
+        }),
         excluded: Some("EXCLUDE_RECREATE=swap:/dev/sdb1".into()),
         comments: Vec::new(),
     });
@@ -266,13 +352,18 @@ fn whole_file_round_trips_and_is_canonical() {
 
 /// Reads `text` and returns the error message.
 fn error_of(text: &str) -> String {
-    read(text, Path::new("/var/lib/rear/layout/layout.conf")).unwrap_err().to_string()
+    read(text, Path::new("/var/lib/rear/layout/layout.conf"))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn unknown_keyword_names_file_and_line() {
     let e = error_of("layout version=1\ndisk dev=/dev/sda size=1 table=gpt\n\nlvmthing name=x\n");
-    assert!(e.starts_with("/var/lib/rear/layout/layout.conf:4: unknown keyword 'lvmthing'"), "{e}");
+    assert!(
+        e.starts_with("/var/lib/rear/layout/layout.conf:4: unknown keyword 'lvmthing'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -290,23 +381,62 @@ fn dependency_cycle_names_file_line_and_components() {
 #[test]
 fn other_bad_input_names_file_and_line() {
     let cases: &[(&str, &str)] = &[
-        ("layout version=1\ndisk dev=/dev/sda size=12x table=gpt\n", ":2: field 'size' '12x' is not a number"),
-        ("layout version=1\ndisk dev=/dev/sda table=gpt\n", ":2: field 'size' is required"),
-        ("layout version=1\ndisk dev=/dev/sda size=1 table=gpt colour=red\n", ":2: unknown field(s) for 'disk': colour"),
-        ("layout version=1\ndisk dev=/dev/sda size=1 size=2 table=gpt\n", ":2: key 'size' appears twice"),
-        ("layout version=1\ndisk dev=/dev/sda size=1 table\n", ":2: 'table' is not key=value"),
-        ("layout version=1\npart dev=/dev/sdb1 disk=/dev/sdb number=1 start=0 size=1\n", ":2: /dev/sdb1 depends on /dev/sdb, which is not in the layout"),
-        ("layout version=1\ndisk dev=/dev/sda size=1 table=gpt\ndisk dev=/dev/sda size=2 table=gpt\n", ":3: component /dev/sda is defined twice"),
+        (
+            "layout version=1\ndisk dev=/dev/sda size=12x table=gpt\n",
+            ":2: field 'size' '12x' is not a number",
+        ),
+        (
+            "layout version=1\ndisk dev=/dev/sda table=gpt\n",
+            ":2: field 'size' is required",
+        ),
+        (
+            "layout version=1\ndisk dev=/dev/sda size=1 table=gpt colour=red\n",
+            ":2: unknown field(s) for 'disk': colour",
+        ),
+        (
+            "layout version=1\ndisk dev=/dev/sda size=1 size=2 table=gpt\n",
+            ":2: key 'size' appears twice",
+        ),
+        (
+            "layout version=1\ndisk dev=/dev/sda size=1 table\n",
+            ":2: 'table' is not key=value",
+        ),
+        (
+            "layout version=1\npart dev=/dev/sdb1 disk=/dev/sdb number=1 start=0 size=1\n",
+            ":2: /dev/sdb1 depends on /dev/sdb, which is not in the layout",
+        ),
+        (
+            "layout version=1\ndisk dev=/dev/sda size=1 table=gpt\ndisk dev=/dev/sda size=2 table=gpt\n",
+            ":3: component /dev/sda is defined twice",
+        ),
         ("layout version=9\n", ":1: layout format version 9 is newer"),
-        ("disk dev=/dev/sda size=1 table=gpt\n", ":1: the first line must be the header"),
-        ("# only a comment\n", ":1: no 'layout version=N' header line"),
-        ("layout version=1\nlayout version=1\n", ":2: the 'layout' header line may appear only once"),
-        ("layout version=1\nfs dev=/dev/sda1 type=ext4 mountpoint=/ options=rw excluded\n", ":2: 'excluded' is not key=value"),
-        ("layout version=1\nsubvol dev=/dev/sda1 id=1 path=@ default=maybe\n", ":2: field 'default' 'maybe' is not yes or no"),
+        (
+            "disk dev=/dev/sda size=1 table=gpt\n",
+            ":1: the first line must be the header",
+        ),
+        (
+            "# only a comment\n",
+            ":1: no 'layout version=N' header line",
+        ),
+        (
+            "layout version=1\nlayout version=1\n",
+            ":2: the 'layout' header line may appear only once",
+        ),
+        (
+            "layout version=1\nfs dev=/dev/sda1 type=ext4 mountpoint=/ options=rw excluded\n",
+            ":2: 'excluded' is not key=value",
+        ),
+        (
+            "layout version=1\nsubvol dev=/dev/sda1 id=1 path=@ default=maybe\n",
+            ":2: field 'default' 'maybe' is not yes or no",
+        ),
     ];
     for (text, want) in cases {
         let e = error_of(text);
-        assert!(e.starts_with("/var/lib/rear/layout/layout.conf:") && e.contains(want), "want {want:?}, got {e:?}");
+        assert!(
+            e.starts_with("/var/lib/rear/layout/layout.conf:") && e.contains(want),
+            "want {want:?}, got {e:?}"
+        );
     }
 }
 
@@ -315,10 +445,16 @@ fn a_cut_file_is_an_error_not_a_smaller_layout() {
     let text = write(&sample());
     // cut in the middle of the LV line that the filesystem depends on
     let cut = &text[..text.find("name=root").unwrap() + 3];
-    assert_eq!(error_of(cut), "/var/lib/rear/layout/layout.conf:13: 'nam' is not key=value");
+    assert_eq!(
+        error_of(cut),
+        "/var/lib/rear/layout/layout.conf:13: 'nam' is not key=value"
+    );
     // a lost line (here the thin LV): the filesystem on it is reported
     let lv_line = text.lines().find(|l| l.contains("name=root")).unwrap();
     let without = text.replace(&format!("{lv_line}\n"), "");
     let e = error_of(&without);
-    assert!(e.contains("fs:/ depends on /dev/mapper/vg--0-root, which is not in the layout"), "{e}");
+    assert!(
+        e.contains("fs:/ depends on /dev/mapper/vg--0-root, which is not in the layout"),
+        "{e}"
+    );
 }

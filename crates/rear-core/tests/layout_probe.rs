@@ -68,7 +68,11 @@ fn probe_host_loop_scenario() {
     assert_eq!(root.fstype, FsType::Ext4);
     assert_eq!(root.label.as_deref(), Some("rootfs"));
     assert_eq!(root.inode_size, Some(256));
-    assert!(layout.find("btrfsmountedsubvol:/mnt/laytest/home").is_some());
+    assert!(
+        layout
+            .find("btrfsmountedsubvol:/mnt/laytest/home")
+            .is_some()
+    );
     assert!(layout.find("swap:/dev/loop0p6").is_some());
     assert!(layout.validate().is_empty(), "{:?}", layout.validate());
 
@@ -93,9 +97,18 @@ fn probe_host_loop_exclusions() {
         Some("EXCLUDE_MOUNTPOINTS=/mnt/laytest/data")
     );
     // a whole disk excluded takes its partitions, filesystems and mounts with it
-    assert_eq!(reason("/dev/loop1").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
-    assert_eq!(reason("/dev/loop1p5").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
-    assert_eq!(reason("fs:/mnt/laytest/old").as_deref(), Some("EXCLUDE_RECREATE=/dev/loop1"));
+    assert_eq!(
+        reason("/dev/loop1").as_deref(),
+        Some("EXCLUDE_RECREATE=/dev/loop1")
+    );
+    assert_eq!(
+        reason("/dev/loop1p5").as_deref(),
+        Some("EXCLUDE_RECREATE=/dev/loop1")
+    );
+    assert_eq!(
+        reason("fs:/mnt/laytest/old").as_deref(),
+        Some("EXCLUDE_RECREATE=/dev/loop1")
+    );
     // loop0 still holds included filesystems
     assert_eq!(reason("/dev/loop0"), None);
     assert_eq!(reason("fs:/mnt/laytest/root"), None);
@@ -115,12 +128,26 @@ fn probe_host_loop_autoexclude_path() {
     };
     let layout = probe_layout(&fake, &opts).unwrap();
     // every loop filesystem is below /mnt, so both loop disks hold nothing included
-    for id in ["fs:/mnt/laytest/root", "btrfsmountedsubvol:/mnt/laytest/home"] {
-        assert_eq!(layout.find(id).unwrap().excluded.as_deref(), Some("AUTOEXCLUDE_PATH=/mnt"));
+    for id in [
+        "fs:/mnt/laytest/root",
+        "btrfsmountedsubvol:/mnt/laytest/home",
+    ] {
+        assert_eq!(
+            layout.find(id).unwrap().excluded.as_deref(),
+            Some("AUTOEXCLUDE_PATH=/mnt")
+        );
     }
     // swap on loop0p6 is still included, so loop0 stays; loop1's swap is not active
     assert_eq!(layout.find("/dev/loop0").unwrap().excluded, None);
-    assert!(layout.find("/dev/loop1").unwrap().excluded.as_deref().unwrap().starts_with("AUTOEXCLUDE_DISKS"));
+    assert!(
+        layout
+            .find("/dev/loop1")
+            .unwrap()
+            .excluded
+            .as_deref()
+            .unwrap()
+            .starts_with("AUTOEXCLUDE_DISKS")
+    );
 }
 
 /// Checks a probed layout against facts the guest reported through other tools than the ones
@@ -136,42 +163,71 @@ fn check_facts(dir: &Path, layout: &rear_core::layout::Layout) {
             let rest = &line[start..];
             Some(rest[..rest.find('"')?].to_string())
         };
-        let (Some(path), Some(kind), Some(size)) = (get("PATH"), get("TYPE"), get("SIZE")) else { continue };
+        let (Some(path), Some(kind), Some(size)) = (get("PATH"), get("TYPE"), get("SIZE")) else {
+            continue;
+        };
         if kind == "rom" || kind == "loop" || path.contains("zram") || size == "0" {
             continue;
         }
         // LVM's internal sub-LVs (thin pool data/metadata, RAID images) are part of their LV
-        const HIDDEN: &[&str] = &["_tmeta", "_tdata", "-tpool", "_rimage_", "_rmeta_", "_mimage_", "_mlog", "_pmspare", "_cdata", "_cmeta"];
+        const HIDDEN: &[&str] = &[
+            "_tmeta", "_tdata", "-tpool", "_rimage_", "_rmeta_", "_mimage_", "_mlog", "_pmspare",
+            "_cdata", "_cmeta",
+        ];
         if kind == "lvm" && HIDDEN.iter().any(|h| path.contains(h)) {
             continue;
         }
-        assert!(layout.find(&path).is_some(), "{name}: lsblk lists {kind} {path}, the layout does not");
+        assert!(
+            layout.find(&path).is_some(),
+            "{name}: lsblk lists {kind} {path}, the layout does not"
+        );
     }
     let mounts = std::fs::read_to_string(dir.join("proc-mounts.txt")).unwrap();
     for line in mounts.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
-        if w.len() < 3 || !w[0].starts_with("/dev/") || !["ext2", "ext3", "ext4", "xfs", "vfat", "btrfs"].contains(&w[2]) {
+        if w.len() < 3
+            || !w[0].starts_with("/dev/")
+            || !["ext2", "ext3", "ext4", "xfs", "vfat", "btrfs"].contains(&w[2])
+        {
             continue;
         }
         let target = w[1].replace("\\040", " ");
         assert!(
-            layout.find(&format!("fs:{target}")).is_some() || layout.find(&format!("btrfsmountedsubvol:{target}")).is_some(),
+            layout.find(&format!("fs:{target}")).is_some()
+                || layout
+                    .find(&format!("btrfsmountedsubvol:{target}"))
+                    .is_some(),
             "{name}: /proc/mounts has {} on {target}, the layout does not",
             w[0]
         );
     }
     let swaps = std::fs::read_to_string(dir.join("proc-swaps.txt")).unwrap();
-    let active = swaps.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
-    let recorded = layout.components().filter(|c| matches!(c, Component::Swap(_))).count();
-    assert_eq!(recorded, active, "{name}: /proc/swaps has {active} swap areas");
+    let active = swaps
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let recorded = layout
+        .components()
+        .filter(|c| matches!(c, Component::Swap(_)))
+        .count();
+    assert_eq!(
+        recorded, active,
+        "{name}: /proc/swaps has {active} swap areas"
+    );
 }
 
 #[test]
 fn probe_every_lab_scenario() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/layouts");
-    let Ok(dirs) = std::fs::read_dir(&root) else { return };
-    let mut dirs: Vec<_> =
-        dirs.flatten().map(|d| d.path()).filter(|p| p.join("INDEX.md").exists()).collect();
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return;
+    };
+    let mut dirs: Vec<_> = dirs
+        .flatten()
+        .map(|d| d.path())
+        .filter(|p| p.join("INDEX.md").exists())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -186,15 +242,26 @@ fn probe_every_lab_scenario() {
         let layout = probe_layout(&fake, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         check_facts(&dir, &layout);
         let text = file::write(&layout);
-        assert_eq!(file::read(&text, Path::new(&name)).unwrap(), layout, "{name}");
+        assert_eq!(
+            file::read(&text, Path::new(&name)).unwrap(),
+            layout,
+            "{name}"
+        );
         snapshots().bind(|| insta::assert_snapshot!(format!("lab_{name}"), text));
     }
 }
 
 /// Runs a shell command for the loop test's setup and returns its stdout.
 fn sh(script: &str) -> String {
-    let out = std::process::Command::new("bash").args(["-euc", script]).output().unwrap();
-    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("bash")
+        .args(["-euc", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -241,32 +308,61 @@ mount -o subvol=@home {dev}p2 {m}/home
 swapon {dev}p3"#,
         m = mnt.display()
     ));
-    let opts = ProbeOptions { include_loop_devices: true, uefi: Some(false), ..ProbeOptions::default() };
+    let opts = ProbeOptions {
+        include_loop_devices: true,
+        uefi: Some(false),
+        ..ProbeOptions::default()
+    };
     let layout = probe_layout(&SystemRunner::new(), &opts).unwrap();
     let text = file::write(&layout);
     assert_eq!(file::read(&text, Path::new("loop")).unwrap(), layout);
 
     // compare with what the tools say directly
-    let Some(Component::Disk(d)) = layout.find(&dev).map(|e| &e.component) else { panic!("{text}") };
+    let Some(Component::Disk(d)) = layout.find(&dev).map(|e| &e.component) else {
+        panic!("{text}")
+    };
     assert_eq!(d.size, 300 * 1024 * 1024);
     assert_eq!(d.table, PartTable::Gpt);
-    assert_eq!(d.ptuuid.as_deref(), Some(sh(&format!("blkid -o value -s PTUUID {dev}")).as_str()));
-    let Some(Component::Partition(p1)) = layout.find(&format!("{dev}p1")).map(|e| &e.component) else {
+    assert_eq!(
+        d.ptuuid.as_deref(),
+        Some(sh(&format!("blkid -o value -s PTUUID {dev}")).as_str())
+    );
+    let Some(Component::Partition(p1)) = layout.find(&format!("{dev}p1")).map(|e| &e.component)
+    else {
         panic!("{text}")
     };
     assert_eq!(p1.name.as_deref(), Some("data one"));
     assert_eq!(p1.size, 100 * 1024 * 1024);
-    assert_eq!(p1.partuuid.as_deref(), Some(sh(&format!("blkid -o value -s PARTUUID {dev}p1")).as_str()));
+    assert_eq!(
+        p1.partuuid.as_deref(),
+        Some(sh(&format!("blkid -o value -s PARTUUID {dev}p1")).as_str())
+    );
     let a = format!("fs:{}/a", mnt.display());
-    let Some(Component::Filesystem(f)) = layout.find(&a).map(|e| &e.component) else { panic!("{text}") };
-    assert_eq!(f.uuid.as_deref(), Some(sh(&format!("blkid -o value -s UUID {dev}p1")).as_str()));
+    let Some(Component::Filesystem(f)) = layout.find(&a).map(|e| &e.component) else {
+        panic!("{text}")
+    };
+    assert_eq!(
+        f.uuid.as_deref(),
+        Some(sh(&format!("blkid -o value -s UUID {dev}p1")).as_str())
+    );
     assert_eq!(f.label.as_deref(), Some("loopdata"));
     assert_eq!(f.block_size, Some(1024));
     let b = format!("fs:{}/b", mnt.display());
-    assert!(matches!(layout.find(&b).map(|e| &e.component), Some(Component::Filesystem(f)) if f.fstype == FsType::Btrfs));
-    assert!(layout.components().any(|c| matches!(c, Component::BtrfsSubvol(s) if s.path == "@home")));
-    assert!(layout.find(&format!("btrfsmountedsubvol:{}/home", mnt.display())).is_some());
-    let Some(Component::Swap(s)) = layout.find(&format!("swap:{dev}p3")).map(|e| &e.component) else {
+    assert!(
+        matches!(layout.find(&b).map(|e| &e.component), Some(Component::Filesystem(f)) if f.fstype == FsType::Btrfs)
+    );
+    assert!(
+        layout
+            .components()
+            .any(|c| matches!(c, Component::BtrfsSubvol(s) if s.path == "@home"))
+    );
+    assert!(
+        layout
+            .find(&format!("btrfsmountedsubvol:{}/home", mnt.display()))
+            .is_some()
+    );
+    let Some(Component::Swap(s)) = layout.find(&format!("swap:{dev}p3")).map(|e| &e.component)
+    else {
         panic!("{text}")
     };
     assert_eq!(s.label.as_deref(), Some("loopswap"));

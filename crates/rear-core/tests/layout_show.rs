@@ -28,13 +28,18 @@ fn host_loop(opts: ProbeOptions) -> Layout {
 }
 
 fn import(name: &str) -> Layout {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/layout/testdata").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/layout/testdata")
+        .join(name);
     rear::import(&std::fs::read_to_string(p).unwrap()).0
 }
 
 #[test]
 fn show_tree_host_loop_and_rear_files() {
-    let l = host_loop(ProbeOptions { exclude_mountpoints: vec!["/mnt/laytest/old".into()], ..ProbeOptions::default() });
+    let l = host_loop(ProbeOptions {
+        exclude_mountpoints: vec!["/mnt/laytest/old".into()],
+        ..ProbeOptions::default()
+    });
     let t = tree(&l);
     // every component appears in the tree
     for e in &l.entries {
@@ -43,12 +48,22 @@ fn show_tree_host_loop_and_rear_files() {
     }
     // the subvolume mount sits below its subvolume, below the filesystem, below the partition
     let pos = |s: &str| t.find(s).unwrap_or_else(|| panic!("{s} not in\n{t}"));
-    assert!(pos("/dev/loop0p5 part") < pos("/mnt/laytest/btr btrfs") && pos("/mnt/laytest/btr btrfs") < pos("subvolume @home (id 256)") && pos("subvolume @home (id 256)") < pos("/mnt/laytest/home btrfs subvolume"));
+    assert!(
+        pos("/dev/loop0p5 part") < pos("/mnt/laytest/btr btrfs")
+            && pos("/mnt/laytest/btr btrfs") < pos("subvolume @home (id 256)")
+            && pos("subvolume @home (id 256)") < pos("/mnt/laytest/home btrfs subvolume")
+    );
     assert!(t.contains("[excluded: EXCLUDE_MOUNTPOINTS=/mnt/laytest/old]"));
     snapshots().bind(|| {
         insta::assert_snapshot!("show_host_loop", t);
-        insta::assert_snapshot!("show_rear_lvm_on_md_raid1", tree(&import("synthetic-lvm-on-md-raid1.conf")));
-        insta::assert_snapshot!("show_rear_luks2_btrfs_uefi", tree(&import("synthetic-luks2-btrfs-uefi.conf")));
+        insta::assert_snapshot!(
+            "show_rear_lvm_on_md_raid1",
+            tree(&import("synthetic-lvm-on-md-raid1.conf"))
+        );
+        insta::assert_snapshot!(
+            "show_rear_luks2_btrfs_uefi",
+            tree(&import("synthetic-luks2-btrfs-uefi.conf"))
+        );
     });
 }
 
@@ -80,11 +95,18 @@ fn checklayout_sees_changes_that_matter() {
         "disk dev=/dev/loop0 size=838860800 table=gpt",
         "disk dev=/dev/loop0 size=838860800 table=gpt serial=OLD",
     );
-    let data_line = text.lines().find(|l| l.starts_with("fs dev=/dev/loop0p4")).unwrap().to_string();
+    let data_line = text
+        .lines()
+        .find(|l| l.starts_with("fs dev=/dev/loop0p4"))
+        .unwrap()
+        .to_string();
     text = text.replace(&format!("{data_line}\n"), "");
     let saved = file::read(&text, Path::new("saved")).unwrap();
     let changes = diff(&saved, &current);
-    let summary: Vec<(String, ChangeKind, bool)> = changes.iter().map(|c| (c.id.clone(), c.kind.clone(), c.matters)).collect();
+    let summary: Vec<(String, ChangeKind, bool)> = changes
+        .iter()
+        .map(|c| (c.id.clone(), c.kind.clone(), c.matters))
+        .collect();
     assert_eq!(
         summary,
         vec![
@@ -102,10 +124,17 @@ fn checklayout_sees_changes_that_matter() {
 #[test]
 fn checklayout_exclusion_changes_matter() {
     let saved = host_loop(ProbeOptions::default());
-    let current = host_loop(ProbeOptions { exclude_vg: vec![], exclude_mountpoints: vec!["/mnt/laytest/data".into()], ..ProbeOptions::default() });
+    let current = host_loop(ProbeOptions {
+        exclude_vg: vec![],
+        exclude_mountpoints: vec!["/mnt/laytest/data".into()],
+        ..ProbeOptions::default()
+    });
     let ch = diff(&saved, &current);
     assert_eq!(ch.len(), 1);
     assert_eq!(ch[0].kind, ChangeKind::Exclusion);
     assert!(ch[0].matters);
-    assert!(ch.iter().all(|c| !matches!(current.find(&c.id).map(|e| &e.component), Some(Component::Disk(_)))));
+    assert!(ch.iter().all(|c| !matches!(
+        current.find(&c.id).map(|e| &e.component),
+        Some(Component::Disk(_))
+    )));
 }

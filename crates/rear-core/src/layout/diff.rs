@@ -54,12 +54,20 @@ pub struct Change {
 
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tag = if self.matters { "" } else { " (does not matter for recovery)" };
+        let tag = if self.matters {
+            ""
+        } else {
+            " (does not matter for recovery)"
+        };
         match self.kind {
             ChangeKind::Added => write!(f, "added: {}{tag}", self.id),
             ChangeKind::Removed => write!(f, "removed: {}{tag}", self.id),
             ChangeKind::Exclusion | ChangeKind::Modified => {
-                let what = if self.kind == ChangeKind::Exclusion { "exclusion changed" } else { "changed" };
+                let what = if self.kind == ChangeKind::Exclusion {
+                    "exclusion changed"
+                } else {
+                    "changed"
+                };
                 write!(f, "{what}: {}{tag}", self.id)?;
                 for c in &self.fields {
                     write!(
@@ -90,14 +98,21 @@ fn fields_of(c: &Component) -> Vec<(String, String)> {
     component_line(c, None)
         .split_whitespace()
         .skip(1)
-        .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|w| {
+            w.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
 /// Compares the saved layout `old` with the current layout `new`.
 pub fn diff(old: &Layout, new: &Layout) -> Vec<Change> {
     let index = |l: &Layout| -> HashMap<String, usize> {
-        l.entries.iter().enumerate().map(|(i, e)| (e.component.id(), i)).collect()
+        l.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.component.id(), i))
+            .collect()
     };
     let (old_ix, new_ix) = (index(old), index(new));
     let mut changes = Vec::new();
@@ -105,7 +120,12 @@ pub fn diff(old: &Layout, new: &Layout) -> Vec<Change> {
         let id = e.component.id();
         let Some(&j) = new_ix.get(&id) else {
             let matters = e.excluded.is_none() && !matches!(e.component, Component::EfiEntry(_));
-            changes.push(Change { id, kind: ChangeKind::Removed, fields: Vec::new(), matters });
+            changes.push(Change {
+                id,
+                kind: ChangeKind::Removed,
+                fields: Vec::new(),
+                matters,
+            });
             continue;
         };
         let n = &new.entries[j];
@@ -113,7 +133,12 @@ pub fn diff(old: &Layout, new: &Layout) -> Vec<Change> {
             changes.push(Change {
                 id: id.clone(),
                 kind: ChangeKind::Exclusion,
-                fields: vec![FieldChange { key: "excluded".into(), old: e.excluded.clone(), new: n.excluded.clone(), matters: true }],
+                fields: vec![FieldChange {
+                    key: "excluded".into(),
+                    old: e.excluded.clone(),
+                    new: n.excluded.clone(),
+                    matters: true,
+                }],
                 matters: true,
             });
         }
@@ -132,19 +157,34 @@ pub fn diff(old: &Layout, new: &Layout) -> Vec<Change> {
                 let ov = a.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
                 let nv = b.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
                 if ov != nv {
-                    fields.push(FieldChange { key: k.clone(), old: ov, new: nv, matters: field_matters(&e.component, k) });
+                    fields.push(FieldChange {
+                        key: k.clone(),
+                        old: ov,
+                        new: nv,
+                        matters: field_matters(&e.component, k),
+                    });
                 }
             }
             // a change to an excluded component does not matter for recovery
             let matters = n.excluded.is_none() && fields.iter().any(|f| f.matters);
-            changes.push(Change { id, kind: ChangeKind::Modified, fields, matters });
+            changes.push(Change {
+                id,
+                kind: ChangeKind::Modified,
+                fields,
+                matters,
+            });
         }
     }
     for e in &new.entries {
         let id = e.component.id();
         if !old_ix.contains_key(&id) {
             let matters = e.excluded.is_none() && !matches!(e.component, Component::EfiEntry(_));
-            changes.push(Change { id, kind: ChangeKind::Added, fields: Vec::new(), matters });
+            changes.push(Change {
+                id,
+                kind: ChangeKind::Added,
+                fields: Vec::new(),
+                matters,
+            });
         }
     }
     changes
@@ -162,9 +202,28 @@ mod tests {
 
     fn base() -> Layout {
         let mut l = Layout::new();
-        l.push(Component::Disk(Disk { dev: "/dev/sda".into(), size: 10 << 30, table: PartTable::Gpt, serial: Some("A1".into()), ..Disk::default() }));
-        l.push(Component::Partition(Partition { dev: "/dev/sda1".into(), disk: "/dev/sda".into(), number: 1, start: 1 << 20, size: 5 << 30, ..Partition::default() }));
-        l.push(Component::Filesystem(Filesystem { dev: "/dev/sda1".into(), fstype: FsType::Ext4, mountpoint: Some("/".into()), uuid: Some("u1".into()), ..Filesystem::default() }));
+        l.push(Component::Disk(Disk {
+            dev: "/dev/sda".into(),
+            size: 10 << 30,
+            table: PartTable::Gpt,
+            serial: Some("A1".into()),
+            ..Disk::default()
+        }));
+        l.push(Component::Partition(Partition {
+            dev: "/dev/sda1".into(),
+            disk: "/dev/sda".into(),
+            number: 1,
+            start: 1 << 20,
+            size: 5 << 30,
+            ..Partition::default()
+        }));
+        l.push(Component::Filesystem(Filesystem {
+            dev: "/dev/sda1".into(),
+            fstype: FsType::Ext4,
+            mountpoint: Some("/".into()),
+            uuid: Some("u1".into()),
+            ..Filesystem::default()
+        }));
         l
     }
 
@@ -195,11 +254,28 @@ mod tests {
     fn added_removed_and_exclusion() {
         let mut new = base();
         new.entries[2].excluded = Some("EXCLUDE_MOUNTPOINTS=/".into());
-        new.push(Component::Filesystem(Filesystem { dev: "/dev/sda2".into(), fstype: FsType::Xfs, mountpoint: Some("/srv".into()), ..Filesystem::default() }));
+        new.push(Component::Filesystem(Filesystem {
+            dev: "/dev/sda2".into(),
+            fstype: FsType::Xfs,
+            mountpoint: Some("/srv".into()),
+            ..Filesystem::default()
+        }));
         let mut old = base();
-        old.push(Component::Filesystem(Filesystem { dev: "/dev/sda3".into(), fstype: FsType::Xfs, mountpoint: Some("/old".into()), ..Filesystem::default() }));
+        old.push(Component::Filesystem(Filesystem {
+            dev: "/dev/sda3".into(),
+            fstype: FsType::Xfs,
+            mountpoint: Some("/old".into()),
+            ..Filesystem::default()
+        }));
         let ch = diff(&old, &new);
         let kinds: Vec<_> = ch.iter().map(|c| (c.id.as_str(), c.kind.clone())).collect();
-        assert_eq!(kinds, vec![("fs:/", ChangeKind::Exclusion), ("fs:/old", ChangeKind::Removed), ("fs:/srv", ChangeKind::Added)]);
+        assert_eq!(
+            kinds,
+            vec![
+                ("fs:/", ChangeKind::Exclusion),
+                ("fs:/old", ChangeKind::Removed),
+                ("fs:/srv", ChangeKind::Added)
+            ]
+        );
     }
 }

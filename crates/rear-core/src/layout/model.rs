@@ -599,7 +599,11 @@ pub struct Entry {
 impl Entry {
     /// An included entry without comments.
     pub fn new(component: Component) -> Self {
-        Entry { component, excluded: None, comments: Vec::new() }
+        Entry {
+            component,
+            excluded: None,
+            comments: Vec::new(),
+        }
     }
 }
 
@@ -628,7 +632,10 @@ impl Layout {
     /// An empty layout with a current-version header.
     pub fn new() -> Self {
         Layout {
-            header: Header { version: FORMAT_VERSION, ..Header::default() },
+            header: Header {
+                version: FORMAT_VERSION,
+                ..Header::default()
+            },
             ..Layout::default()
         }
     }
@@ -667,8 +674,12 @@ impl Layout {
     /// the layout is reported as `Err(reference)` so validation can name it.
     pub fn dependencies(&self) -> Vec<Vec<Result<usize, String>>> {
         let devices = self.device_index();
-        let ids: HashMap<String, usize> =
-            self.entries.iter().enumerate().map(|(i, e)| (e.component.id(), i)).collect();
+        let ids: HashMap<String, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.component.id(), i))
+            .collect();
         let dev = |d: &str| devices.get(d).copied().ok_or_else(|| d.to_string());
         let id = |d: &str| ids.get(d).copied().ok_or_else(|| d.to_string());
         // mount points, for nesting: the nearest mounted ancestor of a mount point
@@ -682,10 +693,10 @@ impl Layout {
             let mut path = std::path::Path::new(mp);
             while let Some(parent) = path.parent() {
                 let p = parent.to_str().unwrap_or("/");
-                if let Some(&i) = mounts.get(p) {
-                    if i != me {
-                        return Some(i);
-                    }
+                if let Some(&i) = mounts.get(p)
+                    && i != me
+                {
+                    return Some(i);
                 }
                 path = parent;
             }
@@ -719,10 +730,10 @@ impl Layout {
                     Component::Pv(p) => deps.push(dev(&p.dev)),
                     Component::Vg(v) => {
                         for (i, other) in self.entries.iter().enumerate() {
-                            if let Component::Pv(p) = &other.component {
-                                if p.vg.as_deref() == Some(v.name.as_str()) {
-                                    deps.push(Ok(i));
-                                }
+                            if let Component::Pv(p) = &other.component
+                                && p.vg.as_deref() == Some(v.name.as_str())
+                            {
+                                deps.push(Ok(i));
                             }
                         }
                     }
@@ -760,10 +771,10 @@ impl Layout {
                     }
                     Component::Bootloader(b) => {
                         deps.extend(b.disks.iter().map(|d| dev(d)));
-                        if let Some(esp) = &b.esp {
-                            if let Some(&i) = mounts.get(esp.as_str()) {
-                                deps.push(Ok(i));
-                            }
+                        if let Some(esp) = &b.esp
+                            && let Some(&i) = mounts.get(esp.as_str())
+                        {
+                            deps.push(Ok(i));
                         }
                     }
                 }
@@ -782,7 +793,10 @@ impl Layout {
             if let Some(first) = seen.insert(id.clone(), i) {
                 problems.push(Problem {
                     entry: i,
-                    message: format!("component {id} is defined twice (first as entry {})", first + 1),
+                    message: format!(
+                        "component {id} is defined twice (first as entry {})",
+                        first + 1
+                    ),
                 });
             }
         }
@@ -827,7 +841,11 @@ impl Layout {
         }
         let adj: Vec<Vec<usize>> = deps
             .iter()
-            .map(|list| list.iter().filter_map(|d| d.as_ref().ok().copied()).collect())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|d| d.as_ref().ok().copied())
+                    .collect()
+            })
             .collect();
         let n = self.entries.len();
         let mut mark = vec![Mark::White; n];
@@ -856,8 +874,10 @@ impl Layout {
                     }
                     Mark::Grey => {
                         let from = stack.iter().position(|(s, _)| *s == d).unwrap_or(0);
-                        let mut names: Vec<String> =
-                            stack[from..].iter().map(|(s, _)| self.entries[*s].component.id()).collect();
+                        let mut names: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(s, _)| self.entries[*s].component.id())
+                            .collect();
                         names.push(self.entries[d].component.id());
                         return Err(Problem {
                             entry: d,
@@ -887,6 +907,8 @@ impl Layout {
                 }
             }
         }
-        (0..self.entries.len()).filter(|&i| i != index && marked[i]).collect()
+        (0..self.entries.len())
+            .filter(|&i| i != index && marked[i])
+            .collect()
     }
 }

@@ -82,7 +82,13 @@ pub const REAR_KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords kept verbatim because rear-rs cannot recreate them.
-const FOREIGN_KEYWORDS: &[&str] = &["opaldisk", "drbd", "smartarray", "logicaldrive", "dasd_channel"];
+const FOREIGN_KEYWORDS: &[&str] = &[
+    "opaldisk",
+    "drbd",
+    "smartarray",
+    "logicaldrive",
+    "dasd_channel",
+];
 
 /// ReaR's percent_decode (`%20` → space); invalid sequences are kept.
 fn percent_decode(s: &str) -> String {
@@ -110,7 +116,8 @@ fn bytes(s: &str) -> Result<u64, String> {
 }
 
 fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("{what} '{s}' is not a number"))
+    s.parse()
+        .map_err(|_| format!("{what} '{s}' is not a number"))
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -124,7 +131,9 @@ fn key_values(words: &[&str]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for w in words {
         match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() && !k.contains('/') => out.push((k.to_string(), v.to_string())),
+            Some((k, v)) if !k.is_empty() && !k.contains('/') => {
+                out.push((k.to_string(), v.to_string()))
+            }
             _ => match out.last_mut() {
                 Some((_, v)) => {
                     v.push(' ');
@@ -139,7 +148,10 @@ fn key_values(words: &[&str]) -> Vec<(String, String)> {
 
 fn need(words: &[&str], n: usize, format: &str) -> Result<(), String> {
     if words.len() < n {
-        Err(format!("too few fields ({} of {n}); the format is '{format}'", words.len()))
+        Err(format!(
+            "too few fields ({} of {n}); the format is '{format}'",
+            words.len()
+        ))
     } else {
         Ok(())
     }
@@ -153,7 +165,11 @@ struct Importer {
 
 impl Importer {
     fn warn(&mut self, line: usize, message: impl Into<String>) {
-        self.diags.push(Diagnostic { line, severity: Severity::Warning, message: message.into() });
+        self.diags.push(Diagnostic {
+            line,
+            severity: Severity::Warning,
+            message: message.into(),
+        });
     }
 
     /// An optional number: empty is absent; garbage (a line cut short and continued by the
@@ -171,12 +187,20 @@ impl Importer {
     }
 
     fn push(&mut self, line: usize, component: Component, excluded: Option<String>) {
-        self.layout.entries.push(Entry { component, excluded, comments: Vec::new() });
+        self.layout.entries.push(Entry {
+            component,
+            excluded,
+            comments: Vec::new(),
+        });
         self.lines.push(line);
     }
 
     fn find_mut(&mut self, pred: impl Fn(&Component) -> bool) -> Option<&mut Component> {
-        self.layout.entries.iter_mut().map(|e| &mut e.component).find(|c| pred(c))
+        self.layout
+            .entries
+            .iter_mut()
+            .map(|e| &mut e.component)
+            .find(|c| pred(c))
     }
 
     /// Imports one component line (without a leading `#`).
@@ -185,12 +209,21 @@ impl Importer {
         let kw = words[0];
         match kw {
             "disk" => {
-                need(&words, 3, "disk <devname> <size(bytes)> <partition label type>")?;
+                need(
+                    &words,
+                    3,
+                    "disk <devname> <size(bytes)> <partition label type>",
+                )?;
                 let table = match words.get(3).copied() {
                     None | Some("") | Some("unknown") => PartTable::None,
                     Some(t) => PartTable::from(t),
                 };
-                let mut disk = Disk { dev: words[1].into(), size: bytes(words[2])?, table, ..Disk::default() };
+                let mut disk = Disk {
+                    dev: words[1].into(),
+                    size: bytes(words[2])?,
+                    table,
+                    ..Disk::default()
+                };
                 if disk.table == PartTable::Dasd {
                     disk.log_sec = words.get(4).and_then(|b| b.parse().ok());
                     if words.len() > 5 {
@@ -200,7 +233,11 @@ impl Importer {
                 self.push(n, Component::Disk(disk), excluded);
             }
             "part" => {
-                need(&words, 7, "part <disk> <size(bytes)> <start(bytes)> <name|type> <flags> /dev/<partition> [partuuid]")?;
+                need(
+                    &words,
+                    7,
+                    "part <disk> <size(bytes)> <start(bytes)> <name|type> <flags> /dev/<partition> [partuuid]",
+                )?;
                 let dev = words[6].to_string();
                 let number = crate::probe::sfdisk::partition_number(&dev)
                     .ok_or_else(|| format!("partition device '{dev}' has no number"))?;
@@ -213,9 +250,16 @@ impl Importer {
                 };
                 let flags = match words[5] {
                     "none" | "" => Vec::new(),
-                    f => f.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    f => f
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 };
-                let partuuid = words.get(7).filter(|u| **u != "no-partuuid").map(|u| u.to_string());
+                let partuuid = words
+                    .get(7)
+                    .filter(|u| **u != "no-partuuid")
+                    .map(|u| u.to_string());
                 if words.len() > 8 {
                     self.warn(n, format!("extra fields ignored: {}", words[8..].join(" ")));
                 }
@@ -238,21 +282,37 @@ impl Importer {
                 );
             }
             "raidarray" | "raid" => {
-                need(&words, 2, "raidarray /dev/<md> level=<level> raid-devices=<n> devices=<dev1,dev2,...> [...]")?;
-                let mut r = Raid { dev: words[1].into(), ..Raid::default() };
+                need(
+                    &words,
+                    2,
+                    "raidarray /dev/<md> level=<level> raid-devices=<n> devices=<dev1,dev2,...> [...]",
+                )?;
+                let mut r = Raid {
+                    dev: words[1].into(),
+                    ..Raid::default()
+                };
                 let mut spare_count = 0usize;
                 for (k, v) in key_values(&words[2..]) {
                     match k.as_str() {
                         "level" => r.level = v,
                         "raid-devices" => r.raid_devices = Some(number(&v, "raid-devices")?),
-                        "devices" => r.devices = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                        "devices" => {
+                            r.devices = v
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        }
                         "spare-devices" => spare_count = number(&v, "spare-devices")?,
                         "name" => r.name = opt(&v),
                         "metadata" => r.metadata = opt(&v),
                         "uuid" => r.uuid = opt(&v),
                         "layout" => r.layout = opt(&v),
                         // ReaR writes the chunk size in KiB ("Chunk Size : 512K" → chunk=512)
-                        "chunk" => r.chunk = Some(number::<u64>(v.trim_end_matches(['K', 'k']), "chunk")? * 1024),
+                        "chunk" => {
+                            r.chunk =
+                                Some(number::<u64>(v.trim_end_matches(['K', 'k']), "chunk")? * 1024)
+                        }
                         // the used device size in KiB
                         "size" => r.size = Some(number::<u64>(&v, "size")? * 1024),
                         _ => self.warn(n, format!("unknown RAID option '{k}={v}' ignored")),
@@ -267,17 +327,37 @@ impl Importer {
                 self.push(n, Component::Raid(r), excluded);
             }
             "raiddisk" => {
-                need(&words, 3, "raiddisk <devname> <size(bytes)> <partition label type>")?;
+                need(
+                    &words,
+                    3,
+                    "raiddisk <devname> <size(bytes)> <partition label type>",
+                )?;
                 let dev = words[1].to_string();
                 let table = words.get(3).map(|t| PartTable::from(*t));
                 match self.find_mut(|c| matches!(c, Component::Raid(r) if r.dev == dev)) {
                     Some(Component::Raid(r)) => r.table = table,
-                    _ => return Err(format!("no raidarray line for {dev} before this raiddisk line")),
+                    _ => {
+                        return Err(format!(
+                            "no raidarray line for {dev} before this raiddisk line"
+                        ));
+                    }
                 }
             }
             "multipath" => {
-                need(&words, 3, "multipath <devname> <size(bytes)> <partition label type> <slaves>")?;
-                let slaves = words.get(4).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+                need(
+                    &words,
+                    3,
+                    "multipath <devname> <size(bytes)> <partition label type> <slaves>",
+                )?;
+                let slaves = words
+                    .get(4)
+                    .map(|s| {
+                        s.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 self.push(
                     n,
                     Component::Multipath(Multipath {
@@ -292,7 +372,11 @@ impl Importer {
                 );
             }
             "lvmdev" => {
-                need(&words, 3, "lvmdev /dev/<vg> <device> [<uuid>] [<size(bytes)>]")?;
+                need(
+                    &words,
+                    3,
+                    "lvmdev /dev/<vg> <device> [<uuid>] [<size(bytes)>]",
+                )?;
                 let vg = words[1].trim_start_matches("/dev/").to_string();
                 self.push(
                     n,
@@ -306,24 +390,42 @@ impl Importer {
                 );
             }
             "lvmgrp" => {
-                need(&words, 3, "lvmgrp /dev/<vg> <extentsize> [<size(extents)>] [<size>]")?;
+                need(
+                    &words,
+                    3,
+                    "lvmgrp /dev/<vg> <extentsize> [<size(extents)>] [<size>]",
+                )?;
                 // extent size and size are in KiB (vgdisplay -c)
                 self.push(
                     n,
                     Component::Vg(Vg {
                         name: words[1].trim_start_matches("/dev/").into(),
                         extent_size: number::<u64>(words[2], "extent size")? * 1024,
-                        extents: words.get(3).map(|s| number(s, "extent count")).transpose()?,
-                        size: words.get(4).map(|s| number::<u64>(s, "size").map(|k| k * 1024)).transpose()?,
+                        extents: words
+                            .get(3)
+                            .map(|s| number(s, "extent count"))
+                            .transpose()?,
+                        size: words
+                            .get(4)
+                            .map(|s| number::<u64>(s, "size").map(|k| k * 1024))
+                            .transpose()?,
                         uuid: None,
                     }),
                     excluded,
                 );
             }
             "lvmvol" => {
-                need(&words, 4, "lvmvol /dev/<vg> <lv> <size(bytes)>b <layout> [key:value ...]")?;
+                need(
+                    &words,
+                    4,
+                    "lvmvol /dev/<vg> <lv> <size(bytes)>b <layout> [key:value ...]",
+                )?;
                 let vg = words[1].trim_start_matches("/dev/").to_string();
-                let mut lv = Lv { vg: vg.clone(), name: words[2].into(), ..Lv::default() };
+                let mut lv = Lv {
+                    vg: vg.clone(),
+                    name: words[2].into(),
+                    ..Lv::default()
+                };
                 if words[3].ends_with(['b', 'B']) {
                     lv.size = bytes(words[3])?;
                     let layout = words.get(4).copied().unwrap_or("linear");
@@ -352,22 +454,37 @@ impl Importer {
                     }
                 } else {
                     // older form: lvmvol /dev/<vg> <lv> <extents> <size in 512-byte sectors>
-                    let sectors: u64 = words.get(4).ok_or("old lvmvol form without a size")?.parse().map_err(|_| format!("size '{}' is not a number", words[4]))?;
+                    let sectors: u64 = words
+                        .get(4)
+                        .ok_or("old lvmvol form without a size")?
+                        .parse()
+                        .map_err(|_| format!("size '{}' is not a number", words[4]))?;
                     lv.size = sectors * 512;
                     lv.layout = LvLayout::Linear;
                 }
                 self.push(n, Component::Lv(lv), excluded);
             }
             "crypt" => {
-                need(&words, 3, "crypt /dev/mapper/<name> <device> [type=] [cipher=] [key_size=] [hash=] [uuid=] [keyfile=] [password=]")?;
+                need(
+                    &words,
+                    3,
+                    "crypt /dev/mapper/<name> <device> [type=] [cipher=] [key_size=] [hash=] [uuid=] [keyfile=] [password=]",
+                )?;
                 let name = words[1].trim_start_matches("/dev/mapper/").to_string();
                 // ReaR before 2.6 only knew LUKS1 and wrote no type=
-                let mut c = Crypt { name, dev: words[2].into(), version: LuksVersion::Luks1, ..Crypt::default() };
+                let mut c = Crypt {
+                    name,
+                    dev: words[2].into(),
+                    version: LuksVersion::Luks1,
+                    ..Crypt::default()
+                };
                 for (k, v) in key_values(&words[3..]) {
                     match k.as_str() {
                         "type" => c.version = LuksVersion::from(v.as_str()),
                         "cipher" => c.cipher = opt(&v),
-                        "key_size" => c.key_size = opt(&v).map(|s| number(&s, "key_size")).transpose()?,
+                        "key_size" => {
+                            c.key_size = opt(&v).map(|s| number(&s, "key_size")).transpose()?
+                        }
                         "hash" => c.hash = opt(&v),
                         "uuid" => c.uuid = opt(&v),
                         "pbkdf" => c.pbkdf = opt(&v),
@@ -379,7 +496,11 @@ impl Importer {
                 self.push(n, Component::Crypt(c), excluded);
             }
             "fs" => {
-                need(&words, 4, "fs <device> <mountpoint> <fstype> [uuid=] [label=] [options...]")?;
+                need(
+                    &words,
+                    4,
+                    "fs <device> <mountpoint> <fstype> [uuid=] [label=] [options...]",
+                )?;
                 let mut fs = Filesystem {
                     dev: words[1].into(),
                     mountpoint: Some(words[2].into()),
@@ -394,8 +515,9 @@ impl Importer {
                         "reserved_blocks" => fs.reserved_blocks = opt(&v),
                         "max_mounts" => fs.max_mounts = self.lenient(n, &k, &v),
                         "check_interval" => {
-                            fs.check_interval =
-                                self.lenient::<u64>(n, &k, v.trim_end_matches('d')).map(|d| d * 86_400);
+                            fs.check_interval = self
+                                .lenient::<u64>(n, &k, v.trim_end_matches('d'))
+                                .map(|d| d * 86_400);
                         }
                         "bytes_per_inode" => fs.bytes_per_inode = self.lenient(n, &k, &v),
                         "default_mount_options" => fs.default_mount_options = opt(&v),
@@ -410,13 +532,19 @@ impl Importer {
                 self.push(n, Component::Filesystem(fs), excluded);
             }
             "btrfsdefaultsubvol" | "btrfsnormalsubvol" | "btrfssnapshotsubvol" => {
-                need(&words, 5, "btrfs...subvol <device> <mountpoint> <subvolume ID> <subvolume path>")?;
+                need(
+                    &words,
+                    5,
+                    "btrfs...subvol <device> <mountpoint> <subvolume ID> <subvolume path>",
+                )?;
                 let id: u64 = number(words[3], "subvolume ID")?;
                 let path = words[4..].join(" ");
                 let dev = words[1].to_string();
                 let default = kw == "btrfsdefaultsubvol";
                 // a default subvolume line may repeat a normal one
-                if let Some(Component::BtrfsSubvol(s)) = self.find_mut(|c| matches!(c, Component::BtrfsSubvol(s) if s.dev == dev && s.id == id)) {
+                if let Some(Component::BtrfsSubvol(s)) = self.find_mut(
+                    |c| matches!(c, Component::BtrfsSubvol(s) if s.dev == dev && s.id == id),
+                ) {
                     s.default |= default;
                     return Ok(());
                 }
@@ -434,7 +562,11 @@ impl Importer {
                 );
             }
             "btrfsmountedsubvol" => {
-                need(&words, 4, "btrfsmountedsubvol <device> <subvolume mountpoint> <mount options> [<subvolume path>]")?;
+                need(
+                    &words,
+                    4,
+                    "btrfsmountedsubvol <device> <subvolume mountpoint> <mount options> [<subvolume path>]",
+                )?;
                 let dev = words[1].to_string();
                 let mountpoint = words[2].to_string();
                 // ReaR lists the filesystem's own mount point too; the fs component covers it
@@ -446,11 +578,19 @@ impl Importer {
                 }
                 let subvol = words.get(4).map(|_| words[4..].join(" "));
                 if subvol.is_none() {
-                    self.warn(n, "no subvolume path; the subvolume cannot be mounted at recovery");
+                    self.warn(
+                        n,
+                        "no subvolume path; the subvolume cannot be mounted at recovery",
+                    );
                 }
                 self.push(
                     n,
-                    Component::BtrfsMount(BtrfsMount { dev, mountpoint, subvol, options: opt(words[3]) }),
+                    Component::BtrfsMount(BtrfsMount {
+                        dev,
+                        mountpoint,
+                        subvol,
+                        options: opt(words[3]),
+                    }),
                     excluded,
                 );
             }
@@ -468,7 +608,10 @@ impl Importer {
             }
             "swap" => {
                 need(&words, 2, "swap <device> uuid=<uuid> label=<label>")?;
-                let mut s = Swap { dev: words[1].into(), ..Swap::default() };
+                let mut s = Swap {
+                    dev: words[1].into(),
+                    ..Swap::default()
+                };
                 for (k, v) in key_values(&words[2..]) {
                     match k.as_str() {
                         "uuid" => s.uuid = opt(&v),
@@ -479,8 +622,17 @@ impl Importer {
                 self.push(n, Component::Swap(s), excluded);
             }
             k if FOREIGN_KEYWORDS.contains(&k) => {
-                self.warn(n, format!("'{k}' cannot be recreated by rear-rs; kept verbatim for export"));
-                self.push(n, Component::Foreign(Foreign { rear: words.join(" ") }), excluded);
+                self.warn(
+                    n,
+                    format!("'{k}' cannot be recreated by rear-rs; kept verbatim for export"),
+                );
+                self.push(
+                    n,
+                    Component::Foreign(Foreign {
+                        rear: words.join(" "),
+                    }),
+                    excluded,
+                );
             }
             other => {
                 return Err(format!(
@@ -536,13 +688,21 @@ pub fn import(text: &str) -> (Layout, Vec<Diagnostic>) {
             continue;
         }
         if let Err(e) = imp.line(n, body, None) {
-            imp.diags.push(Diagnostic { line: n, severity: Severity::Error, message: format!("not imported: {e}") });
+            imp.diags.push(Diagnostic {
+                line: n,
+                severity: Severity::Error,
+                message: format!("not imported: {e}"),
+            });
         }
     }
     // references to components that are not in the file
     let layout = imp.layout;
     for p in layout.validate() {
-        imp.diags.push(Diagnostic { line: imp.lines[p.entry], severity: Severity::Warning, message: p.message });
+        imp.diags.push(Diagnostic {
+            line: imp.lines[p.entry],
+            severity: Severity::Warning,
+            message: p.message,
+        });
     }
     imp.diags.sort_by_key(|d| d.line);
     (layout, imp.diags)
@@ -571,13 +731,23 @@ fn table_rear(t: &PartTable) -> &str {
 
 /// One component as a ReaR line (or lines), without the exclusion `#`.
 fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
-    let kv = |k: &str, v: &Option<String>| v.as_ref().map(|v| format!(" {k}={v}")).unwrap_or_default();
+    let kv =
+        |k: &str, v: &Option<String>| v.as_ref().map(|v| format!(" {k}={v}")).unwrap_or_default();
     match c {
         Component::Disk(d) => {
             if d.table == PartTable::Dasd {
-                vec![format!("disk {} {} dasd {}", d.dev, d.size, d.log_sec.unwrap_or(4096))]
+                vec![format!(
+                    "disk {} {} dasd {}",
+                    d.dev,
+                    d.size,
+                    d.log_sec.unwrap_or(4096)
+                )]
             } else {
-                vec![format!("disk {} {} {}", d.dev, d.size, table_rear(&d.table)).trim_end().to_string()]
+                vec![
+                    format!("disk {} {} {}", d.dev, d.size, table_rear(&d.table))
+                        .trim_end()
+                        .to_string(),
+                ]
             }
         }
         Component::Partition(p) => {
@@ -587,12 +757,23 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
                 (None, _) => {
                     // ReaR wants primary/extended/logical on MBR and a name on GPT
                     let msdos = layout.components().any(|c| matches!(c, Component::Disk(d) if d.dev == p.disk && d.table == PartTable::Msdos));
-                    if msdos { "primary".into() } else { "rear-noname".into() }
+                    if msdos {
+                        "primary".into()
+                    } else {
+                        "rear-noname".into()
+                    }
                 }
             };
-            let flags = if p.flags.is_empty() { "none".to_string() } else { p.flags.join(",") };
+            let flags = if p.flags.is_empty() {
+                "none".to_string()
+            } else {
+                p.flags.join(",")
+            };
             let uuid = p.partuuid.clone().unwrap_or_else(|| "no-partuuid".into());
-            vec![format!("part {} {} {} {name} {flags} {} {uuid}", p.disk, p.size, p.start, p.dev)]
+            vec![format!(
+                "part {} {} {} {name} {flags} {} {uuid}",
+                p.disk, p.size, p.start, p.dev
+            )]
         }
         Component::Raid(r) => {
             let mut all = r.devices.clone();
@@ -601,7 +782,8 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
                 "raidarray {} level={} raid-devices={} devices={}",
                 r.dev,
                 r.level,
-                r.raid_devices.unwrap_or(u32::try_from(r.devices.len()).unwrap_or(0)),
+                r.raid_devices
+                    .unwrap_or(u32::try_from(r.devices.len()).unwrap_or(0)),
                 all.join(",")
             );
             line.push_str(&kv("name", &r.name));
@@ -616,7 +798,11 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
             let mut out = vec![line];
             if let Some(t) = &r.table {
                 let size = r.size.unwrap_or(0);
-                out.push(format!("raiddisk {} {size} {}", r.dev, table_rear(t)).trim_end().to_string());
+                out.push(
+                    format!("raiddisk {} {size} {}", r.dev, table_rear(t))
+                        .trim_end()
+                        .to_string(),
+                );
             }
             out
         }
@@ -628,30 +814,45 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
             m.slaves.join(",")
         )],
         Component::Pv(p) => match &p.vg {
-            Some(vg) => vec![format!(
-                "lvmdev /dev/{vg} {} {} {}",
-                p.dev,
-                p.uuid.as_deref().unwrap_or(""),
-                p.size.map(|s| s.to_string()).unwrap_or_default()
-            )
-            .trim_end()
-            .to_string()],
-            None => vec![format!("# rear-rs: PV {} belongs to no VG and is not recreated by ReaR", p.dev)],
+            Some(vg) => vec![
+                format!(
+                    "lvmdev /dev/{vg} {} {} {}",
+                    p.dev,
+                    p.uuid.as_deref().unwrap_or(""),
+                    p.size.map(|s| s.to_string()).unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            ],
+            None => vec![format!(
+                "# rear-rs: PV {} belongs to no VG and is not recreated by ReaR",
+                p.dev
+            )],
         },
         Component::Vg(v) => {
-            let extents = v.extents.or_else(|| v.size.map(|s| s / v.extent_size.max(1)));
-            vec![format!(
-                "lvmgrp /dev/{} {} {} {}",
-                v.name,
-                v.extent_size / 1024,
-                extents.map(|e| e.to_string()).unwrap_or_default(),
-                v.size.map(|s| (s / 1024).to_string()).unwrap_or_default()
-            )
-            .trim_end()
-            .to_string()]
+            let extents = v
+                .extents
+                .or_else(|| v.size.map(|s| s / v.extent_size.max(1)));
+            vec![
+                format!(
+                    "lvmgrp /dev/{} {} {} {}",
+                    v.name,
+                    v.extent_size / 1024,
+                    extents.map(|e| e.to_string()).unwrap_or_default(),
+                    v.size.map(|s| (s / 1024).to_string()).unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            ]
         }
         Component::Lv(l) => {
-            let mut line = format!("lvmvol /dev/{} {} {}b {}", l.vg, l.name, l.size, lv_layout_rear(&l.layout));
+            let mut line = format!(
+                "lvmvol /dev/{} {} {}b {}",
+                l.vg,
+                l.name,
+                l.size,
+                lv_layout_rear(&l.layout)
+            );
             if let Some(p) = &l.pool {
                 line.push_str(&format!(" thinpool:{p}"));
             }
@@ -691,11 +892,22 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
                 f.uuid.as_deref().unwrap_or(""),
                 f.label.as_deref().unwrap_or("")
             );
-            line.push_str(&kv("blocksize", &f.block_size.filter(|_| is_ext(&f.fstype)).map(|b| b.to_string())));
+            line.push_str(&kv(
+                "blocksize",
+                &f.block_size
+                    .filter(|_| is_ext(&f.fstype))
+                    .map(|b| b.to_string()),
+            ));
             line.push_str(&kv("reserved_blocks", &f.reserved_blocks));
             line.push_str(&kv("max_mounts", &f.max_mounts.map(|m| m.to_string())));
-            line.push_str(&kv("check_interval", &f.check_interval.map(|s| format!("{}d", s / 86_400))));
-            line.push_str(&kv("bytes_per_inode", &f.bytes_per_inode.map(|b| b.to_string())));
+            line.push_str(&kv(
+                "check_interval",
+                &f.check_interval.map(|s| format!("{}d", s / 86_400)),
+            ));
+            line.push_str(&kv(
+                "bytes_per_inode",
+                &f.bytes_per_inode.map(|b| b.to_string()),
+            ));
             line.push_str(&kv("default_mount_options", &f.default_mount_options));
             line.push_str(&kv("options", &f.options));
             let mut out = vec![line];
@@ -736,17 +948,23 @@ fn btrfs_lines(layout: &Layout, f: &Filesystem) -> Vec<String> {
     let mut out = Vec::new();
     let hash = |e: &Entry| if e.excluded.is_some() { "#" } else { "" };
     for e in &layout.entries {
-        if let Component::BtrfsSubvol(s) = &e.component {
-            if s.dev == f.dev {
-                let kw = if s.default {
-                    "btrfsdefaultsubvol"
-                } else if s.snapshot {
-                    "btrfssnapshotsubvol"
-                } else {
-                    "btrfsnormalsubvol"
-                };
-                out.push(format!("{}{kw} {} {mp} {} {}", hash(e), s.dev, s.id, s.path));
-            }
+        if let Component::BtrfsSubvol(s) = &e.component
+            && s.dev == f.dev
+        {
+            let kw = if s.default {
+                "btrfsdefaultsubvol"
+            } else if s.snapshot {
+                "btrfssnapshotsubvol"
+            } else {
+                "btrfsnormalsubvol"
+            };
+            out.push(format!(
+                "{}{kw} {} {mp} {} {}",
+                hash(e),
+                s.dev,
+                s.id,
+                s.path
+            ));
         }
     }
     let own_subvol = f
@@ -754,30 +972,35 @@ fn btrfs_lines(layout: &Layout, f: &Filesystem) -> Vec<String> {
         .as_deref()
         .and_then(|o| o.split(',').find_map(|x| x.strip_prefix("subvol=")))
         .unwrap_or("/");
-    out.push(format!("btrfsmountedsubvol {} {mp} {} {own_subvol}", f.dev, f.options.as_deref().unwrap_or("defaults")));
+    out.push(format!(
+        "btrfsmountedsubvol {} {mp} {} {own_subvol}",
+        f.dev,
+        f.options.as_deref().unwrap_or("defaults")
+    ));
     for e in &layout.entries {
-        if let Component::BtrfsMount(m) = &e.component {
-            if m.dev == f.dev {
-                out.push(
-                    format!(
-                        "{}btrfsmountedsubvol {} {} {} {}",
-                        hash(e),
-                        m.dev,
-                        m.mountpoint,
-                        m.options.as_deref().unwrap_or("defaults"),
-                        m.subvol.as_deref().unwrap_or("")
-                    )
-                    .trim_end()
-                    .to_string(),
-                );
-            }
+        if let Component::BtrfsMount(m) = &e.component
+            && m.dev == f.dev
+        {
+            out.push(
+                format!(
+                    "{}btrfsmountedsubvol {} {} {} {}",
+                    hash(e),
+                    m.dev,
+                    m.mountpoint,
+                    m.options.as_deref().unwrap_or("defaults"),
+                    m.subvol.as_deref().unwrap_or("")
+                )
+                .trim_end()
+                .to_string(),
+            );
         }
     }
     for e in &layout.entries {
-        if let Component::BtrfsSubvol(s) = &e.component {
-            if s.dev == f.dev && s.nocow {
-                out.push(format!("{}btrfsnocopyonwrite {}", hash(e), s.path));
-            }
+        if let Component::BtrfsSubvol(s) = &e.component
+            && s.dev == f.dev
+            && s.nocow
+        {
+            out.push(format!("{}btrfsnocopyonwrite {}", hash(e), s.path));
         }
     }
     out
@@ -813,10 +1036,16 @@ mod tests {
 
     #[test]
     fn percent_encoding_like_rear() {
-        assert_eq!(percent_encode("EFI System Partition"), "EFI%20System%20Partition");
+        assert_eq!(
+            percent_encode("EFI System Partition"),
+            "EFI%20System%20Partition"
+        );
         assert_eq!(percent_encode("a.b~c_d-e"), "a.b~c_d-e");
         assert_eq!(percent_decode("EFI%20System"), "EFI System");
-        assert_eq!(percent_decode(&percent_encode("bin\u{e4}r/x")), "bin\u{e4}r/x");
+        assert_eq!(
+            percent_decode(&percent_encode("bin\u{e4}r/x")),
+            "bin\u{e4}r/x"
+        );
     }
 
     #[test]

@@ -27,25 +27,76 @@ pub fn human_size(bytes: u64) -> String {
 
 /// A one-line description of a component.
 pub fn describe(c: &Component) -> String {
-    let opt = |label: &str, v: &Option<String>| v.as_ref().map(|v| format!(" {label}={v}")).unwrap_or_default();
+    let opt = |label: &str, v: &Option<String>| {
+        v.as_ref()
+            .map(|v| format!(" {label}={v}"))
+            .unwrap_or_default()
+    };
     match c {
         Component::Disk(d) => {
-            let table = if d.table == PartTable::None { String::new() } else { format!(" {}", d.table) };
-            let model = d.model.as_ref().map(|m| format!(" \"{m}\"")).unwrap_or_default();
-            format!("{} disk {}{table}{model}{}", d.dev, human_size(d.size), opt("serial", &d.serial))
+            let table = if d.table == PartTable::None {
+                String::new()
+            } else {
+                format!(" {}", d.table)
+            };
+            let model = d
+                .model
+                .as_ref()
+                .map(|m| format!(" \"{m}\""))
+                .unwrap_or_default();
+            format!(
+                "{} disk {}{table}{model}{}",
+                d.dev,
+                human_size(d.size),
+                opt("serial", &d.serial)
+            )
         }
         Component::Partition(p) => {
-            let flags = if p.flags.is_empty() { String::new() } else { format!(" [{}]", p.flags.join(",")) };
-            let name = p.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
-            format!("{} part {} {}{name}{flags}", p.dev, p.number, human_size(p.size))
+            let flags = if p.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", p.flags.join(","))
+            };
+            let name = p
+                .name
+                .as_ref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            format!(
+                "{} part {} {}{name}{flags}",
+                p.dev,
+                p.number,
+                human_size(p.size)
+            )
         }
-        Component::Raid(r) => format!("{} md {} of {}{}", r.dev, r.level, r.devices.join(","), opt("name", &r.name)),
-        Component::Multipath(m) => format!("{} multipath {} paths {}", m.dev, human_size(m.size), m.slaves.join(",")),
-        Component::Crypt(c) => format!("/dev/mapper/{} {} on {}{}", c.name, c.version, c.dev, opt("cipher", &c.cipher)),
+        Component::Raid(r) => format!(
+            "{} md {} of {}{}",
+            r.dev,
+            r.level,
+            r.devices.join(","),
+            opt("name", &r.name)
+        ),
+        Component::Multipath(m) => format!(
+            "{} multipath {} paths {}",
+            m.dev,
+            human_size(m.size),
+            m.slaves.join(",")
+        ),
+        Component::Crypt(c) => format!(
+            "/dev/mapper/{} {} on {}{}",
+            c.name,
+            c.version,
+            c.dev,
+            opt("cipher", &c.cipher)
+        ),
         Component::Pv(p) => format!("pv:{} LVM PV{}", p.dev, opt("vg", &p.vg)),
         Component::Vg(v) => format!("/dev/{} VG extents {}", v.name, human_size(v.extent_size)),
         Component::Lv(l) => {
-            let pool = l.pool.as_ref().map(|p| format!(" in pool {p}")).unwrap_or_default();
+            let pool = l
+                .pool
+                .as_ref()
+                .map(|p| format!(" in pool {p}"))
+                .unwrap_or_default();
             format!("{} LV {} {}{pool}", c.id(), l.layout, human_size(l.size))
         }
         Component::Filesystem(f) => format!(
@@ -66,16 +117,33 @@ pub fn describe(c: &Component) -> String {
             if s.nocow {
                 tags.push("nocow");
             }
-            let tags = if tags.is_empty() { String::new() } else { format!(" [{}]", tags.join(",")) };
+            let tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", tags.join(","))
+            };
             format!("subvolume {} (id {}){tags}", s.path, s.id)
         }
-        Component::BtrfsMount(m) => format!("{} btrfs subvolume {}", m.mountpoint, m.subvol.as_deref().unwrap_or("?")),
+        Component::BtrfsMount(m) => format!(
+            "{} btrfs subvolume {}",
+            m.mountpoint,
+            m.subvol.as_deref().unwrap_or("?")
+        ),
         Component::Swap(s) => format!("swap on {}{}", s.dev, opt("label", &s.label)),
         Component::Bootloader(b) => {
-            let disks = if b.disks.is_empty() { String::new() } else { format!(" on {}", b.disks.join(",")) };
+            let disks = if b.disks.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", b.disks.join(","))
+            };
             format!("bootloader {}{disks}{}", b.kind, opt("esp", &b.esp))
         }
-        Component::EfiEntry(e) => format!("EFI Boot{} \"{}\"{}", e.num, e.label, opt("loader", &e.loader)),
+        Component::EfiEntry(e) => format!(
+            "EFI Boot{} \"{}\"{}",
+            e.num,
+            e.label,
+            opt("loader", &e.loader)
+        ),
         Component::Foreign(f) => format!("(kept from ReaR, not recreated) {}", f.rear),
     }
 }
@@ -87,7 +155,10 @@ pub fn tree(layout: &Layout) -> String {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut roots = Vec::new();
     for (i, list) in deps.iter().enumerate() {
-        let parents: Vec<usize> = list.iter().filter_map(|d| d.as_ref().ok().copied()).collect();
+        let parents: Vec<usize> = list
+            .iter()
+            .filter_map(|d| d.as_ref().ok().copied())
+            .collect();
         if parents.is_empty() {
             roots.push(i);
         }
@@ -97,48 +168,69 @@ pub fn tree(layout: &Layout) -> String {
             }
         }
     }
-    let mut out = String::new();
-    let mut shown = vec![false; n];
-    fn walk(
-        layout: &Layout,
-        children: &[Vec<usize>],
-        shown: &mut [bool],
-        i: usize,
-        prefix: &str,
-        last: bool,
-        top: bool,
-        out: &mut String,
-    ) {
-        let (branch, next) = if top {
-            ("", String::new())
-        } else if last {
-            ("`-- ", format!("{prefix}    "))
-        } else {
-            ("|-- ", format!("{prefix}|   "))
-        };
-        let e = &layout.entries[i];
-        if shown[i] {
-            out.push_str(&format!("{prefix}{branch}(-> see {})\n", e.component.id()));
-            return;
-        }
-        shown[i] = true;
-        let excl = e.excluded.as_ref().map(|r| format!("  [excluded: {r}]")).unwrap_or_default();
-        out.push_str(&format!("{prefix}{branch}{}{excl}\n", describe(&e.component)));
-        let kids = &children[i];
-        for (k, &c) in kids.iter().enumerate() {
-            walk(layout, children, shown, c, &next, k + 1 == kids.len(), false, out);
-        }
-    }
+    let mut t = Tree {
+        layout,
+        children,
+        shown: vec![false; n],
+        out: String::new(),
+    };
     for &r in &roots {
-        walk(layout, &children, &mut shown, r, "", true, true, &mut out);
+        t.walk(r, "", Branch::Top);
     }
     // entries in a cycle have no root; list them so nothing is hidden
     for i in 0..n {
-        if !shown[i] {
-            walk(layout, &children, &mut shown, i, "", true, true, &mut out);
+        if !t.shown[i] {
+            t.walk(i, "", Branch::Top);
         }
     }
-    out
+    t.out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Branch {
+    Top,
+    Middle,
+    Last,
+}
+
+struct Tree<'a> {
+    layout: &'a Layout,
+    children: Vec<Vec<usize>>,
+    shown: Vec<bool>,
+    out: String,
+}
+
+impl Tree<'_> {
+    fn walk(&mut self, i: usize, prefix: &str, branch: Branch) {
+        let (mark, next) = match branch {
+            Branch::Top => ("", String::new()),
+            Branch::Last => ("`-- ", format!("{prefix}    ")),
+            Branch::Middle => ("|-- ", format!("{prefix}|   ")),
+        };
+        let e = &self.layout.entries[i];
+        if self.shown[i] {
+            self.out
+                .push_str(&format!("{prefix}{mark}(-> see {})\n", e.component.id()));
+            return;
+        }
+        self.shown[i] = true;
+        let excl = e
+            .excluded
+            .as_ref()
+            .map(|r| format!("  [excluded: {r}]"))
+            .unwrap_or_default();
+        self.out
+            .push_str(&format!("{prefix}{mark}{}{excl}\n", describe(&e.component)));
+        let kids = self.children[i].clone();
+        for (k, &c) in kids.iter().enumerate() {
+            let b = if k + 1 == kids.len() {
+                Branch::Last
+            } else {
+                Branch::Middle
+            };
+            self.walk(c, &next, b);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@ pub fn parse_mdadm_export(text: &str) -> MdDetail {
     let mut members: Vec<(String, String)> = Vec::new(); // (dev, role)
     let mut pending: Vec<(String, String)> = Vec::new(); // (key stem, role or dev)
     for line in text.lines() {
-        let Some((k, v)) = line.trim().split_once('=') else { continue };
+        let Some((k, v)) = line.trim().split_once('=') else {
+            continue;
+        };
         match k {
             "MD_LEVEL" => d.level = Some(v.to_string()),
             "MD_DEVICES" => d.raid_devices = v.parse().ok(),
@@ -62,7 +64,10 @@ pub fn parse_mdadm_export(text: &str) -> MdDetail {
     };
     for stem in stems {
         let get = |p: &str| {
-            pending.iter().find(|(k, v)| *k == stem && v.starts_with(p)).map(|(_, v)| v[p.len()..].to_string())
+            pending
+                .iter()
+                .find(|(k, v)| *k == stem && v.starts_with(p))
+                .map(|(_, v)| v[p.len()..].to_string())
         };
         if let (Some(dev), Some(role)) = (get("dev:"), get("role:")) {
             members.push((dev, role));
@@ -95,14 +100,20 @@ impl MdDetail {
     /// Adds chunk size, layout and size from `mdadm --detail` text output.
     pub fn merge_text(&mut self, text: &str) {
         for line in text.lines() {
-            let Some((k, v)) = line.split_once(" : ") else { continue };
+            let Some((k, v)) = line.split_once(" : ") else {
+                continue;
+            };
             let v = v.trim();
             match k.trim() {
                 "Chunk Size" => self.chunk = size_with_unit(v),
                 "Layout" => self.layout = Some(v.to_string()),
                 // "1046528 (1022.00 MiB 1071.64 MB)", in KiB
                 "Array Size" => {
-                    self.size = v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).map(|k| k * 1024);
+                    self.size = v
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .map(|k| k * 1024);
                 }
                 "Raid Level" if self.level.is_none() => self.level = Some(v.to_string()),
                 "UUID" if self.uuid.is_none() => self.uuid = Some(v.to_string()),
