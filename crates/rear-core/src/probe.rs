@@ -628,6 +628,24 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
             )
             .map(|t| btrfs::parse_subvolume_list(&t))
             .unwrap_or_default();
+            if let Some(t) = optional_text(
+                runner,
+                Cmd::probe(tools::BTRFS)
+                    .args(["filesystem", "usage", "-b", m.target.as_str()])
+                    .describe(format!("reading the block group profiles of {}", m.target)),
+            ) {
+                let (data, meta) = btrfs::parse_usage_profiles(&t);
+                if let Some(Component::Filesystem(f)) = layout
+                    .entries
+                    .iter_mut()
+                    .rev()
+                    .map(|e| &mut e.component)
+                    .find(|c| matches!(c, Component::Filesystem(_)))
+                {
+                    f.data_profile = data;
+                    f.metadata_profile = meta;
+                }
+            }
             for s in list {
                 layout.push(Component::BtrfsSubvol(BtrfsSubvol {
                     dev: dev.clone(),

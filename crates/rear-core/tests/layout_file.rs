@@ -163,6 +163,8 @@ fn random_component(r: &mut Rng) -> Component {
             log_size: r.opt_num(),
             fat_size: r.opt_num().map(|n| n as u32),
             node_size: r.opt_num(),
+            data_profile: r.opt_text(),
+            metadata_profile: r.opt_text(),
         }),
         9 => Component::BtrfsSubvol(BtrfsSubvol {
             dev: r.text(),

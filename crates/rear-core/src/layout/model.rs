@@ -379,6 +379,10 @@ record! {
         fat_size: Option<u32> = "fat_size",
         /// Node size in bytes (btrfs).
         node_size: Option<u64> = "node_size",
+        /// Data block group profile: single, dup, raid0, raid1, ... (btrfs).
+        data_profile: Option<String> = "data_profile",
+        /// Metadata block group profile (btrfs).
+        metadata_profile: Option<String> = "metadata_profile",
     }
 }
 

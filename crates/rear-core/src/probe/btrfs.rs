@@ -60,6 +60,18 @@ pub fn parse_get_default(text: &str) -> Option<u64> {
         .ok()
 }
 
+/// The data and metadata profiles from `btrfs filesystem usage -b MOUNTPOINT`
+/// (`Data,single: Size:...`, `Metadata,DUP: Size:...`), lower case as mkfs.btrfs takes them.
+pub fn parse_usage_profiles(text: &str) -> (Option<String>, Option<String>) {
+    let profile = |kind: &str| {
+        text.lines().find_map(|l| {
+            let rest = l.strip_prefix(kind)?.strip_prefix(',')?;
+            Some(rest.split(':').next()?.trim().to_lowercase())
+        })
+    };
+    (profile("Data"), profile("Metadata"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +92,18 @@ mod tests {
         assert_eq!(
             parse_get_default("ID 256 gen 9 top level 5 path @\n"),
             Some(256)
+        );
+    }
+
+    #[test]
+    fn parse_btrfs_usage_profiles_lab() {
+        // real capture from the lab guest (fixtures/layouts/btrfs-subvols)
+        let text = include_str!(
+            "../../../../fixtures/layouts/btrfs-subvols/btrfs-filesystem-usage-vda2.txt"
+        );
+        assert_eq!(
+            parse_usage_profiles(text),
+            (Some("single".into()), Some("dup".into()))
         );
     }
 }
