@@ -300,6 +300,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 name: d.name,
                 uuid: d.uuid,
                 size: d.size.or(b.dev.size),
+                bitmap: d.bitmap,
                 table: table_kind.clone(),
                 ptuuid: ptuuid.clone(),
             }));
@@ -691,6 +692,46 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     Ok(layout)
 }
 
+/// Saves the LVM metadata of every included VG with `lvm vgcfgbackup -f DIR/<vg>.cfg <vg>`, as
+/// ReaR does (`/var/lib/rear/layout/lvm/<vg>.cfg`), so that recovery can restore VGs with
+/// `vgcfgrestore` and keep every UUID. The command only writes that file, so it also runs in
+/// dry runs. Returns the files written.
+///
+/// # Errors
+/// The directory cannot be created or vgcfgbackup fails (naming the VG).
+pub fn save_vg_metadata(
+    runner: &dyn Runner,
+    layout: &Layout,
+    dir: &std::path::Path,
+) -> Result<Vec<PathBuf>> {
+    let vgs: Vec<&str> = layout
+        .entries
+        .iter()
+        .filter(|e| e.excluded.is_none())
+        .filter_map(|e| match &e.component {
+            Component::Vg(v) => Some(v.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if vgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
+    let mut files = Vec::new();
+    for vg in vgs {
+        let file = dir.join(format!("{vg}.cfg"));
+        Cmd::probe(tools::LVM)
+            .arg("vgcfgbackup")
+            .arg("-f")
+            .arg(&file)
+            .arg(vg)
+            .describe(format!("saving the LVM metadata of VG {vg}"))
+            .run(runner)?;
+        files.push(file);
+    }
+    Ok(files)
+}
+
 fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
     let esp = layout.components().find_map(|c| match c {
         Component::Filesystem(f) if f.fstype == FsType::Vfat => {
@@ -881,5 +922,38 @@ pub fn apply_exclusions(layout: &mut Layout, opts: &ProbeOptions) {
                 "AUTOEXCLUDE_DISKS: no included filesystem or swap uses it",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::FakeRunner;
+    use crate::layout::model::Vg;
+
+    #[test]
+    fn vg_metadata_for_included_vgs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layout = Layout::new();
+        layout.push(Component::Vg(Vg {
+            name: "vg0".into(),
+            extent_size: 4 << 20,
+            ..Vg::default()
+        }));
+        layout.push(Component::Vg(Vg {
+            name: "vgx".into(),
+            extent_size: 4 << 20,
+            ..Vg::default()
+        }));
+        layout.entries[1].excluded = Some("EXCLUDE_VG=vgx".into());
+        let want = dir.path().join("lvm/vg0.cfg");
+        let line = format!("lvm vgcfgbackup -f {} vg0", want.display());
+        let fake = FakeRunner::new().on(&line, "");
+        let files = save_vg_metadata(&fake, &layout, &dir.path().join("lvm")).unwrap();
+        assert_eq!(files, vec![want]);
+        assert_eq!(fake.calls(), vec![line]);
+        // a failing vgcfgbackup is an error naming the VG
+        let err = save_vg_metadata(&FakeRunner::new(), &layout, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("vgcfgbackup"), "{err}");
     }
 }
