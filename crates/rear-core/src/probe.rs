@@ -500,22 +500,35 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     }
 
     // --- filesystems, btrfs subvolumes and mounts --------------------------------------------
+    let by_name = |dev: &str| {
+        devices
+            .iter()
+            .find(|b| {
+                b.dev.dev_path() == dev
+                    || b.dev
+                        .kname
+                        .as_deref()
+                        .map(|k| format!("/dev/{k}"))
+                        .as_deref()
+                        == Some(dev)
+            })
+            .map(|b| b.dev.dev_path())
+    };
     let canonical = |dev: &str| -> String {
-        // /dev/vg/lv and /dev/dm-N spellings → the /dev/mapper name lsblk uses
-        if let Some(b) = devices.iter().find(|b| {
-            b.dev.dev_path() == dev
-                || b.dev
-                    .kname
-                    .as_deref()
-                    .map(|k| format!("/dev/{k}"))
-                    .as_deref()
-                    == Some(dev)
-        }) {
-            return b.dev.dev_path();
+        // /dev/vg/lv, /dev/dm-N and /dev/md/NAME spellings → the name lsblk uses
+        if let Some(p) = by_name(dev) {
+            return p;
         }
         let parts: Vec<&str> = dev.trim_start_matches("/dev/").split('/').collect();
         if parts.len() == 2 && parts[0] != "mapper" && parts[0] != "md" {
             return lv_device(parts[0], parts[1]);
+        }
+        // a symlink (/dev/md/boot, /dev/disk/by-uuid/...) on the running system
+        if let Some(p) = std::fs::canonicalize(dev)
+            .ok()
+            .and_then(|r| by_name(&r.to_string_lossy()))
+        {
+            return p;
         }
         dev.to_string()
     };
@@ -955,5 +968,35 @@ mod tests {
         // a failing vgcfgbackup is an error naming the VG
         let err = save_vg_metadata(&FakeRunner::new(), &layout, dir.path()).unwrap_err();
         assert!(err.to_string().contains("vgcfgbackup"), "{err}");
+    }
+
+    #[test]
+    fn options_from_rear_config() {
+        use crate::config::{Config, Value};
+        let vars = [
+            (
+                "EXCLUDE_MOUNTPOINTS",
+                Value::Array(vec!["/data".into(), "/scratch".into()]),
+            ),
+            ("EXCLUDE_VG", Value::Array(vec!["vgbackup".into()])),
+            (
+                "EXCLUDE_RECREATE",
+                Value::Array(vec!["fs:/srv".into(), "/dev/vg1".into()]),
+            ),
+            ("AUTOEXCLUDE_DISKS", Value::Scalar("no".into())),
+            ("AUTOEXCLUDE_PATH", Value::Array(vec!["/media".into()])),
+        ];
+        let config = Config::from_vars(vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let o = ProbeOptions::from_config(&config);
+        assert_eq!(o.exclude_mountpoints, vec!["/data", "/scratch"]);
+        assert_eq!(o.exclude_vg, vec!["vgbackup"]);
+        assert_eq!(o.exclude_recreate, vec!["fs:/srv", "/dev/vg1"]);
+        assert!(!o.autoexclude_disks);
+        // unset: ReaR's defaults
+        assert!(o.autoexclude_multipath);
+        assert_eq!(o.autoexclude_path, vec!["/media"]);
+        let d = ProbeOptions::from_config(&Config::from_vars(Default::default()));
+        assert!(d.autoexclude_disks);
+        assert_eq!(d.autoexclude_path, vec!["/media", "/run", "/mnt", "/tmp"]);
     }
 }
