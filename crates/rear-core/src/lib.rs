@@ -19,6 +19,7 @@ pub mod cmd;
 pub mod config;
 pub mod error;
 pub mod layout;
+pub mod probe;
 pub mod report;
 pub mod system;
 pub mod ui;
