@@ -120,6 +120,48 @@ pub enum WorkflowCommand {
     Validate,
     /// Create a distribution archive of rear itself.
     Mkdist,
+    /// Show, import or export a layout file (no lock, changes nothing on disks).
+    #[command(subcommand)]
+    Layout(LayoutCommand),
+}
+
+/// `rear layout ...`.
+#[derive(Debug, Subcommand)]
+pub enum LayoutCommand {
+    /// Print the layout as a dependency tree, from disks up to mount points.
+    Show {
+        /// The layout file (default: the saved one, $VAR_DIR/layout/layout.conf).
+        file: Option<PathBuf>,
+    },
+    /// Read a layout in another format and write it as a rear layout file.
+    Import {
+        /// The input format: `rear` is ReaR's disklayout.conf.
+        #[arg(long, value_enum, default_value = "rear")]
+        format: LayoutFormat,
+        /// Write here instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The file to read.
+        file: PathBuf,
+    },
+    /// Write a layout file in another format.
+    Export {
+        /// The output format: `rear` is ReaR's disklayout.conf.
+        #[arg(long, value_enum, default_value = "rear")]
+        format: LayoutFormat,
+        /// Write here instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The layout file (default: the saved one).
+        file: Option<PathBuf>,
+    },
+}
+
+/// Foreign layout formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LayoutFormat {
+    /// ReaR 2.x `disklayout.conf`.
+    Rear,
 }
 
 /// Options of `rear format`.
@@ -160,6 +202,7 @@ impl WorkflowCommand {
             WorkflowCommand::Format(_) => "format",
             WorkflowCommand::Validate => "validate",
             WorkflowCommand::Mkdist => "mkdist",
+            WorkflowCommand::Layout(_) => "layout",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod docs;
 pub mod exit;
+mod layout_cmd;
 mod logging;
 mod render;
 mod run;

@@ -48,6 +48,18 @@ pub fn dump(dump: &Dump, loaded: &LoadedConfig) -> String {
             let _ = writeln!(s, "{w}");
         }
     }
+    match &dump.layout_tree {
+        Some((path, tree)) => {
+            let _ = writeln!(s, "\n# Disk layout ({}):", path.display());
+            s.push_str(tree);
+            if !tree.ends_with('\n') {
+                s.push('\n');
+            }
+        }
+        None => {
+            let _ = writeln!(s, "\n# Disk layout: none saved yet (run 'rear savelayout' or 'rear mkrescue')");
+        }
+    }
     let total = dump.tools.tools.len();
     let missing: Vec<&str> = dump
         .tools

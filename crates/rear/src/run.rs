@@ -32,7 +32,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     ExitCode::from(run(cli))
 }
 
-fn version_line() -> String {
+pub(crate) fn version_line() -> String {
     format!("Relax-and-Recover (rear-rs) {}", rear_core::VERSION)
 }
 
@@ -55,6 +55,9 @@ fn run(cli: Cli) -> u8 {
         return exit::SUCCESS;
     }
     let name = workflow_cmd.name();
+    if let WorkflowCommand::Layout(cmd) = workflow_cmd {
+        return crate::layout_cmd::run(g, cmd);
+    }
     let Some(wf) = workflow::find_workflow(name) else {
         eprintln!("rear: BUG: workflow '{name}' has no definition in rear-core");
         return exit::FAILURE;
@@ -224,7 +227,7 @@ fn send_report(
     }
 }
 
-fn report_error(e: &rear_core::Error) -> u8 {
+pub(crate) fn report_error(e: &rear_core::Error) -> u8 {
     tracing::error!("{e}");
     let first = e.to_string();
     let mut lines = first.lines();

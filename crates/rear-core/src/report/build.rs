@@ -60,7 +60,7 @@ pub fn build_report(config: &Config, system: &SystemInfo, facts: &RunFacts<'_>) 
         kernel: system.kernel_version.clone(),
         arch: system.machine.clone(),
     };
-    report.layout = ["disklayout.conf", "layout.conf"]
+    report.layout = ["layout.conf", "disklayout.conf"]
         .iter()
         .find_map(|f| std::fs::read_to_string(config.layout_dir().join(f)).ok());
     report.log_tail = facts

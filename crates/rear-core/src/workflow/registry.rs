@@ -174,7 +174,6 @@ const fn todo(
 
 use When::{Always, Backup, Output};
 
-const LAYOUT: &str = "disk layout capture";
 const RECREATE: &str = "layout recreation";
 const BACKUP: &str = "backup and restore";
 const RESCUE: &str = "rescue system";
@@ -205,9 +204,9 @@ pub const STEPS: &[Step] = &[
         BACKUP,
     ),
     // --- layout/save ---
-    todo("layout/save", 100, "save_disk_layout", Always, LAYOUT),
+    done("layout/save", 100, "save_disk_layout", Always, steps::layout::save_disk_layout),
     // --- layout/compare ---
-    todo("layout/compare", 100, "compare_disk_layout", Always, LAYOUT),
+    done("layout/compare", 100, "compare_disk_layout", Always, steps::layout::compare_disk_layout),
     // --- rescue ---
     todo("rescue", 100, "copy_programs_and_libraries", Always, RESCUE),
     todo("rescue", 200, "copy_kernel_modules", Always, RESCUE),

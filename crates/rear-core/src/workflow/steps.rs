@@ -1,6 +1,8 @@
 //! Step functions of the foundation: configuration checks, the build directory, tool checks and
 //! `rear dump`. Steps of other areas live with their areas and are listed in the registry.
 
+pub mod layout;
+
 use std::path::PathBuf;
 
 use super::Context;
@@ -161,6 +163,8 @@ pub struct Dump {
     pub values: Vec<(String, String)>,
     /// Tools, with their resolved paths.
     pub tools: ToolReport,
+    /// The saved layout as a tree, when there is one.
+    pub layout_tree: Option<(PathBuf, String)>,
 }
 
 /// `dump/default/100_collect_dump`: the system definition and the effective configuration.
@@ -197,10 +201,10 @@ pub fn collect_dump(ctx: &mut Context<'_>) -> Result<()> {
             };
         values.push((name.clone(), rendered));
     }
-    ctx.put(Dump {
-        system,
-        values,
-        tools: ToolReport::collect(),
-    });
+    let layout_path = ctx.config.layout_dir().join(layout::LAYOUT_FILE);
+    let layout_tree = crate::layout::file::load(&layout_path)
+        .ok()
+        .map(|l| (layout_path, crate::layout::show::tree(&l)));
+    ctx.put(Dump { system, values, tools: ToolReport::collect(), layout_tree });
     Ok(())
 }
