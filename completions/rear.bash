@@ -28,6 +28,9 @@ _rear() {
             rear,help)
                 cmd="rear__subcmd__help"
                 ;;
+            rear,layout)
+                cmd="rear__subcmd__layout"
+                ;;
             rear,layoutonly)
                 cmd="rear__subcmd__layoutonly"
                 ;;
@@ -58,6 +61,15 @@ _rear() {
             rear,validate)
                 cmd="rear__subcmd__validate"
                 ;;
+            rear__subcmd__layout,export)
+                cmd="rear__subcmd__layout__subcmd__export"
+                ;;
+            rear__subcmd__layout,import)
+                cmd="rear__subcmd__layout__subcmd__import"
+                ;;
+            rear__subcmd__layout,show)
+                cmd="rear__subcmd__layout__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +77,7 @@ _rear() {
 
     case "${cmd}" in
         rear)
-            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help help dump mkrescue mkbackup mkbackuponly recover restoreonly layoutonly savelayout checklayout mountonly format validate mkdist"
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help help dump mkrescue mkbackup mkbackuponly recover restoreonly layoutonly savelayout checklayout mountonly format validate mkdist layout"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,6 +183,134 @@ _rear() {
         rear__subcmd__help)
             opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rear__subcmd__layout)
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help show import export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rear__subcmd__layout__subcmd__export)
+            opts="-o -V -v -d -D -s -S -q -r -c -C -n -e -h --format --output --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "rear" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rear__subcmd__layout__subcmd__import)
+            opts="-o -V -v -d -D -s -S -q -r -c -C -n -e -h --format --output --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "rear" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rear__subcmd__layout__subcmd__show)
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -51,6 +51,7 @@ complete -c rear -n "__fish_rear_needs_command" -f -a "mountonly" -d 'Mount the 
 complete -c rear -n "__fish_rear_needs_command" -f -a "format" -d 'Format a USB disk as rescue medium (REAR-000)'
 complete -c rear -n "__fish_rear_needs_command" -f -a "validate" -d 'Check the configuration and the tools recovery needs'
 complete -c rear -n "__fish_rear_needs_command" -f -a "mkdist" -d 'Create a distribution archive of rear itself'
+complete -c rear -n "__fish_rear_needs_command" -f -a "layout" -d 'Show, import or export a layout file (no lock, changes nothing on disks)'
 complete -c rear -n "__fish_rear_using_subcommand help" -s r -d 'Kernel version to use (default: the running kernel)' -r
 complete -c rear -n "__fish_rear_using_subcommand help" -s c -d 'Configuration directory' -r -F
 complete -c rear -n "__fish_rear_using_subcommand help" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
@@ -238,3 +239,62 @@ complete -c rear -n "__fish_rear_using_subcommand mkdist" -s q -l quiet -d 'Quie
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s h -l help -d 'Print help'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s r -d 'Kernel version to use (default: the running kernel)' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s c -d 'Configuration directory' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s V -l version -d 'Print the version and exit'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s v -l verbose -d 'Verbose: show progress messages'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s D -l debugscripts -d 'Debugscript: as -d, plus a trace of every step in the log'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s s -l simulate -d 'Simulation: print the steps that would run, in order, and run none'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s S -l step-by-step -d 'Step by step: ask before each step'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s q -l quiet -d 'Quiet: only warnings and errors'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s h -l help -d 'Print help'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -f -a "show" -d 'Print the layout as a dependency tree, from disks up to mount points'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -f -a "import" -d 'Read a layout in another format and write it as a rear layout file'
+complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -f -a "export" -d 'Write a layout file in another format'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s r -d 'Kernel version to use (default: the running kernel)' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s c -d 'Configuration directory' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s V -l version -d 'Print the version and exit'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Verbose: show progress messages'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s D -l debugscripts -d 'Debugscript: as -d, plus a trace of every step in the log'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s s -l simulate -d 'Simulation: print the steps that would run, in order, and run none'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s S -l step-by-step -d 'Step by step: ask before each step'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Quiet: only warnings and errors'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -l format -d 'The input format: `rear` is ReaR\'s disklayout.conf' -r -f -a "rear\t'ReaR 2.x `disklayout.conf`'"
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s o -l output -d 'Write here instead of standard output' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s r -d 'Kernel version to use (default: the running kernel)' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s c -d 'Configuration directory' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s V -l version -d 'Print the version and exit'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s v -l verbose -d 'Verbose: show progress messages'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s D -l debugscripts -d 'Debugscript: as -d, plus a trace of every step in the log'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s s -l simulate -d 'Simulation: print the steps that would run, in order, and run none'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s S -l step-by-step -d 'Step by step: ask before each step'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only warnings and errors'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -l format -d 'The output format: `rear` is ReaR\'s disklayout.conf' -r -f -a "rear\t'ReaR 2.x `disklayout.conf`'"
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s o -l output -d 'Write here instead of standard output' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s r -d 'Kernel version to use (default: the running kernel)' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s c -d 'Configuration directory' -r -F
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s V -l version -d 'Print the version and exit'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s v -l verbose -d 'Verbose: show progress messages'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s D -l debugscripts -d 'Debugscript: as -d, plus a trace of every step in the log'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s s -l simulate -d 'Simulation: print the steps that would run, in order, and run none'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s S -l step-by-step -d 'Step by step: ask before each step'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Quiet: only warnings and errors'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
+complete -c rear -n "__fish_rear_using_subcommand layout; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -60,7 +60,11 @@ fn run_inner(g: &GlobalOptions, cmd: &LayoutCommand) -> rear_core::Result<u8> {
             print!("{}", layout::show::tree(&l));
             Ok(exit::SUCCESS)
         }
-        LayoutCommand::Import { format: _, output, file } => {
+        LayoutCommand::Import {
+            format: _,
+            output,
+            file,
+        } => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| rear_core::Error::io("reading", file, e))?;
             let (l, diags) = layout::rear::import(&text);
@@ -84,7 +88,11 @@ fn run_inner(g: &GlobalOptions, cmd: &LayoutCommand) -> rear_core::Result<u8> {
             }
             Ok(exit::SUCCESS)
         }
-        LayoutCommand::Export { format: _, output, file } => {
+        LayoutCommand::Export {
+            format: _,
+            output,
+            file,
+        } => {
             let path = match file {
                 Some(f) => f.clone(),
                 None => saved_layout(g)?,

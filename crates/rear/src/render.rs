@@ -57,7 +57,10 @@ pub fn dump(dump: &Dump, loaded: &LoadedConfig) -> String {
             }
         }
         None => {
-            let _ = writeln!(s, "\n# Disk layout: none saved yet (run 'rear savelayout' or 'rear mkrescue')");
+            let _ = writeln!(
+                s,
+                "\n# Disk layout: none saved yet (run 'rear savelayout' or 'rear mkrescue')"
+            );
         }
     }
     let total = dump.tools.tools.len();

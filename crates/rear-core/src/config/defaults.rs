@@ -94,6 +94,7 @@ defaults! {
     AUTOEXCLUDE_DISKS = "y", "exclude disks no mounted filesystem uses";
     AUTOEXCLUDE_PATH = "( /media /run /mnt /tmp )", "exclude filesystems mounted below these";
     AUTOEXCLUDE_MULTIPATH = "y", "exclude multipath devices";
+    LAYOUT_INCLUDE_LOOP_DEVICES = "no", "treat loop devices as disks (tests and loop-backed systems)";
     CHECK_CONFIG_FILES = "( /etc/drbd/ /etc/drbd.conf /etc/lvm/lvm.conf /etc/multipath.conf /etc/rear/ /etc/udev/udev.conf )", "checklayout also compares these files";
     // --- recovery ---
     MIGRATION_MODE = "\"\"", "force (true) or forbid (false) disk migration";

@@ -204,9 +204,21 @@ pub const STEPS: &[Step] = &[
         BACKUP,
     ),
     // --- layout/save ---
-    done("layout/save", 100, "save_disk_layout", Always, steps::layout::save_disk_layout),
+    done(
+        "layout/save",
+        100,
+        "save_disk_layout",
+        Always,
+        steps::layout::save_disk_layout,
+    ),
     // --- layout/compare ---
-    done("layout/compare", 100, "compare_disk_layout", Always, steps::layout::compare_disk_layout),
+    done(
+        "layout/compare",
+        100,
+        "compare_disk_layout",
+        Always,
+        steps::layout::compare_disk_layout,
+    ),
     // --- rescue ---
     todo("rescue", 100, "copy_programs_and_libraries", Always, RESCUE),
     todo("rescue", 200, "copy_kernel_modules", Always, RESCUE),

@@ -205,6 +205,11 @@ pub fn collect_dump(ctx: &mut Context<'_>) -> Result<()> {
     let layout_tree = crate::layout::file::load(&layout_path)
         .ok()
         .map(|l| (layout_path, crate::layout::show::tree(&l)));
-    ctx.put(Dump { system, values, tools: ToolReport::collect(), layout_tree });
+    ctx.put(Dump {
+        system,
+        values,
+        tools: ToolReport::collect(),
+        layout_tree,
+    });
     Ok(())
 }

@@ -37,6 +37,7 @@ pub fn save_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
     ctx.ui.message(Level::Progress, "Creating disk layout");
     let mut opts = ProbeOptions::from_config(&ctx.config);
     opts.hostname = Some(ctx.system.hostname.clone());
+    opts.include_loop_devices = ctx.config.is_true("LAYOUT_INCLUDE_LOOP_DEVICES");
     opts.created = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .ok();
@@ -57,8 +58,15 @@ pub fn save_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
         .map_err(|e| Error::io("writing layout", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("writing layout", &path, e))?;
     probe::save_vg_metadata(ctx.runner, &layout, &dir.join("lvm"))?;
-    write_config_sums(&ctx.config.list("CHECK_CONFIG_FILES"), &dir.join(CONFIG_SUMS_FILE))?;
-    let excluded = layout.entries.iter().filter(|e| e.excluded.is_some()).count();
+    write_config_sums(
+        &ctx.config.list("CHECK_CONFIG_FILES"),
+        &dir.join(CONFIG_SUMS_FILE),
+    )?;
+    let excluded = layout
+        .entries
+        .iter()
+        .filter(|e| e.excluded.is_some())
+        .count();
     ctx.ui.message(
         Level::Progress,
         &format!(
@@ -82,7 +90,10 @@ pub fn compare_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
     if !saved_path.exists() {
         ctx.ui.message(
             Level::Info,
-            &format!("No saved disk layout ({} is missing): run 'rear mkrescue'", saved_path.display()),
+            &format!(
+                "No saved disk layout ({} is missing): run 'rear mkrescue'",
+                saved_path.display()
+            ),
         );
         ctx.exit_code = 1;
         return Ok(());
@@ -95,7 +106,11 @@ pub fn compare_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
         ctx.ui.message(Level::Info, "Disk layout changed:");
     }
     for c in &changes {
-        let level = if c.matters { Level::Info } else { Level::Progress };
+        let level = if c.matters {
+            Level::Info
+        } else {
+            Level::Progress
+        };
         ctx.ui.message(level, &format!("  {c}"));
     }
     let sums_now = config_sums(&ctx.config.list("CHECK_CONFIG_FILES"))?;
@@ -104,7 +119,10 @@ pub fn compare_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
     let differing = differing_files(&sums_saved, &sums_now);
     if !differing.is_empty() {
         changed = true;
-        ctx.ui.message(Level::Info, "Configuration files changed (CHECK_CONFIG_FILES):");
+        ctx.ui.message(
+            Level::Info,
+            "Configuration files changed (CHECK_CONFIG_FILES):",
+        );
         for f in &differing {
             ctx.ui.message(Level::Info, &format!("  {f}"));
         }
@@ -127,15 +145,22 @@ fn config_sums(paths: &[String]) -> Result<String> {
     files.dedup();
     let mut out = String::new();
     for f in files {
-        let Ok(bytes) = std::fs::read(&f) else { continue };
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         out.push_str(&format!("{digest}  {}\n", f.display()));
     }
     Ok(out)
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return };
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
     if meta.is_file() {
         out.push(path.to_path_buf());
     } else if meta.is_dir()

@@ -1,0 +1,224 @@
+//! `rear layout`, `rear savelayout` and `rear checklayout` through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Std;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rear-core/src/layout/testdata")
+        .join(name)
+}
+
+fn rear(conf_dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("rear").unwrap();
+    c.env("REAR_LOCK_FILE", conf_dir.join("rear.lock"))
+        .arg("-c")
+        .arg(conf_dir);
+    c
+}
+
+#[test]
+fn import_show_export_a_rear_disklayout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("layout.conf");
+    rear(dir.path())
+        .args(["layout", "import", "--format", "rear", "-o"])
+        .arg(&out)
+        .arg(testdata("synthetic-lvm-on-md-raid1.conf"))
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("layout version=1"), "{text}");
+    rear(dir.path())
+        .args(["layout", "show"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("/dev/md").and(predicate::str::contains("fs:/")));
+    rear(dir.path())
+        .args(["layout", "export", "--format", "rear"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("raidarray /dev/md").and(predicate::str::contains("lvmvol ")),
+        );
+}
+
+#[test]
+fn import_reports_every_bad_line_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("layout.conf");
+    let input = testdata("synthetic-messy.conf");
+    let assert = rear(dir.path())
+        .args(["layout", "import", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains(&format!(
+            "{}:16: error: not imported: unknown keyword 'lvmthing'",
+            input.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("could not be imported"), "{err}");
+    assert!(out.exists(), "what could be imported was not written");
+}
+
+#[test]
+fn show_without_saved_layout_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.conf"),
+        format!("VAR_DIR={}\n", dir.path().display()),
+    )
+    .unwrap();
+    rear(dir.path())
+        .args(["layout", "show"])
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains(
+            dir.path().join("layout/layout.conf").display().to_string(),
+        ));
+}
+
+/// A loop device with a GPT and one ext4 filesystem, mounted; cleaned up on drop.
+struct LoopDisk {
+    dev: String,
+    mnt: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDisk {
+    fn new(label: &str) -> Self {
+        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+        let img = dir.path().join("disk.img");
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(64 << 20).unwrap();
+        let out = Std::new("losetup")
+            .args(["-P", "--show", "-f"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let run = |cmd: &mut Std| {
+            let o = cmd.output().unwrap();
+            assert!(
+                o.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        let mut sfdisk = Std::new("sfdisk");
+        sfdisk
+            .arg("--quiet")
+            .arg(&dev)
+            .stdin(std::process::Stdio::piped());
+        let mut child = sfdisk.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"label: gpt\n,,L\n")
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        let _ = Std::new("partx").args(["-a", &dev]).output();
+        let part = format!("{dev}p1");
+        for _ in 0..50 {
+            if Path::new(&part).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        run(Std::new("mkfs.ext4").args(["-q", "-L", label, &part]));
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        run(Std::new("mount").arg(&part).arg(&mnt));
+        LoopDisk {
+            dev,
+            mnt,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LoopDisk {
+    fn drop(&mut self) {
+        let _ = Std::new("umount").arg(&self.mnt).output();
+        let _ = Std::new("losetup").args(["-d", &self.dev]).output();
+    }
+}
+
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_savelayout_then_checklayout_detects_a_relabel() {
+    let disk = LoopDisk::new("rearA");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.conf"),
+        format!(
+            "VAR_DIR={0}/var\nLOGFILE={0}/rear.log\nLAYOUT_INCLUDE_LOOP_DEVICES=yes\nAUTOEXCLUDE_PATH=( /media )\nCHECK_CONFIG_FILES=( {0}/watched.conf )\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("watched.conf"), "a=1\n").unwrap();
+    rear(dir.path()).arg("savelayout").assert().success();
+    let saved = std::fs::read_to_string(dir.path().join("var/layout/layout.conf")).unwrap();
+    let part = format!("{}p1", disk.dev);
+    let fs_line = saved
+        .lines()
+        .find(|l| l.starts_with(&format!("fs dev={part} ")))
+        .unwrap_or_else(|| panic!("no fs line for {part}:\n{saved}"));
+    assert!(
+        fs_line.contains("type=ext4") && fs_line.contains("label=rearA"),
+        "{fs_line}"
+    );
+    assert!(
+        fs_line.contains(&format!("mountpoint={}", disk.mnt.display())),
+        "{fs_line}"
+    );
+    assert!(
+        saved.contains(&format!("disk dev={} ", disk.dev)),
+        "{saved}"
+    );
+
+    // nothing changed: exit 0
+    rear(dir.path()).arg("checklayout").assert().code(0);
+    // a watched configuration file changes: exit 1, named
+    std::fs::write(dir.path().join("watched.conf"), "a=2\n").unwrap();
+    rear(dir.path())
+        .arg("checklayout")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("watched.conf (modified)"));
+    rear(dir.path()).arg("savelayout").assert().success();
+    // the filesystem label changes: exit 1, and the change is shown
+    let o = Std::new("tune2fs")
+        .args(["-L", "rearB", &part])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = rear(dir.path()).arg("checklayout").assert().code(1);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("Disk layout changed"), "{text}");
+    assert!(text.contains("rearB"), "{text}");
+    // the saved layout was not replaced by checklayout
+    assert!(
+        std::fs::read_to_string(dir.path().join("var/layout/layout.conf"))
+            .unwrap()
+            .contains("label=rearA")
+    );
+}
