@@ -28,6 +28,9 @@ _rear() {
             rear,help)
                 cmd="rear__subcmd__help"
                 ;;
+            rear,inventory)
+                cmd="rear__subcmd__inventory"
+                ;;
             rear,layout)
                 cmd="rear__subcmd__layout"
                 ;;
@@ -77,7 +80,7 @@ _rear() {
 
     case "${cmd}" in
         rear)
-            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help help dump mkrescue mkbackup mkbackuponly recover restoreonly layoutonly savelayout checklayout mountonly format validate mkdist layout"
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help help dump mkrescue mkbackup mkbackuponly recover restoreonly layoutonly savelayout checklayout mountonly format validate mkdist inventory layout"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +184,32 @@ _rear() {
             return 0
             ;;
         rear__subcmd__help)
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rear__subcmd__inventory)
             opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -51,6 +51,7 @@ complete -c rear -n "__fish_rear_needs_command" -f -a "mountonly" -d 'Mount the 
 complete -c rear -n "__fish_rear_needs_command" -f -a "format" -d 'Format a USB disk as rescue medium (REAR-000)'
 complete -c rear -n "__fish_rear_needs_command" -f -a "validate" -d 'Check the configuration and the tools recovery needs'
 complete -c rear -n "__fish_rear_needs_command" -f -a "mkdist" -d 'Create a distribution archive of rear itself'
+complete -c rear -n "__fish_rear_needs_command" -f -a "inventory" -d 'Collect the system inventory (hardware, packages, services, network, ...)'
 complete -c rear -n "__fish_rear_needs_command" -f -a "layout" -d 'Show, import or export a layout file (no lock, changes nothing on disks)'
 complete -c rear -n "__fish_rear_using_subcommand help" -s r -d 'Kernel version to use (default: the running kernel)' -r
 complete -c rear -n "__fish_rear_using_subcommand help" -s c -d 'Configuration directory' -r -F
@@ -239,6 +240,19 @@ complete -c rear -n "__fish_rear_using_subcommand mkdist" -s q -l quiet -d 'Quie
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
 complete -c rear -n "__fish_rear_using_subcommand mkdist" -s h -l help -d 'Print help'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s r -d 'Kernel version to use (default: the running kernel)' -r
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s c -d 'Configuration directory' -r -F
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s V -l version -d 'Print the version and exit'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s v -l verbose -d 'Verbose: show progress messages'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s D -l debugscripts -d 'Debugscript: as -d, plus a trace of every step in the log'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s s -l simulate -d 'Simulation: print the steps that would run, in order, and run none'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s S -l step-by-step -d 'Step by step: ask before each step'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s q -l quiet -d 'Quiet: only warnings and errors'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s n -l non-interactive -d 'Non-interactive: never wait for input; prompts take their pre-answer or default'
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s e -l expose-secrets -d 'Expose secrets: show passwords and keys in the log and in \'dump\''
+complete -c rear -n "__fish_rear_using_subcommand inventory" -s h -l help -d 'Print help'
 complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s r -d 'Kernel version to use (default: the running kernel)' -r
 complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s c -d 'Configuration directory' -r -F
 complete -c rear -n "__fish_rear_using_subcommand layout; and not __fish_seen_subcommand_from show import export" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r

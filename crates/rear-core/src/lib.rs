@@ -11,6 +11,7 @@
 //! - [`workflow`]: workflows made of stages made of numbered steps; simulation; locking.
 //! - [`layout`]: the disk layout model, its file format, probing and ReaR interop.
 //! - [`backup`]: the built-in backup (tar + zstd) and its targets.
+//! - [`inventory`]: what cfg2html did: hardware, OS, packages, services, network, users, ...
 //! - [`report`]: run reports for rear-server, sent by HTTPS or mail, queued when it is down.
 //! - [`ui`]: the narrow interface through which the library reports progress and asks questions.
 
@@ -18,6 +19,7 @@ pub mod backup;
 pub mod cmd;
 pub mod config;
 pub mod error;
+pub mod inventory;
 pub mod layout;
 pub mod probe;
 pub mod report;

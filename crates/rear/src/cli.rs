@@ -120,6 +120,8 @@ pub enum WorkflowCommand {
     Validate,
     /// Create a distribution archive of rear itself.
     Mkdist,
+    /// Collect the system inventory (hardware, packages, services, network, ...).
+    Inventory,
     /// Show, import or export a layout file (no lock, changes nothing on disks).
     #[command(subcommand)]
     Layout(LayoutCommand),
@@ -202,6 +204,7 @@ impl WorkflowCommand {
             WorkflowCommand::Format(_) => "format",
             WorkflowCommand::Validate => "validate",
             WorkflowCommand::Mkdist => "mkdist",
+            WorkflowCommand::Inventory => "inventory",
             WorkflowCommand::Layout(_) => "layout",
         }
     }

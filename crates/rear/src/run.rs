@@ -108,9 +108,10 @@ fn run(cli: Cli) -> u8 {
     log_header(&loaded, name, g);
     // The configuration was read before the log could be opened: log those commands now.
     for r in runner.transcript() {
+        let first_line = r.command.lines().next().unwrap_or_default();
         tracing::info!(
-            "exec (before the log was opened): {} -> exit status {:?} after {} ms",
-            r.command.chars().take(120).collect::<String>(),
+            "exec (before the log was opened): {}... -> exit status {:?} after {} ms",
+            first_line.chars().take(100).collect::<String>(),
             r.status,
             r.millis
         );
@@ -157,7 +158,7 @@ fn run(cli: Cli) -> u8 {
     );
     let result = workflow::run_workflow(&mut ctx, wf);
     cleanup_build_dir(&ctx, g.debug || g.debugscripts);
-    if !g.simulate && !matches!(name, "dump" | "validate") {
+    if !g.simulate && !matches!(name, "dump" | "validate" | "inventory") {
         send_report(&ctx, &result, started_at, started.elapsed(), &log_path);
     }
     let summary = match result {
@@ -213,7 +214,10 @@ fn send_report(
         log_file: Some(log_path),
         outputs,
     };
-    let r = report::build_report(&ctx.config, &ctx.system, &facts);
+    let mut r = report::build_report(&ctx.config, &ctx.system, &facts);
+    if let Some(inv) = ctx.get::<rear_core::inventory::Inventory>() {
+        r.inventory = serde_json::to_value(inv).unwrap_or_default();
+    }
     let queue = report::queue_dir(&ctx.config);
     match report::deliver(&r, outputs.image.as_deref(), &settings, ctx.runner, &queue) {
         Delivery::Sent { via, flushed } => {

@@ -368,3 +368,58 @@ fn a_failed_run_queues_its_report_when_the_server_is_down_and_keeps_its_exit_cod
     );
     assert_eq!(report["tags"], serde_json::json!(["prod"]));
 }
+
+#[test]
+fn inventory_writes_json_and_html_of_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Setup::new(&format!("VAR_DIR={}\n", dir.path().display()));
+    s.rear()
+        .arg("inventory")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Wrote the inventory to"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("recovery/inventory.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["schema_version"], 1);
+    // every section says what happened to it
+    for section in [
+        "hardware",
+        "os",
+        "packages",
+        "services",
+        "network",
+        "users",
+        "scheduled",
+        "mounts",
+        "sysctl",
+        "time_sync",
+    ] {
+        let status = json[section]["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{section} has no status"));
+        assert!(
+            ["ok", "unavailable", "failed", "timed-out"].contains(&status),
+            "{section}: {status}"
+        );
+    }
+    // on the Debian test machine these are real
+    assert_eq!(json["packages"]["status"], "ok");
+    assert!(
+        json["packages"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "bash")
+    );
+    assert!(
+        json["users"]["data"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "root")
+    );
+    assert!(json["hardware"]["data"]["memory_bytes"].as_u64().unwrap() > 0);
+    let html = std::fs::read_to_string(dir.path().join("recovery/inventory.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("<h2>Packages</h2>"));
+}

@@ -168,6 +168,14 @@ registry! {
     // --- network ---
     IP = "ip", Required, "iproute2";
     DHCLIENT = "dhclient", Optional, "isc-dhcp-client";
+    // --- inventory ---
+    DPKG_QUERY = "dpkg-query", Optional, "dpkg";
+    RPM = "rpm", Optional, "rpm";
+    SYSTEMCTL = "systemctl", Optional, "systemd";
+    NFT = "nft", Optional, "nftables";
+    IPTABLES_SAVE = "iptables-save", Optional, "iptables";
+    GETCONF = "getconf", Optional, "libc-bin";
+    TIMEDATECTL = "timedatectl", Optional, "systemd";
     // --- report ---
     /// The local mail transfer agent's sendmail interface (postfix, exim, ...).
     SENDMAIL = "sendmail", Optional, "default-mta";

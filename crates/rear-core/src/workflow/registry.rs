@@ -125,6 +125,13 @@ pub const WORKFLOWS: &[Workflow] = &[
         rescue: false,
     },
     Workflow {
+        name: "inventory",
+        help: "collect the system inventory (hardware, packages, services, network, ...)",
+        stages: &["init", "inventory"],
+        lockless: true,
+        rescue: false,
+    },
+    Workflow {
         name: "dump",
         help: "show the system definition and the configuration",
         stages: &["dump"],
@@ -220,6 +227,13 @@ pub const STEPS: &[Step] = &[
         steps::layout::compare_disk_layout,
     ),
     // --- rescue ---
+    done(
+        "rescue",
+        50,
+        "collect_inventory",
+        Always,
+        steps::collect_inventory,
+    ),
     todo("rescue", 100, "copy_programs_and_libraries", Always, RESCUE),
     todo("rescue", 200, "copy_kernel_modules", Always, RESCUE),
     todo("rescue", 300, "save_network_config", Always, RESCUE),
@@ -332,4 +346,11 @@ pub const STEPS: &[Step] = &[
         "packaging",
     ),
     done("dump", 100, "collect_dump", Always, steps::collect_dump),
+    done(
+        "inventory",
+        100,
+        "collect_inventory",
+        Always,
+        steps::collect_inventory,
+    ),
 ];

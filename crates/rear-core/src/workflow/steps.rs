@@ -213,3 +213,24 @@ pub fn collect_dump(ctx: &mut Context<'_>) -> Result<()> {
     });
     Ok(())
 }
+
+/// `rescue/default/050_collect_inventory` and `inventory/default/100_collect_inventory`: the
+/// inventory, saved as JSON and HTML in the recovery directory (which goes into the rescue
+/// image) and kept for the run's report.
+pub fn collect_inventory(ctx: &mut Context<'_>) -> Result<()> {
+    ctx.ui
+        .message(Level::Progress, "Collecting the system inventory");
+    let opts = crate::inventory::InventoryOptions::default();
+    let inv = crate::inventory::collect(ctx.runner, &opts, &ctx.system.hostname);
+    let (json, html) = crate::inventory::save(&inv, &ctx.config.recovery_dir())?;
+    ctx.ui.message(
+        Level::Info,
+        &format!(
+            "Wrote the inventory to {} and {}",
+            json.display(),
+            html.display()
+        ),
+    );
+    ctx.put(inv);
+    Ok(())
+}
