@@ -478,14 +478,26 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 ("linear", _) => LvLayout::Linear,
                 (lay, _) => LvLayout::from(lay),
             };
-            let striped = layout_kind == LvLayout::Striped || l.stripes.is_some_and(|s| s > 1);
+            // lvs counts the images of a mirror or raid1 LV as its stripes; lvcreate wants
+            // -m (copies minus one) for those and -i (stripes) for the striped layouts
+            let mirrored = matches!(layout_kind, LvLayout::Mirror | LvLayout::Raid1);
+            let striped = !mirrored
+                && (matches!(
+                    layout_kind,
+                    LvLayout::Striped
+                        | LvLayout::Raid0
+                        | LvLayout::Raid4
+                        | LvLayout::Raid5
+                        | LvLayout::Raid6
+                        | LvLayout::Raid10
+                ) || l.stripes.is_some_and(|s| s > 1));
             layout.push(Component::Lv(Lv {
                 vg: l.vg.clone(),
                 name: l.name.clone(),
                 size: l.size.unwrap_or(0),
                 stripes: l.stripes.filter(|_| striped),
                 stripe_size: l.stripe_size.filter(|&s| striped && s > 0),
-                mirrors: None,
+                mirrors: l.stripes.filter(|_| mirrored).map(|s| s.saturating_sub(1)),
                 pool: l.pool.clone().filter(|_| layout_kind == LvLayout::Thin),
                 pool_metadata_size: l
                     .metadata_size
