@@ -620,7 +620,17 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.features = x.features;
             }
             "vfat" => {
-                fs.fat_size = match bl.version.as_deref() {
+                // only a low-level probe (-p) reports the FAT size, as VERSION=FAT12/16/32
+                let version = optional_text(
+                    runner,
+                    Cmd::probe(tools::BLKID)
+                        .args(["-p", "-o", "export", dev.as_str()])
+                        .describe(format!("reading the FAT type of {dev}")),
+                )
+                .and_then(|t| blkid::parse_blkid_export(&t).into_iter().next())
+                .and_then(|d| d.version)
+                .or(bl.version.clone());
+                fs.fat_size = match version.as_deref() {
                     Some("FAT12") => Some(12),
                     Some("FAT16") => Some(16),
                     Some("FAT32") => Some(32),
@@ -776,10 +786,18 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         )
         .map(|t| efibootmgr::parse_efibootmgr(&t))
         .unwrap_or_default();
+        // BootCurrent, or else the first BootOrder entry on a disk partition
         let current = efi
             .current
             .as_deref()
-            .and_then(|c| efi.entries.iter().find(|e| e.num == c));
+            .and_then(|c| efi.entries.iter().find(|e| e.num == c))
+            .or_else(|| {
+                efi.order.iter().find_map(|o| {
+                    efi.entries
+                        .iter()
+                        .find(|e| e.num == *o && e.partuuid.is_some())
+                })
+            });
         let loader = current.and_then(|e| e.loader.clone());
         let kind = match loader.as_deref().map(str::to_ascii_lowercase) {
             Some(l) if l.contains("systemd-boot") => BootloaderKind::SystemdBoot,
