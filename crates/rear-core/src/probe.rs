@@ -228,7 +228,16 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- disks, md arrays and multipath devices, each with its partition table -------------
     let mut tables: Vec<(String, sfdisk::PartitionTable)> = Vec::new();
-    for b in &devices {
+    // disks (with their partitions) first, then md arrays, then multipath devices, so that the
+    // layout reads in the order things are built
+    let mut stacked: Vec<&lsblk::BlockDevice> = devices.iter().collect();
+    stacked.sort_by_key(|b| match b.dev.dtype.as_str() {
+        "disk" | "loop" => 0,
+        t if t.starts_with("raid") || t == "linear" || t == "md" => 1,
+        "mpath" => 2,
+        _ => 3,
+    });
+    for b in stacked {
         let path = b.dev.dev_path();
         let holds_table = has_table(b, &devices);
         let table = if holds_table {
@@ -300,6 +309,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 name: d.name,
                 uuid: d.uuid,
                 size: d.size.or(b.dev.size),
+                dev_size: d.dev_size,
                 bitmap: d.bitmap,
                 table: table_kind.clone(),
                 ptuuid: ptuuid.clone(),

@@ -88,6 +88,7 @@ fn random_component(r: &mut Rng) -> Component {
             name: r.opt_text(),
             uuid: r.opt_text(),
             size: r.opt_num(),
+            dev_size: r.opt_num(),
             bitmap: r.opt_text(),
             table: r.opt_text().map(|t| PartTable::from(t.as_str())),
             ptuuid: r.opt_text(),

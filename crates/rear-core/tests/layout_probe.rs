@@ -367,3 +367,17 @@ swapon {dev}p3"#,
     };
     assert_eq!(s.label.as_deref(), Some("loopswap"));
 }
+
+#[test]
+fn truncated_lsblk_output_is_a_clear_error() {
+    let text = include_str!("../src/probe/testdata/host-loop/lsblk.json");
+    let fake = rear_core::cmd::FakeRunner::new().on("lsblk -J -b -O", &text[..text.len() / 3]);
+    let err = probe_layout(&fake, &host_loop_opts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("output of 'lsblk -J -b -O': not the JSON lsblk writes: EOF while parsing"),
+        "{err}"
+    );
+    assert!(err.contains(" line "), "{err}");
+}

@@ -313,8 +313,8 @@ impl Importer {
                             r.chunk =
                                 Some(number::<u64>(v.trim_end_matches(['K', 'k']), "chunk")? * 1024)
                         }
-                        // the used device size in KiB
-                        "size" => r.size = Some(number::<u64>(&v, "size")? * 1024),
+                        // the space used on each member, in KiB (mdadm's "Used Dev Size")
+                        "size" => r.dev_size = Some(number::<u64>(&v, "size")? * 1024),
                         _ => self.warn(n, format!("unknown RAID option '{k}={v}' ignored")),
                     }
                 }
@@ -794,10 +794,10 @@ fn rear_lines(layout: &Layout, c: &Component) -> Vec<String> {
             if !r.spares.is_empty() {
                 line.push_str(&format!(" spare-devices={}", r.spares.len()));
             }
-            line.push_str(&kv("size", &r.size.map(|s| (s / 1024).to_string())));
+            line.push_str(&kv("size", &r.dev_size.map(|s| (s / 1024).to_string())));
             let mut out = vec![line];
             if let Some(t) = &r.table {
-                let size = r.size.unwrap_or(0);
+                let size = r.size.or(r.dev_size).unwrap_or(0);
                 out.push(
                     format!("raiddisk {} {size} {}", r.dev, table_rear(t))
                         .trim_end()
