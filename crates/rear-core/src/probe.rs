@@ -237,7 +237,12 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         "mpath" => 2,
         _ => 3,
     });
+    let is_md = |t: &str| t.starts_with("raid") || t == "linear" || t == "md";
     for b in stacked {
+        // only devices that become components carry a partition table rear recreates
+        if !(is_disk(b) || is_md(&b.dev.dtype) || b.dev.dtype == "mpath") {
+            continue;
+        }
         let path = b.dev.dev_path();
         let holds_table = has_table(b, &devices);
         let table = if holds_table {
@@ -278,8 +283,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 tran: b.dev.tran.clone(),
                 removable: b.dev.rm,
             }));
-        } else if b.dev.dtype.starts_with("raid") || b.dev.dtype == "linear" || b.dev.dtype == "md"
-        {
+        } else if is_md(&b.dev.dtype) {
             let mut d = mdadm::parse_mdadm_export(&probe_text(
                 runner,
                 Cmd::probe(tools::MDADM)
@@ -723,6 +727,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         .unwrap_or_else(|| sys_root.join("firmware/efi").exists());
     probe_boot(runner, uefi, &mut layout);
 
+    exclude_unknown_devices(&mut layout);
     apply_exclusions(&mut layout, opts);
     let problems = layout.validate();
     for p in &problems {
@@ -898,6 +903,32 @@ fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Excludes what sits on a device rear does not capture (a filesystem on a loop device, an NBD
+/// or a device lsblk does not list), with everything above it, as ReaR comments such lines out:
+/// the layout then stays valid and can be read back.
+fn exclude_unknown_devices(layout: &mut Layout) {
+    let deps = layout.dependencies();
+    let unknown: Vec<(usize, String)> = deps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, list)| {
+            list.iter()
+                .find_map(|d| d.as_ref().err())
+                .map(|missing| (i, missing.clone()))
+        })
+        .collect();
+    for (i, missing) in unknown {
+        let reason = format!("it is on {missing}, which is not part of the captured layout");
+        let mut all = vec![i];
+        all.extend(layout.dependents_of(i));
+        for j in all {
+            if layout.entries[j].excluded.is_none() {
+                layout.entries[j].excluded = Some(reason.clone());
+            }
+        }
+    }
 }
 
 /// Marks excluded components (and everything that depends on them) with the reason, following

@@ -462,3 +462,43 @@ fn a_cut_file_is_an_error_not_a_smaller_layout() {
         "{e}"
     );
 }
+
+#[test]
+fn an_admin_renames_a_disk_in_vi() {
+    // a probed layout from a real lab capture, edited the way an admin would in the rescue shell
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/layout/snapshots/layout_probe__lab_md-raid1-lvm.snap"),
+    )
+    .unwrap();
+    let text: String = text.split("---\n").last().unwrap().to_string();
+    let original = read(&text, Path::new("layout.conf")).unwrap();
+    // every occurrence: the disk, its partitions and the md members follow
+    let renamed = text.replace("/dev/vdb", "/dev/sdc");
+    let l = read(&renamed, Path::new("layout.conf")).unwrap();
+    assert_eq!(l.entries.len(), original.entries.len());
+    let Some(Component::Raid(md)) = l.find("/dev/md0").map(|e| &e.component) else {
+        panic!()
+    };
+    assert_eq!(md.devices, vec!["/dev/vda1", "/dev/sdc1"]);
+    // a smaller size is just a number
+    let resized = text.replace("size=524288000", "size=400000000");
+    assert!(read(&resized, Path::new("layout.conf")).is_ok());
+    // renaming only the disk line leaves its partitions pointing at nothing: the error names
+    // the line of the first such partition
+    let half = text.replacen("disk dev=/dev/vdb ", "disk dev=/dev/sdc ", 1);
+    let e = read(&half, Path::new("layout.conf"))
+        .unwrap_err()
+        .to_string();
+    let line = half
+        .lines()
+        .position(|l| l.starts_with("part dev=/dev/vdb1"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.starts_with(&format!(
+            "layout.conf:{line}: /dev/vdb1 depends on /dev/vdb"
+        )),
+        "{e}"
+    );
+}

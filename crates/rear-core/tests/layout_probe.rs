@@ -381,3 +381,31 @@ fn truncated_lsblk_output_is_a_clear_error() {
     );
     assert!(err.contains(" line "), "{err}");
 }
+
+#[test]
+fn filesystems_on_devices_outside_the_layout_are_excluded() {
+    // without loop devices as disks, the loop filesystems sit on nothing rear captures: they
+    // stay in the layout, excluded with the reason, and the file still reads back
+    let fake = scenario::fake_runner(&host_loop_dir()).unwrap();
+    let opts = ProbeOptions {
+        include_loop_devices: false,
+        ..host_loop_opts()
+    };
+    let layout = probe_layout(&fake, &opts).unwrap();
+    let e = layout.find("fs:/mnt/laytest/root").unwrap();
+    assert_eq!(
+        e.excluded.as_deref(),
+        Some("it is on /dev/loop0p3, which is not part of the captured layout")
+    );
+    assert!(
+        layout
+            .find("btrfsmountedsubvol:/mnt/laytest/home")
+            .unwrap()
+            .excluded
+            .is_some()
+    );
+    assert!(layout.find("swap:/dev/loop0p6").unwrap().excluded.is_some());
+    assert_eq!(layout.find("fs:/").unwrap().excluded, None);
+    let text = file::write(&layout);
+    assert_eq!(file::read(&text, Path::new("layout.conf")).unwrap(), layout);
+}
