@@ -159,8 +159,19 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     let lsblk_cmd = Cmd::probe(tools::LSBLK)
         .args(["-J", "-b", "-O"])
         .describe("listing block devices");
-    let lsblk_text = probe_text(runner, lsblk_cmd)?;
-    let mut devices = lsblk::flatten(&lsblk::parse_lsblk_json(&lsblk_text)?);
+    let mut devices = match lsblk_cmd.output_string(runner) {
+        Ok(text) => lsblk::flatten(&lsblk::parse_lsblk_json(&text)?),
+        // util-linux before 2.27 (RHEL 7) has no JSON output; its KEY="value" pairs carry the
+        // same columns
+        Err(e) => {
+            warn!("{e}; falling back to lsblk -P");
+            let pairs = Cmd::probe(tools::LSBLK)
+                .args(["-P", "-b", "-O"])
+                .describe("listing block devices")
+                .output_string(runner)?;
+            lsblk::parse_lsblk_pairs(&pairs)
+        }
+    };
     let sys_root = opts
         .sys_root
         .clone()

@@ -409,3 +409,24 @@ fn filesystems_on_devices_outside_the_layout_are_excluded() {
     let text = file::write(&layout);
     assert_eq!(file::read(&text, Path::new("layout.conf")).unwrap(), layout);
 }
+
+#[test]
+fn old_lsblk_without_json_falls_back_to_pairs() {
+    // the same real capture, with lsblk -J failing as on util-linux 2.23 (RHEL 7)
+    let reference = probe_layout(
+        &scenario::fake_runner(&host_loop_dir()).unwrap(),
+        &host_loop_opts(),
+    )
+    .unwrap();
+    let old = scenario::fake_runner(&host_loop_dir()).unwrap().on_output(
+        "lsblk -J -b -O",
+        rear_core::cmd::Output {
+            status: 1,
+            stderr: b"lsblk: invalid option -- 'J'".to_vec(),
+            ..Default::default()
+        },
+    );
+    let layout = probe_layout(&old, &host_loop_opts()).unwrap();
+    assert_eq!(layout, reference);
+    assert!(old.calls().contains(&"lsblk -P -b -O".to_string()));
+}
