@@ -330,9 +330,20 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 ptuuid: ptuuid.clone(),
             }));
         } else if b.dev.dtype == "mpath" {
+            // device-mapper's UUID of a multipath map is "mpath-<WWID>"
+            let wwid = b
+                .dev
+                .maj_min
+                .as_ref()
+                .and_then(|mm| {
+                    std::fs::read_to_string(sys_root.join("dev/block").join(mm).join("dm/uuid"))
+                        .ok()
+                })
+                .and_then(|u| u.trim().strip_prefix("mpath-").map(str::to_string))
+                .or_else(|| b.dev.wwn.clone());
             layout.push(Component::Multipath(Multipath {
                 dev: path.clone(),
-                wwid: b.dev.wwn.clone(),
+                wwid,
                 size: b.dev.size.unwrap_or(0),
                 slaves: b.parents.clone(),
                 table: table_kind.clone(),
@@ -907,8 +918,14 @@ fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        if let Component::Disk(d) = &layout.entries[i].component {
-            out.push(d.dev.clone());
+        match &layout.entries[i].component {
+            Component::Disk(d) => out.push(d.dev.clone()),
+            // boot code goes on the multipath device, never on one of its paths
+            Component::Multipath(m) => {
+                out.push(m.dev.clone());
+                continue;
+            }
+            _ => {}
         }
         todo.extend(deps[i].iter().filter_map(|d| d.as_ref().ok().copied()));
     }
