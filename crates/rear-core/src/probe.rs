@@ -750,6 +750,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     probe_boot(runner, uefi, &mut layout);
 
     exclude_unknown_devices(&mut layout);
+    exclude_unsupported(&mut layout, &blkid);
     apply_exclusions(&mut layout, opts);
     let problems = layout.validate();
     for p in &problems {
@@ -949,13 +950,54 @@ fn exclude_unknown_devices(layout: &mut Layout) {
         .collect();
     for (i, missing) in unknown {
         let reason = format!("it is on {missing}, which is not part of the captured layout");
-        let mut all = vec![i];
-        all.extend(layout.dependents_of(i));
-        for j in all {
-            if layout.entries[j].excluded.is_none() {
-                layout.entries[j].excluded = Some(reason.clone());
-            }
+        exclude_with_dependents(layout, i, &reason);
+    }
+}
+
+/// Marks entry `index` and everything built on it as excluded, keeping earlier reasons.
+fn exclude_with_dependents(layout: &mut Layout, index: usize, reason: &str) {
+    let mut all = vec![index];
+    all.extend(layout.dependents_of(index));
+    for j in all {
+        if layout.entries[j].excluded.is_none() {
+            layout.entries[j].excluded = Some(reason.to_string());
         }
+    }
+}
+
+/// Excludes what rear-rs cannot recreate, with the reason: a btrfs filesystem that spans
+/// several devices (ReaR refuses those too; blkid shows its UUID on each member).
+fn exclude_unsupported(layout: &mut Layout, blkid: &HashMap<String, blkid::BlkidDevice>) {
+    let multi: Vec<(usize, Vec<String>)> = layout
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.component {
+            Component::Filesystem(f) if f.fstype == FsType::Btrfs => {
+                let uuid = f.uuid.as_deref()?;
+                let mut members: Vec<String> = blkid
+                    .values()
+                    .filter(|d| {
+                        d.fstype.as_deref() == Some("btrfs") && d.uuid.as_deref() == Some(uuid)
+                    })
+                    .map(|d| d.devname.clone())
+                    .collect();
+                members.sort();
+                (members.len() > 1).then_some((i, members))
+            }
+            _ => None,
+        })
+        .collect();
+    for (i, members) in multi {
+        warn!(
+            "btrfs on several devices ({}) cannot be recreated",
+            members.join(", ")
+        );
+        let reason = format!(
+            "multi-device btrfs ({}) is not supported; recreate it by hand",
+            members.join(",")
+        );
+        exclude_with_dependents(layout, i, &reason);
     }
 }
 
