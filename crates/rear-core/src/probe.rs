@@ -159,8 +159,19 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     let lsblk_cmd = Cmd::probe(tools::LSBLK)
         .args(["-J", "-b", "-O"])
         .describe("listing block devices");
-    let lsblk_text = probe_text(runner, lsblk_cmd)?;
-    let mut devices = lsblk::flatten(&lsblk::parse_lsblk_json(&lsblk_text)?);
+    let mut devices = match lsblk_cmd.output_string(runner) {
+        Ok(text) => lsblk::flatten(&lsblk::parse_lsblk_json(&text)?),
+        // util-linux before 2.27 (RHEL 7) has no JSON output; its KEY="value" pairs carry the
+        // same columns
+        Err(e) => {
+            warn!("{e}; falling back to lsblk -P");
+            let pairs = Cmd::probe(tools::LSBLK)
+                .args(["-P", "-b", "-O"])
+                .describe("listing block devices")
+                .output_string(runner)?;
+            lsblk::parse_lsblk_pairs(&pairs)
+        }
+    };
     let sys_root = opts
         .sys_root
         .clone()
@@ -228,7 +239,21 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- disks, md arrays and multipath devices, each with its partition table -------------
     let mut tables: Vec<(String, sfdisk::PartitionTable)> = Vec::new();
-    for b in &devices {
+    // disks (with their partitions) first, then md arrays, then multipath devices, so that the
+    // layout reads in the order things are built
+    let mut stacked: Vec<&lsblk::BlockDevice> = devices.iter().collect();
+    stacked.sort_by_key(|b| match b.dev.dtype.as_str() {
+        "disk" | "loop" => 0,
+        t if t.starts_with("raid") || t == "linear" || t == "md" => 1,
+        "mpath" => 2,
+        _ => 3,
+    });
+    let is_md = |t: &str| t.starts_with("raid") || t == "linear" || t == "md";
+    for b in stacked {
+        // only devices that become components carry a partition table rear recreates
+        if !(is_disk(b) || is_md(&b.dev.dtype) || b.dev.dtype == "mpath") {
+            continue;
+        }
         let path = b.dev.dev_path();
         let holds_table = has_table(b, &devices);
         let table = if holds_table {
@@ -269,8 +294,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 tran: b.dev.tran.clone(),
                 removable: b.dev.rm,
             }));
-        } else if b.dev.dtype.starts_with("raid") || b.dev.dtype == "linear" || b.dev.dtype == "md"
-        {
+        } else if is_md(&b.dev.dtype) {
             let mut d = mdadm::parse_mdadm_export(&probe_text(
                 runner,
                 Cmd::probe(tools::MDADM)
@@ -300,14 +324,26 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 name: d.name,
                 uuid: d.uuid,
                 size: d.size.or(b.dev.size),
+                dev_size: d.dev_size,
                 bitmap: d.bitmap,
                 table: table_kind.clone(),
                 ptuuid: ptuuid.clone(),
             }));
         } else if b.dev.dtype == "mpath" {
+            // device-mapper's UUID of a multipath map is "mpath-<WWID>"
+            let wwid = b
+                .dev
+                .maj_min
+                .as_ref()
+                .and_then(|mm| {
+                    std::fs::read_to_string(sys_root.join("dev/block").join(mm).join("dm/uuid"))
+                        .ok()
+                })
+                .and_then(|u| u.trim().strip_prefix("mpath-").map(str::to_string))
+                .or_else(|| b.dev.wwn.clone());
             layout.push(Component::Multipath(Multipath {
                 dev: path.clone(),
-                wwid: b.dev.wwn.clone(),
+                wwid,
                 size: b.dev.size.unwrap_or(0),
                 slaves: b.parents.clone(),
                 table: table_kind.clone(),
@@ -478,14 +514,26 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 ("linear", _) => LvLayout::Linear,
                 (lay, _) => LvLayout::from(lay),
             };
-            let striped = layout_kind == LvLayout::Striped || l.stripes.is_some_and(|s| s > 1);
+            // lvs counts the images of a mirror or raid1 LV as its stripes; lvcreate wants
+            // -m (copies minus one) for those and -i (stripes) for the striped layouts
+            let mirrored = matches!(layout_kind, LvLayout::Mirror | LvLayout::Raid1);
+            let striped = !mirrored
+                && (matches!(
+                    layout_kind,
+                    LvLayout::Striped
+                        | LvLayout::Raid0
+                        | LvLayout::Raid4
+                        | LvLayout::Raid5
+                        | LvLayout::Raid6
+                        | LvLayout::Raid10
+                ) || l.stripes.is_some_and(|s| s > 1));
             layout.push(Component::Lv(Lv {
                 vg: l.vg.clone(),
                 name: l.name.clone(),
                 size: l.size.unwrap_or(0),
                 stripes: l.stripes.filter(|_| striped),
                 stripe_size: l.stripe_size.filter(|&s| striped && s > 0),
-                mirrors: None,
+                mirrors: l.stripes.filter(|_| mirrored).map(|s| s.saturating_sub(1)),
                 pool: l.pool.clone().filter(|_| layout_kind == LvLayout::Thin),
                 pool_metadata_size: l
                     .metadata_size
@@ -608,7 +656,17 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.features = x.features;
             }
             "vfat" => {
-                fs.fat_size = match bl.version.as_deref() {
+                // only a low-level probe (-p) reports the FAT size, as VERSION=FAT12/16/32
+                let version = optional_text(
+                    runner,
+                    Cmd::probe(tools::BLKID)
+                        .args(["-p", "-o", "export", dev.as_str()])
+                        .describe(format!("reading the FAT type of {dev}")),
+                )
+                .and_then(|t| blkid::parse_blkid_export(&t).into_iter().next())
+                .and_then(|d| d.version)
+                .or(bl.version.clone());
+                fs.fat_size = match version.as_deref() {
                     Some("FAT12") => Some(12),
                     Some("FAT16") => Some(16),
                     Some("FAT32") => Some(32),
@@ -691,6 +749,8 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         .unwrap_or_else(|| sys_root.join("firmware/efi").exists());
     probe_boot(runner, uefi, &mut layout);
 
+    exclude_unknown_devices(&mut layout);
+    exclude_unsupported(&mut layout, &blkid);
     apply_exclusions(&mut layout, opts);
     let problems = layout.validate();
     for p in &problems {
@@ -764,10 +824,18 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         )
         .map(|t| efibootmgr::parse_efibootmgr(&t))
         .unwrap_or_default();
+        // BootCurrent, or else the first BootOrder entry on a disk partition
         let current = efi
             .current
             .as_deref()
-            .and_then(|c| efi.entries.iter().find(|e| e.num == c));
+            .and_then(|c| efi.entries.iter().find(|e| e.num == c))
+            .or_else(|| {
+                efi.order.iter().find_map(|o| {
+                    efi.entries
+                        .iter()
+                        .find(|e| e.num == *o && e.partuuid.is_some())
+                })
+            });
         let loader = current.and_then(|e| e.loader.clone());
         let kind = match loader.as_deref().map(str::to_ascii_lowercase) {
             Some(l) if l.contains("systemd-boot") => BootloaderKind::SystemdBoot,
@@ -851,13 +919,86 @@ fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        if let Component::Disk(d) = &layout.entries[i].component {
-            out.push(d.dev.clone());
+        match &layout.entries[i].component {
+            Component::Disk(d) => out.push(d.dev.clone()),
+            // boot code goes on the multipath device, never on one of its paths
+            Component::Multipath(m) => {
+                out.push(m.dev.clone());
+                continue;
+            }
+            _ => {}
         }
         todo.extend(deps[i].iter().filter_map(|d| d.as_ref().ok().copied()));
     }
     out.sort();
     out
+}
+
+/// Excludes what sits on a device rear does not capture (a filesystem on a loop device, an NBD
+/// or a device lsblk does not list), with everything above it, as ReaR comments such lines out:
+/// the layout then stays valid and can be read back.
+fn exclude_unknown_devices(layout: &mut Layout) {
+    let deps = layout.dependencies();
+    let unknown: Vec<(usize, String)> = deps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, list)| {
+            list.iter()
+                .find_map(|d| d.as_ref().err())
+                .map(|missing| (i, missing.clone()))
+        })
+        .collect();
+    for (i, missing) in unknown {
+        let reason = format!("it is on {missing}, which is not part of the captured layout");
+        exclude_with_dependents(layout, i, &reason);
+    }
+}
+
+/// Marks entry `index` and everything built on it as excluded, keeping earlier reasons.
+fn exclude_with_dependents(layout: &mut Layout, index: usize, reason: &str) {
+    let mut all = vec![index];
+    all.extend(layout.dependents_of(index));
+    for j in all {
+        if layout.entries[j].excluded.is_none() {
+            layout.entries[j].excluded = Some(reason.to_string());
+        }
+    }
+}
+
+/// Excludes what rear-rs cannot recreate, with the reason: a btrfs filesystem that spans
+/// several devices (ReaR refuses those too; blkid shows its UUID on each member).
+fn exclude_unsupported(layout: &mut Layout, blkid: &HashMap<String, blkid::BlkidDevice>) {
+    let multi: Vec<(usize, Vec<String>)> = layout
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.component {
+            Component::Filesystem(f) if f.fstype == FsType::Btrfs => {
+                let uuid = f.uuid.as_deref()?;
+                let mut members: Vec<String> = blkid
+                    .values()
+                    .filter(|d| {
+                        d.fstype.as_deref() == Some("btrfs") && d.uuid.as_deref() == Some(uuid)
+                    })
+                    .map(|d| d.devname.clone())
+                    .collect();
+                members.sort();
+                (members.len() > 1).then_some((i, members))
+            }
+            _ => None,
+        })
+        .collect();
+    for (i, members) in multi {
+        warn!(
+            "btrfs on several devices ({}) cannot be recreated",
+            members.join(", ")
+        );
+        let reason = format!(
+            "multi-device btrfs ({}) is not supported; recreate it by hand",
+            members.join(",")
+        );
+        exclude_with_dependents(layout, i, &reason);
+    }
 }
 
 /// Marks excluded components (and everything that depends on them) with the reason, following

@@ -88,6 +88,7 @@ fn random_component(r: &mut Rng) -> Component {
             name: r.opt_text(),
             uuid: r.opt_text(),
             size: r.opt_num(),
+            dev_size: r.opt_num(),
             bitmap: r.opt_text(),
             table: r.opt_text().map(|t| PartTable::from(t.as_str())),
             ptuuid: r.opt_text(),
@@ -460,4 +461,74 @@ fn a_cut_file_is_an_error_not_a_smaller_layout() {
         e.contains("fs:/ depends on /dev/mapper/vg--0-root, which is not in the layout"),
         "{e}"
     );
+}
+
+#[test]
+fn an_admin_renames_a_disk_in_vi() {
+    // a probed layout from a real lab capture, edited the way an admin would in the rescue shell
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/layout/snapshots/layout_probe__lab_md-raid1-lvm.snap"),
+    )
+    .unwrap();
+    let text: String = text.split("---\n").last().unwrap().to_string();
+    let original = read(&text, Path::new("layout.conf")).unwrap();
+    // every occurrence: the disk, its partitions and the md members follow
+    let renamed = text.replace("/dev/vdb", "/dev/sdc");
+    let l = read(&renamed, Path::new("layout.conf")).unwrap();
+    assert_eq!(l.entries.len(), original.entries.len());
+    let Some(Component::Raid(md)) = l.find("/dev/md0").map(|e| &e.component) else {
+        panic!()
+    };
+    assert_eq!(md.devices, vec!["/dev/vda1", "/dev/sdc1"]);
+    // a smaller size is just a number
+    let resized = text.replace("size=524288000", "size=400000000");
+    assert!(read(&resized, Path::new("layout.conf")).is_ok());
+    // renaming only the disk line leaves its partitions pointing at nothing: the error names
+    // the line of the first such partition
+    let half = text.replacen("disk dev=/dev/vdb ", "disk dev=/dev/sdc ", 1);
+    let e = read(&half, Path::new("layout.conf"))
+        .unwrap_err()
+        .to_string();
+    let line = half
+        .lines()
+        .position(|l| l.starts_with("part dev=/dev/vdb1"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.starts_with(&format!(
+            "layout.conf:{line}: /dev/vdb1 depends on /dev/vdb"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn docs_describe_every_keyword_and_field() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/layout.md"))
+            .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 1..=3000u64 {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let c = random_component(&mut r);
+        let line = component_line(&c, None);
+        let mut words = line.split_whitespace();
+        let kw = words.next().unwrap().to_string();
+        for w in words {
+            seen.insert((kw.clone(), w.split_once('=').unwrap().0.to_string()));
+        }
+    }
+    for (kw, key) in &seen {
+        let section = docs
+            .split(&format!("### `{kw}` ("))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/layout.md has no section for '{kw}'"));
+        let section = section.split("\n### ").next().unwrap();
+        assert!(
+            section.contains(&format!("| `{key}` |")),
+            "docs/layout.md: '{kw}' lacks field '{key}'"
+        );
+    }
+    assert!(seen.len() > 100);
 }

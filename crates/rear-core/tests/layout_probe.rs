@@ -367,3 +367,93 @@ swapon {dev}p3"#,
     };
     assert_eq!(s.label.as_deref(), Some("loopswap"));
 }
+
+#[test]
+fn truncated_lsblk_output_is_a_clear_error() {
+    let text = include_str!("../src/probe/testdata/host-loop/lsblk.json");
+    let fake = rear_core::cmd::FakeRunner::new().on("lsblk -J -b -O", &text[..text.len() / 3]);
+    let err = probe_layout(&fake, &host_loop_opts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("output of 'lsblk -J -b -O': not the JSON lsblk writes: EOF while parsing"),
+        "{err}"
+    );
+    assert!(err.contains(" line "), "{err}");
+}
+
+#[test]
+fn filesystems_on_devices_outside_the_layout_are_excluded() {
+    // without loop devices as disks, the loop filesystems sit on nothing rear captures: they
+    // stay in the layout, excluded with the reason, and the file still reads back
+    let fake = scenario::fake_runner(&host_loop_dir()).unwrap();
+    let opts = ProbeOptions {
+        include_loop_devices: false,
+        ..host_loop_opts()
+    };
+    let layout = probe_layout(&fake, &opts).unwrap();
+    let e = layout.find("fs:/mnt/laytest/root").unwrap();
+    assert_eq!(
+        e.excluded.as_deref(),
+        Some("it is on /dev/loop0p3, which is not part of the captured layout")
+    );
+    assert!(
+        layout
+            .find("btrfsmountedsubvol:/mnt/laytest/home")
+            .unwrap()
+            .excluded
+            .is_some()
+    );
+    assert!(layout.find("swap:/dev/loop0p6").unwrap().excluded.is_some());
+    assert_eq!(layout.find("fs:/").unwrap().excluded, None);
+    let text = file::write(&layout);
+    assert_eq!(file::read(&text, Path::new("layout.conf")).unwrap(), layout);
+}
+
+#[test]
+fn old_lsblk_without_json_falls_back_to_pairs() {
+    // the same real capture, with lsblk -J failing as on util-linux 2.23 (RHEL 7)
+    let reference = probe_layout(
+        &scenario::fake_runner(&host_loop_dir()).unwrap(),
+        &host_loop_opts(),
+    )
+    .unwrap();
+    let old = scenario::fake_runner(&host_loop_dir()).unwrap().on_output(
+        "lsblk -J -b -O",
+        rear_core::cmd::Output {
+            status: 1,
+            stderr: b"lsblk: invalid option -- 'J'".to_vec(),
+            ..Default::default()
+        },
+    );
+    let layout = probe_layout(&old, &host_loop_opts()).unwrap();
+    assert_eq!(layout, reference);
+    assert!(old.calls().contains(&"lsblk -P -b -O".to_string()));
+}
+
+#[test]
+fn multi_device_btrfs_is_excluded_with_the_reason() {
+    // SYNTHETIC change of the real capture: blkid also reports the btrfs UUID of loop0p5 on
+    // loop1p6, as it does for the members of a two-device btrfs
+    let dir = host_loop_dir();
+    let blkid = std::fs::read_to_string(dir.join("blkid.txt")).unwrap()
+        + "\nDEVNAME=/dev/loop1p6\nUUID=69254691-1140-424d-85b0-17ea896228fc\nTYPE=btrfs\n";
+    let fake = scenario::fake_runner(&dir)
+        .unwrap()
+        .on("blkid -o export", blkid);
+    let layout = probe_layout(&fake, &host_loop_opts()).unwrap();
+    let reason =
+        "multi-device btrfs (/dev/loop0p5,/dev/loop1p6) is not supported; recreate it by hand";
+    for id in [
+        "fs:/mnt/laytest/btr",
+        "btrfsmountedsubvol:/mnt/laytest/home",
+        "btrfssubvol:/dev/loop0p5:@home",
+    ] {
+        assert_eq!(
+            layout.find(id).unwrap().excluded.as_deref(),
+            Some(reason),
+            "{id}"
+        );
+    }
+    assert_eq!(layout.find("fs:/mnt/laytest/root").unwrap().excluded, None);
+}

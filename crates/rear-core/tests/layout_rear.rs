@@ -102,7 +102,7 @@ fn rear_import_lvm_on_md_raid1() {
         panic!()
     };
     assert_eq!(r.devices, vec!["/dev/sda3", "/dev/sdb3"]);
-    assert_eq!(r.size, Some(19_920_896 * 1024));
+    assert_eq!(r.dev_size, Some(19_920_896 * 1024));
     let Some(Component::Lv(data)) = layout.find("/dev/mapper/vg00-data").map(|e| &e.component)
     else {
         panic!()
@@ -189,6 +189,11 @@ fn rear_import_old_keywords() {
             .any(|d| d.line == 19 && d.message.contains("drbd")),
         "{diags:?}"
     );
+    // no raiddisk line: the table type of md127 is unknown, "primary" stays a role
+    let Some(Component::Partition(md1)) = layout.find("/dev/md127p1").map(|e| &e.component) else {
+        panic!()
+    };
+    assert_eq!(md1.role, Some(PartRole::Primary));
     let Some(Component::Partition(p)) = layout.find("/dev/sdc1").map(|e| &e.component) else {
         panic!()
     };
@@ -270,6 +275,8 @@ fn rear_export_of_lab_scenarios_round_trips() {
         };
         let probed = rear_core::probe::probe_layout(&fake, &opts).unwrap();
         let exported = export(&probed);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        snapshots().bind(|| insta::assert_snapshot!(format!("rear_export_lab_{name}"), exported));
         let (imported, diags) = import(&exported);
         assert!(
             diags.iter().all(|d| d.severity != Severity::Error),

@@ -217,6 +217,8 @@ record! {
         uuid: Option<String> = "uuid",
         /// Array size in bytes.
         size: Option<u64> = "size",
+        /// Space used on each member in bytes (`mdadm --size`; ReaR's `size=`).
+        dev_size: Option<u64> = "dev_size",
         /// Write-intent bitmap: `internal`, or the path of an external bitmap file.
         bitmap: Option<String> = "bitmap",
         /// Partition table on the array (partitioned md).

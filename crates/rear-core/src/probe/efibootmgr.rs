@@ -71,7 +71,8 @@ pub fn parse_efibootmgr(text: &str) -> EfiBoot {
                     .flatten()
             });
             let loader = path.as_deref().and_then(|p| {
-                if let Some(f) = p.split("File(").nth(1) {
+                // a File(...) node, not the firmware's FvFile(...)
+                if let Some(f) = p.split("/File(").nth(1).or_else(|| p.strip_prefix("File(")) {
                     return f.split(')').next().map(str::to_string);
                 }
                 p.find("/\\").map(|i| {
@@ -99,6 +100,19 @@ pub fn parse_efibootmgr(text: &str) -> EfiBoot {
 mod tests {
     use super::*;
 
+    #[test]
+    fn parse_efibootmgr_lab_uefi() {
+        // real capture from the lab guest (fixtures/layouts/uefi-esp; OVMF, no BootCurrent)
+        let r = parse_efibootmgr(include_str!(
+            "../../../../fixtures/layouts/uefi-esp/efibootmgr-v.txt"
+        ));
+        insta::assert_json_snapshot!(r);
+        assert_eq!(
+            r.entries[1].loader.as_deref(),
+            Some("\\EFI\\debian\\shimx64.efi")
+        );
+    }
+
     // Synthetic lines in the two formats of efibootmgr 17 and 18 (real captures come from the
     // lab's UEFI scenario under fixtures/layouts/).
     #[test]
@@ -122,5 +136,6 @@ mod tests {
             Some("\\EFI\\old\\grubx64.efi")
         );
         assert!(r.entries[0].partuuid.is_none());
+        assert_eq!(r.entries[0].loader, None);
     }
 }

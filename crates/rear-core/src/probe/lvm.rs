@@ -234,6 +234,29 @@ mod tests {
     }
 
     #[test]
+    fn parse_lvs_lab_linear_striped_thin() {
+        // real capture from the lab guest (fixtures/layouts/lvm-linear-striped-thin)
+        let mut r = LvmReport::default();
+        for (file, cmd) in [
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/pvs.json"),
+                "pvs",
+            ),
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/vgs.json"),
+                "vgs",
+            ),
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/lvs.json"),
+                "lvs",
+            ),
+        ] {
+            r.add_json(file, cmd).unwrap();
+        }
+        insta::assert_json_snapshot!(r);
+    }
+
+    #[test]
     fn truncated_report_is_an_error() {
         let err = parse_lvm_json(&LVS[..100]).unwrap_err().to_string();
         assert!(err.contains("line"), "{err}");

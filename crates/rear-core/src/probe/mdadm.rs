@@ -29,6 +29,8 @@ pub struct MdDetail {
     pub layout: Option<String>,
     /// Array size in bytes (text form).
     pub size: Option<u64>,
+    /// Space used on each member in bytes (text form, "Used Dev Size").
+    pub dev_size: Option<u64>,
     /// Write-intent bitmap: `internal` or an external file (text form).
     pub bitmap: Option<String>,
 }
@@ -112,6 +114,13 @@ impl MdDetail {
                 // "1046528 (1022.00 MiB 1071.64 MB)", in KiB
                 "Array Size" => {
                     self.size = v
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .map(|k| k * 1024);
+                }
+                "Used Dev Size" => {
+                    self.dev_size = v
                         .split_whitespace()
                         .next()
                         .and_then(|n| n.parse::<u64>().ok())
