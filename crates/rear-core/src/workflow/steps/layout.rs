@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::Context;
 use crate::layout::{self, Layout};
-use crate::probe::{self, ProbeOptions};
+use crate::probe::ProbeOptions;
 use crate::ui::Level;
 use crate::{Error, Result};
 
@@ -41,7 +41,6 @@ pub fn save_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
     opts.created = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .ok();
-    let layout = probe::probe_layout(ctx.runner, &opts)?;
     let dir = if saves_to_build_dir(ctx.workflow) {
         ctx.build_dir
             .clone()
@@ -51,13 +50,7 @@ pub fn save_disk_layout(ctx: &mut Context<'_>) -> Result<()> {
         ctx.config.layout_dir()
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating layout directory", &dir, e))?;
-    let path = dir.join(LAYOUT_FILE);
-    // Write under a temporary name and rename, so an interrupted run never leaves half a layout.
-    let tmp = dir.join(format!(".{LAYOUT_FILE}.tmp"));
-    std::fs::write(&tmp, layout::file::write(&layout))
-        .map_err(|e| Error::io("writing layout", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("writing layout", &path, e))?;
-    probe::save_vg_metadata(ctx.runner, &layout, &dir.join("lvm"))?;
+    let layout::SavedLayout { layout, path, .. } = layout::save_layout(ctx.runner, &opts, &dir)?;
     write_config_sums(
         &ctx.config.list("CHECK_CONFIG_FILES"),
         &dir.join(CONFIG_SUMS_FILE),
