@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod layout;
 pub mod probe;
+pub mod recreate;
 pub mod system;
 pub mod ui;
 pub mod workflow;

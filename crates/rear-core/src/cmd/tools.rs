@@ -161,6 +161,9 @@ registry! {
     // --- network ---
     IP = "ip", Required, "iproute2";
     DHCLIENT = "dhclient", Optional, "isc-dhcp-client";
+    // --- recreate ---
+    MKDIR = "mkdir", Required, "coreutils";
+    CHATTR = "chattr", Optional, "e2fsprogs";
 }
 
 #[cfg(test)]

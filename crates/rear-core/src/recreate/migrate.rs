@@ -1,0 +1,1 @@
+//! Migration: mapping the layout's disks onto the disks present, renaming devices, resizing.

@@ -1,0 +1,1 @@
+//! Fixing references (device names, UUIDs) in the restored system's files.

@@ -1,0 +1,1 @@
+//! Rehearsal: the partitioning and mkfs steps applied to sparse files on loop devices.
