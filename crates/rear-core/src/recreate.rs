@@ -58,6 +58,8 @@ pub struct PlanOptions {
     /// VGs that must be created with vgcreate/lvcreate even when a vgcfgbackup file exists
     /// (a PV was shrunk by migration: `pvcreate --restorefile` refuses a smaller PV).
     pub lvm_no_restore: BTreeSet<String>,
+    /// PVs that grew (migration): `lvm pvresize` after `vgcfgrestore` gives the VG the space.
+    pub lvm_pvresize: BTreeSet<String>,
     /// Create md arrays with `--assume-clean` (no initial resync).
     pub md_assume_clean: bool,
     /// Notes to show with a component's steps (`resized: why`), by component ID.
@@ -78,6 +80,7 @@ impl Default for PlanOptions {
             luks_cryptsetup_options: Vec::new(),
             lvm_restore_files: BTreeMap::new(),
             lvm_no_restore: BTreeSet::new(),
+            lvm_pvresize: BTreeSet::new(),
             md_assume_clean: false,
             notes: BTreeMap::new(),
             skip_mounts: false,

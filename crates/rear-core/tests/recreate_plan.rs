@@ -429,3 +429,372 @@ fn script_is_valid_bash_and_guards_every_step() {
     }
     assert!(!script.contains("<passphrase>"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// migration
+
+use rear_core::config::{Config, Value};
+use rear_core::recreate::migrate::{
+    DiskMapping, ResizeMode, ResizeOptions, TargetDisk, map_disks, migrate, partition_device,
+};
+use rear_core::ui::RecordingUi;
+
+const MIB: u64 = 1024 * 1024;
+
+fn target(dev: &str, size: u64) -> TargetDisk {
+    TargetDisk {
+        dev: dev.into(),
+        size,
+        model: None,
+        serial: None,
+    }
+}
+
+fn proportional() -> ResizeOptions {
+    ResizeOptions {
+        mode: ResizeMode::Proportional,
+        ..ResizeOptions::default()
+    }
+}
+
+fn part<'a>(l: &'a Layout, dev: &str) -> &'a rear_core::layout::model::Partition {
+    match l.find(dev).map(|e| &e.component) {
+        Some(Component::Partition(p)) => p,
+        _ => panic!("no partition {dev}"),
+    }
+}
+
+fn migrated_plan(
+    layout: &Layout,
+    targets: &[TargetDisk],
+    resize: &ResizeOptions,
+) -> (Plan, Layout) {
+    // the build host's own disk is in the capture: it is not part of the migration
+    let mut layout = layout.clone();
+    let vda = layout
+        .entries
+        .iter()
+        .position(|e| e.component.id() == "/dev/vda")
+        .unwrap();
+    layout.entries[vda].excluded = Some("test: build host disk".into());
+    let layout = &layout;
+    let ui = RecordingUi::new();
+    let mapping = map_disks(layout, targets, None, resize, &ui, &Config::new()).unwrap();
+    assert!(mapping.unmapped.is_empty(), "{mapping:?}");
+    let m = migrate(layout, &mapping, targets, resize).unwrap();
+    let mut opts = PlanOptions {
+        exclude_recreate: vec!["/dev/vda".into()],
+        ..PlanOptions::default()
+    };
+    m.apply_to(&mut opts);
+    (plan(&m.layout, &opts).unwrap(), m.layout)
+}
+
+#[test]
+fn migrate_host_loop_to_bigger_disks() {
+    let layout = host_loop_layout();
+    let targets = [
+        target("/dev/sdx", 1600 * MIB),
+        target("/dev/sdy", 600 * MIB),
+    ];
+    let (p, new) = migrated_plan(&layout, &targets, &proportional());
+    snapshots().bind(|| insta::assert_snapshot!("plan_host_loop_bigger", p.summary()));
+    // boot, ESP and swap keep their size; the others grow; everything stays 1 MiB aligned
+    for (old, dev) in [
+        ("/dev/loop0p1", "/dev/sdx1"),
+        ("/dev/loop0p2", "/dev/sdx2"),
+        ("/dev/loop0p6", "/dev/sdx6"),
+    ] {
+        assert_eq!(part(&new, dev).size, part(&layout, old).size, "{dev}");
+    }
+    for (old, dev) in [
+        ("/dev/loop0p3", "/dev/sdx3"),
+        ("/dev/loop0p4", "/dev/sdx4"),
+        ("/dev/loop0p5", "/dev/sdx5"),
+    ] {
+        assert!(
+            part(&new, dev).size > part(&layout, old).size,
+            "{dev} must grow"
+        );
+        assert!(
+            p.step("disk:/dev/sdx")
+                .unwrap()
+                .notes
+                .iter()
+                .any(|n| n.starts_with(dev))
+        );
+    }
+    let mut end = 0;
+    for n in 1..=6 {
+        let q = part(&new, &format!("/dev/sdx{n}"));
+        assert_eq!(q.start % MIB, 0, "partition {n} start not aligned");
+        assert!(q.start >= end, "partition {n} overlaps");
+        end = q.start + q.size;
+    }
+    assert!(end <= 1600 * MIB - 33 * 512);
+    // the MBR disk: logical partitions grow inside a grown extended partition
+    let ext = part(&new, "/dev/sdy2");
+    for l in ["/dev/sdy5", "/dev/sdy6"] {
+        let q = part(&new, l);
+        assert!(
+            q.start >= ext.start && q.start + q.size <= ext.start + ext.size,
+            "{l} outside the extended partition"
+        );
+    }
+    assert_eq!(
+        part(&new, "/dev/sdy6").size,
+        part(&layout, "/dev/loop1p6").size,
+        "swap keeps its size"
+    );
+    // notes say what was resized and why
+    let summary = p.summary();
+    assert!(summary.contains("resized:"), "{summary}");
+    assert!(summary.contains("proportional"), "{summary}");
+}
+
+#[test]
+fn migrate_host_loop_to_smaller_disks() {
+    let layout = host_loop_layout();
+    let targets = [target("/dev/sdx", 600 * MIB), target("/dev/sdy", 250 * MIB)];
+    let (p, new) = migrated_plan(&layout, &targets, &proportional());
+    snapshots().bind(|| insta::assert_snapshot!("plan_host_loop_smaller", p.summary()));
+    assert_eq!(
+        part(&new, "/dev/sdx2").size,
+        part(&layout, "/dev/loop0p2").size,
+        "ESP keeps its size"
+    );
+    let last = (1..=6)
+        .map(|n| part(&new, &format!("/dev/sdx{n}")))
+        .map(|q| q.start + q.size)
+        .max()
+        .unwrap();
+    assert!(last <= 600 * MIB - 33 * 512, "ends at {last}");
+    let last = [1, 2, 5, 6]
+        .iter()
+        .map(|n| part(&new, &format!("/dev/sdy{n}")))
+        .map(|q| q.start + q.size)
+        .max()
+        .unwrap();
+    assert!(last <= 250 * MIB);
+    // an xfs on a resized partition gets its geometry from mkfs, not the old size
+    let xfs = p.step("fs:/mnt/laytest/data").unwrap();
+    let line = words(&xfs.commands[1].cmd);
+    assert!(
+        !line.contains("agcount") && line.contains("uuid=fd2c32c6"),
+        "{line}"
+    );
+}
+
+#[test]
+fn last_partition_mode_follows_rear_thresholds() {
+    let layout = host_loop_layout();
+    let ui = RecordingUi::new();
+    let def = ResizeOptions::default();
+    // 5% bigger: below the 10% threshold, nothing changes
+    let targets = [
+        target("/dev/loop0", 840 * MIB),
+        target("/dev/loop1", 300 * MIB),
+    ];
+    let mapping = map_disks(&layout, &targets, None, &def, &ui, &Config::new()).unwrap();
+    let m = migrate(&layout, &mapping, &targets, &def).unwrap();
+    assert_eq!(
+        part(&m.layout, "/dev/loop0p6").size,
+        part(&layout, "/dev/loop0p6").size
+    );
+    assert!(
+        m.notes["/dev/loop0"][0].contains("AUTOINCREASE_DISK_SIZE_THRESHOLD_PERCENTAGE"),
+        "{:?}",
+        m.notes
+    );
+    // 25% smaller: more than AUTOSHRINK_DISK_SIZE_LIMIT_PERCENTAGE
+    let targets = [
+        target("/dev/loop0", 600 * MIB),
+        target("/dev/loop1", 300 * MIB),
+    ];
+    let mapping = DiskMapping {
+        maps: vec![rear_core::recreate::migrate::DiskMap {
+            from: "/dev/loop0".into(),
+            to: "/dev/loop0".into(),
+            reason: "test".into(),
+        }],
+        unmapped: vec![],
+    };
+    let err = migrate(&layout, &mapping, &targets, &def)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("AUTOSHRINK_DISK_SIZE_LIMIT_PERCENTAGE"),
+        "{err}"
+    );
+    // 2 times bigger: only the last partition that is not swap... loop0's last is swap (fixed),
+    // so nothing may grow and the space stays free
+    let targets = [target("/dev/loop0", 1600 * MIB)];
+    let mapping = DiskMapping {
+        maps: vec![rear_core::recreate::migrate::DiskMap {
+            from: "/dev/loop0".into(),
+            to: "/dev/loop0".into(),
+            reason: "test".into(),
+        }],
+        unmapped: vec![],
+    };
+    let m = migrate(&layout, &mapping, &targets, &def).unwrap();
+    assert_eq!(
+        part(&m.layout, "/dev/loop0p5").size,
+        part(&layout, "/dev/loop0p5").size
+    );
+}
+
+#[test]
+fn mapping_rules() {
+    let layout = host_loop_layout();
+    let ui = RecordingUi::new();
+    let r = proportional();
+    // same name and size
+    let t = [
+        target("/dev/loop0", 800 * MIB),
+        target("/dev/loop1", 300 * MIB),
+        target("/dev/vda", 274877906944),
+    ];
+    let m = map_disks(&layout, &t, None, &r, &ui, &Config::new()).unwrap();
+    assert!(m.is_identity(), "{m:?}");
+    // two candidates of the same size: never guessed
+    let t = [
+        target("/dev/sdb", 800 * MIB),
+        target("/dev/sdc", 800 * MIB),
+        target("/dev/sdd", 300 * MIB),
+        target("/dev/vda", 274877906944),
+    ];
+    let err = map_disks(&layout, &t, None, &r, &ui, &Config::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("LAYOUT_MIGRATION_MAP_loop0"), "{err}");
+    // ... resolved by a pre-answer
+    let mut cfg = Config::new();
+    cfg.set(
+        "USER_INPUT_LAYOUT_MIGRATION_MAP_loop0",
+        Value::Scalar("/dev/sdc".into()),
+    );
+    let m = map_disks(&layout, &t, None, &r, &ui, &cfg).unwrap();
+    assert_eq!(m.pairs()["/dev/loop0"], "/dev/sdc");
+    assert_eq!(m.pairs()["/dev/loop1"], "/dev/sdd");
+    // ... or by the mapping file, which wins over everything
+    let file = "# old new\n/dev/loop0 /dev/sdb\n";
+    let m = map_disks(&layout, &t, Some(file), &r, &ui, &Config::new()).unwrap();
+    assert_eq!(m.pairs()["/dev/loop0"], "/dev/sdb");
+    assert_eq!(m.maps[0].reason, "mapping file");
+    // a mapping file naming a disk that is not a target is an error
+    assert!(
+        map_disks(
+            &layout,
+            &t,
+            Some("/dev/loop0 /dev/sdz\n"),
+            &r,
+            &ui,
+            &Config::new()
+        )
+        .is_err()
+    );
+    // best fit: the smallest disk that is big enough, never a too small one
+    let t = [
+        target("/dev/sdb", 2000 * MIB),
+        target("/dev/sdc", 900 * MIB),
+        target("/dev/sdd", 10 * MIB),
+        target("/dev/vda", 274877906944),
+    ];
+    let m = map_disks(&layout, &t, None, &r, &ui, &Config::new()).unwrap();
+    assert_eq!(m.pairs()["/dev/loop0"], "/dev/sdc");
+    assert_eq!(m.pairs()["/dev/loop1"], "/dev/sdb");
+    // too small even for shrinking: unmapped
+    let t = [
+        target("/dev/sdd", 10 * MIB),
+        target("/dev/vda", 274877906944),
+    ];
+    let m = map_disks(&layout, &t, None, &r, &ui, &Config::new()).unwrap();
+    assert_eq!(
+        m.unmapped,
+        vec!["/dev/loop0".to_string(), "/dev/loop1".to_string()]
+    );
+}
+
+#[test]
+fn lvm_on_a_shrunk_partition_follows_the_lv_rule() {
+    let text = "\
+layout version=1
+disk dev=/dev/sda size=10737418240 table=gpt ptuuid=11111111-2222-3333-4444-555555555555 log_sec=512 first_lba=2048
+part dev=/dev/sda1 disk=/dev/sda number=1 start=1048576 size=536870912 type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B flags=esp
+part dev=/dev/sda2 disk=/dev/sda number=2 start=537919488 size=10198450176 type=E6D6D379-F507-44C2-A23C-238F2A3DF928 flags=lvm
+pv dev=/dev/sda2 vg=vg0 uuid=pvpvpv-1111-2222-3333-4444-5555-666666
+vg name=vg0 extent_size=4194304 size=10196353024 uuid=vgvgvg-1111-2222-3333-4444-5555-666666
+lv vg=vg0 name=root size=6442450944 layout=linear
+lv vg=vg0 name=home size=3221225472 layout=linear
+fs dev=/dev/mapper/vg0-root type=ext4 mountpoint=/ uuid=eeeeeeee-0000-0000-0000-000000000001
+fs dev=/dev/mapper/vg0-home type=ext4 mountpoint=/home uuid=eeeeeeee-0000-0000-0000-000000000002
+fs dev=/dev/sda1 type=vfat mountpoint=/boot/efi uuid=ABCD-1234
+";
+    let layout = file::read(text, Path::new("lvm")).unwrap();
+    let r = proportional();
+    let ui = RecordingUi::new();
+    // smaller: vgcreate/lvcreate, LVs shrink by the same factor, to whole extents
+    let t = [target("/dev/nvme0n1", 6 * 1024 * MIB)];
+    let mapping = map_disks(&layout, &t, None, &r, &ui, &Config::new()).unwrap();
+    let m = migrate(&layout, &mapping, &t, &r).unwrap();
+    assert!(m.lvm_no_restore.contains("vg0"));
+    let mut opts = PlanOptions::default();
+    opts.lvm_restore_files.insert(
+        "vg0".into(),
+        PathBuf::from("/var/lib/rear/layout/lvm/vg0.cfg"),
+    );
+    m.apply_to(&mut opts);
+    let p = plan(&m.layout, &opts).unwrap();
+    snapshots().bind(|| insta::assert_snapshot!("plan_lvm_smaller", p.summary()));
+    assert!(words(&p.step("vg:vg0").unwrap().commands[0].cmd).starts_with("lvm vgcreate"));
+    let root = words(&p.step("lv:vg0/root").unwrap().commands[0].cmd);
+    let home = words(&p.step("lv:vg0/home").unwrap().commands[0].cmd);
+    let size = |l: &str| {
+        l.split(" -L ")
+            .nth(1)
+            .unwrap()
+            .split('b')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(size(&root) % (4 * MIB), 0);
+    assert!(
+        size(&root) + size(&home) < 6 * 1024 * MIB - 512 * MIB,
+        "LVs must fit the smaller PV"
+    );
+    assert!(
+        p.step("lv:vg0/root")
+            .unwrap()
+            .notes
+            .iter()
+            .any(|n| n.contains("same factor"))
+    );
+    assert!(p.devices.contains("/dev/nvme0n1p2"));
+    // bigger: vgcfgrestore keeps the UUIDs, pvresize hands over the space, LVs keep their size
+    let t = [target("/dev/sda", 20 * 1024 * MIB)];
+    let mapping = map_disks(&layout, &t, None, &r, &ui, &Config::new()).unwrap();
+    let m = migrate(&layout, &mapping, &t, &r).unwrap();
+    let mut opts = PlanOptions::default();
+    opts.lvm_restore_files.insert(
+        "vg0".into(),
+        PathBuf::from("/var/lib/rear/layout/lvm/vg0.cfg"),
+    );
+    m.apply_to(&mut opts);
+    let p = plan(&m.layout, &opts).unwrap();
+    let vg: Vec<String> = p
+        .step("vg:vg0")
+        .unwrap()
+        .commands
+        .iter()
+        .map(|c| words(&c.cmd))
+        .collect();
+    assert_eq!(
+        vg[0],
+        "lvm vgcfgrestore -f /var/lib/rear/layout/lvm/vg0.cfg vg0"
+    );
+    assert_eq!(vg[1], "lvm pvresize /dev/sda2");
+    assert_eq!(partition_device("/dev/nvme0n1", 2), "/dev/nvme0n1p2");
+}

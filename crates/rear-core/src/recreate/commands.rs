@@ -530,6 +530,28 @@ impl<'a> Builder<'a> {
                         .into(),
                 );
             }
+            let pvs_of_vg: Vec<String> = self
+                .layout
+                .components()
+                .filter_map(|c| match c {
+                    Component::Pv(p) if p.vg.as_deref() == Some(vg.name.as_str()) => {
+                        Some(p.dev.clone())
+                    }
+                    _ => None,
+                })
+                .filter(|d| self.opts.lvm_pvresize.contains(d))
+                .collect();
+            for pv in pvs_of_vg {
+                s.notes.push(format!(
+                    "{pv} is bigger than before: pvresize gives {} the extra space",
+                    vg.name
+                ));
+                s.commands.push(PlannedCommand::new(
+                    Cmd::mutate(tools::LVM)
+                        .args(["pvresize", pv.as_str()])
+                        .describe(format!("growing PV {pv}")),
+                ));
+            }
             s.commands.push(PlannedCommand::new(
                 Cmd::mutate(tools::LVM)
                     .args(["vgchange", "-a", "y", vg.name.as_str()])

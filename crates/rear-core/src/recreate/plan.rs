@@ -178,10 +178,28 @@ pub fn plan(layout: &Layout, opts: &PlanOptions) -> Result<Plan> {
             Node::Mount(i) => steps.extend(builder.mount_step(i)),
         }
     }
+    // notes: the component's own, its partitions' (table steps) and its device's (mkfs steps)
     for step in &mut steps {
-        if let Some(notes) = opts.notes.get(&step.component) {
-            if !step.id.starts_with("mount:") {
-                step.notes.extend(notes.iter().cloned());
+        if step.id.starts_with("mount:") {
+            continue;
+        }
+        let mut keys = vec![step.component.clone()];
+        if step.id.starts_with("disk:") || step.id.starts_with("table:") {
+            keys.extend(step.wait_for.iter().cloned());
+        }
+        if let super::DoneCheck::Signature { dev, .. } = &step.done_check {
+            keys.push(dev.clone());
+        }
+        keys.dedup();
+        for k in keys {
+            if let Some(notes) = opts.notes.get(&k) {
+                step.notes.extend(notes.iter().map(|n| {
+                    if k == step.component {
+                        n.clone()
+                    } else {
+                        format!("{k}: {n}")
+                    }
+                }));
             }
         }
     }
