@@ -69,6 +69,9 @@ pub struct PlanOptions {
     /// Only plan disks, partitions, filesystems and swap directly on them (rehearsal on loop
     /// devices: the host has no md or device-mapper).
     pub partitions_and_filesystems_only: bool,
+    /// Rehearsal: btrfs gets a new UUID (two btrfs with one UUID confuse the kernel, and the
+    /// original may still be attached).
+    pub rehearsal: bool,
 }
 
 impl Default for PlanOptions {
@@ -85,6 +88,7 @@ impl Default for PlanOptions {
             notes: BTreeMap::new(),
             skip_mounts: false,
             partitions_and_filesystems_only: false,
+            rehearsal: false,
         }
     }
 }

@@ -694,6 +694,14 @@ impl<'a> Builder<'a> {
             },
         );
         s.commands.push(wipe(&f.dev));
+        let mut f = f.clone();
+        if self.opts.rehearsal && f.fstype == FsType::Btrfs && f.uuid.is_some() {
+            f.uuid = None;
+            s.done_check = DoneCheck::Recorded;
+            s.notes
+                .push("rehearsal: btrfs gets a new UUID (the original may be attached)".into());
+        }
+        let f = &f;
         let resized = self
             .opts
             .notes

@@ -146,13 +146,49 @@ pub fn parse_system_devices(text: &str) -> Result<Vec<SystemDevice>> {
         .map_err(|e| Error::invalid("output of 'lsblk -J -b -O'", e.to_string()))
 }
 
-/// Lists the block devices of the running system.
+/// Lists the block devices of the running system. Without udev (a rescue system, a container)
+/// lsblk reports no UUID, PTUUID or PARTUUID, so these come from a fresh `blkid` scan too.
 pub fn system_devices(runner: &dyn Runner) -> Result<Vec<SystemDevice>> {
     let text = Cmd::probe(tools::LSBLK)
         .args(["-J", "-b", "-O"])
         .describe("listing block devices")
         .output_string(runner)?;
-    parse_system_devices(&text)
+    let mut devices = parse_system_devices(&text)?;
+    let ids = Cmd::probe(tools::BLKID)
+        .args(["-c", "/dev/null", "-o", "export"])
+        .allow_exit_codes(&[2])
+        .describe("reading device IDs")
+        .output_string(runner)?;
+    fill_ids(&mut devices, &ids);
+    Ok(devices)
+}
+
+/// Fills missing UUID, PTUUID and PARTUUID from `blkid -o export` output.
+pub fn fill_ids(devices: &mut [SystemDevice], blkid_export: &str) {
+    let mut by_dev: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for block in blkid_export.split("\n\n") {
+        let kv: BTreeMap<String, String> = block
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(dev) = kv.get("DEVNAME") {
+            by_dev.insert(dev.clone(), kv);
+        }
+    }
+    fn walk(d: &mut SystemDevice, ids: &BTreeMap<String, BTreeMap<String, String>>) {
+        if let Some(kv) = ids.get(&d.dev_path()) {
+            d.uuid = d.uuid.take().or_else(|| kv.get("UUID").cloned());
+            d.ptuuid = d.ptuuid.take().or_else(|| kv.get("PTUUID").cloned());
+            d.partuuid = d.partuuid.take().or_else(|| kv.get("PARTUUID").cloned());
+        }
+        for c in &mut d.children {
+            walk(c, ids);
+        }
+    }
+    for d in devices {
+        walk(d, &by_dev);
+    }
 }
 
 /// The allowed and the protected devices of a plan; checks commands before they run.
