@@ -35,8 +35,8 @@ use tracing::{debug, warn};
 use crate::cmd::{Cmd, Runner, tools};
 use crate::layout::model::{
     Bootloader, BootloaderKind, BtrfsMount, BtrfsSubvol, Component, Crypt, Disk, EfiEntry,
-    Filesystem, FsType, Header, Layout, LuksVersion, Lv, LvLayout, Multipath, PartRole,
-    PartTable, Partition, Pv, Raid, Swap, Vg, lv_device, FORMAT_VERSION,
+    FORMAT_VERSION, Filesystem, FsType, Header, Layout, LuksVersion, Lv, LvLayout, Multipath,
+    PartRole, PartTable, Partition, Pv, Raid, Swap, Vg, lv_device,
 };
 use crate::{Error, Result};
 
@@ -82,7 +82,9 @@ impl ProbeOptions {
         let autoexclude_path = if config.get("AUTOEXCLUDE_PATH").is_some() {
             config.list("AUTOEXCLUDE_PATH")
         } else {
-            ["/media", "/run", "/mnt", "/tmp"].map(String::from).to_vec()
+            ["/media", "/run", "/mnt", "/tmp"]
+                .map(String::from)
+                .to_vec()
         };
         ProbeOptions {
             exclude_mountpoints: config.list("EXCLUDE_MOUNTPOINTS"),
@@ -154,18 +156,28 @@ fn flags_for(table: &str, ptype: &str, bootable: bool, attrs: Option<&str>) -> V
 /// # Errors
 /// A failing mandatory tool (lsblk, blkid, findmnt) or unreadable output, naming the command.
 pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> {
-    let lsblk_cmd = Cmd::probe(tools::LSBLK).args(["-J", "-b", "-O"]).describe("listing block devices");
+    let lsblk_cmd = Cmd::probe(tools::LSBLK)
+        .args(["-J", "-b", "-O"])
+        .describe("listing block devices");
     let lsblk_text = probe_text(runner, lsblk_cmd)?;
     let mut devices = lsblk::flatten(&lsblk::parse_lsblk_json(&lsblk_text)?);
-    let sys_root = opts.sys_root.clone().unwrap_or_else(|| PathBuf::from("/sys"));
+    let sys_root = opts
+        .sys_root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/sys"));
     lsblk::backfill_from_sys(&mut devices, &sys_root);
 
     let blkid_text = probe_text(
         runner,
-        Cmd::probe(tools::BLKID).args(["-o", "export"]).describe("reading filesystem signatures").allow_exit_codes(&[2]),
+        Cmd::probe(tools::BLKID)
+            .args(["-o", "export"])
+            .describe("reading filesystem signatures")
+            .allow_exit_codes(&[2]),
     )?;
-    let blkid: HashMap<String, blkid::BlkidDevice> =
-        blkid::parse_blkid_export(&blkid_text).into_iter().map(|d| (d.devname.clone(), d)).collect();
+    let blkid: HashMap<String, blkid::BlkidDevice> = blkid::parse_blkid_export(&blkid_text)
+        .into_iter()
+        .map(|d| (d.devname.clone(), d))
+        .collect();
 
     let mounts = findmnt::parse_findmnt_json(&probe_text(
         runner,
@@ -177,7 +189,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     let swaps = optional_text(
         runner,
         Cmd::probe(tools::SWAPON)
-            .args(["--show=NAME,TYPE,SIZE,USED,PRIO,UUID,LABEL", "--bytes", "--raw"])
+            .args([
+                "--show=NAME,TYPE,SIZE,USED,PRIO,UUID,LABEL",
+                "--bytes",
+                "--raw",
+            ])
             .describe("listing active swap"),
     )
     .map(|t| swapon::parse_swapon(&t))
@@ -201,14 +217,32 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     };
     let has_table = |b: &lsblk::BlockDevice, devices: &[lsblk::BlockDevice]| {
         let path = b.dev.dev_path();
-        b.dev.pttype.is_some()
-            || blkid.get(&path).is_some_and(|d| d.pttype.is_some())
-            || devices.iter().any(|c| c.dev.dtype == "part" && c.parents.contains(&path))
+        // lsblk's PTTYPE of a partition is its disk's table type, not a table of its own
+        b.dev.dtype != "part"
+            && (b.dev.pttype.is_some()
+                || blkid.get(&path).is_some_and(|d| d.pttype.is_some())
+                || devices
+                    .iter()
+                    .any(|c| c.dev.dtype == "part" && c.parents.contains(&path)))
     };
 
     // --- disks, md arrays and multipath devices, each with its partition table -------------
     let mut tables: Vec<(String, sfdisk::PartitionTable)> = Vec::new();
-    for b in &devices {
+    // disks (with their partitions) first, then md arrays, then multipath devices, so that the
+    // layout reads in the order things are built
+    let mut stacked: Vec<&lsblk::BlockDevice> = devices.iter().collect();
+    stacked.sort_by_key(|b| match b.dev.dtype.as_str() {
+        "disk" | "loop" => 0,
+        t if t.starts_with("raid") || t == "linear" || t == "md" => 1,
+        "mpath" => 2,
+        _ => 3,
+    });
+    let is_md = |t: &str| t.starts_with("raid") || t == "linear" || t == "md";
+    for b in stacked {
+        // only devices that become components carry a partition table rear recreates
+        if !(is_disk(b) || is_md(&b.dev.dtype) || b.dev.dtype == "mpath") {
+            continue;
+        }
         let path = b.dev.dev_path();
         let holds_table = has_table(b, &devices);
         let table = if holds_table {
@@ -227,7 +261,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
             other => PartTable::from(other),
         });
         let ptuuid = table.as_ref().and_then(|t| t.id.clone()).map(|id| {
-            if id.starts_with("0x") { id } else { id.to_lowercase() }
+            if id.starts_with("0x") {
+                id
+            } else {
+                id.to_lowercase()
+            }
         });
         if is_disk(b) {
             layout.push(Component::Disk(Disk {
@@ -245,7 +283,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 tran: b.dev.tran.clone(),
                 removable: b.dev.rm,
             }));
-        } else if b.dev.dtype.starts_with("raid") || b.dev.dtype == "linear" || b.dev.dtype == "md" {
+        } else if is_md(&b.dev.dtype) {
             let mut d = mdadm::parse_mdadm_export(&probe_text(
                 runner,
                 Cmd::probe(tools::MDADM)
@@ -254,7 +292,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
             )?);
             if let Some(t) = optional_text(
                 runner,
-                Cmd::probe(tools::MDADM).args(["--detail", path.as_str()]).describe(format!("reading md array {path}")),
+                Cmd::probe(tools::MDADM)
+                    .args(["--detail", path.as_str()])
+                    .describe(format!("reading md array {path}")),
             ) {
                 d.merge_text(&t);
             }
@@ -273,6 +313,8 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 name: d.name,
                 uuid: d.uuid,
                 size: d.size.or(b.dev.size),
+                dev_size: d.dev_size,
+                bitmap: d.bitmap,
                 table: table_kind.clone(),
                 ptuuid: ptuuid.clone(),
             }));
@@ -330,8 +372,13 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- LUKS ---------------------------------------------------------------------------------
     for b in devices.iter().filter(|b| b.dev.dtype == "crypt") {
-        let Some(under) = b.parents.first() else { continue };
-        let is_luks = blkid.get(under).and_then(|d| d.fstype.as_deref()).is_none_or(|t| t == "crypto_LUKS");
+        let Some(under) = b.parents.first() else {
+            continue;
+        };
+        let is_luks = blkid
+            .get(under)
+            .and_then(|d| d.fstype.as_deref())
+            .is_none_or(|t| t == "crypto_LUKS");
         if !is_luks {
             continue;
         }
@@ -345,7 +392,11 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         layout.push(Component::Crypt(Crypt {
             name: b.dev.name.clone(),
             dev: under.clone(),
-            version: if l.version == 1 { LuksVersion::Luks1 } else { LuksVersion::Luks2 },
+            version: if l.version == 1 {
+                LuksVersion::Luks1
+            } else {
+                LuksVersion::Luks2
+            },
             cipher: l.cipher,
             key_size: l.key_size,
             hash: l.hash,
@@ -362,21 +413,62 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
 
     // --- LVM ------------------------------------------------------------------------------------
     let uses_lvm = devices.iter().any(|b| b.dev.dtype == "lvm")
-        || blkid.values().any(|d| d.fstype.as_deref() == Some("LVM2_member"));
+        || blkid
+            .values()
+            .any(|d| d.fstype.as_deref() == Some("LVM2_member"));
     if uses_lvm {
         let mut report = lvm::LvmReport::default();
         let lvm_cmds: [(&str, Vec<&str>); 3] = [
-            ("pvs", vec!["--reportformat", "json", "--units", "b", "--nosuffix", "-o+pv_uuid,dev_size,pe_start,pv_pe_count,pv_pe_alloc_count,pv_mda_count,pv_mda_size,pv_ba_start,pv_ba_size,pv_tags"]),
-            ("vgs", vec!["--reportformat", "json", "--units", "b", "--nosuffix", "-o+vg_uuid,vg_extent_size,vg_extent_count,vg_free_count,vg_mda_count,vg_mda_size,pv_count,lv_count,vg_tags"]),
-            ("lvs", vec!["-a", "--reportformat", "json", "--units", "b", "--nosuffix", "-o+lv_uuid,lv_full_name,lv_layout,lv_role,segtype,pool_lv,data_lv,metadata_lv,lv_metadata_size,chunk_size,stripes,stripe_size,region_size,origin,thin_id,discards,zero,lv_kernel_major,lv_kernel_minor,lv_dm_path,lv_tags"]),
+            (
+                "pvs",
+                vec![
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+pv_uuid,dev_size,pe_start,pv_pe_count,pv_pe_alloc_count,pv_mda_count,pv_mda_size,pv_ba_start,pv_ba_size,pv_tags",
+                ],
+            ),
+            (
+                "vgs",
+                vec![
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+vg_uuid,vg_extent_size,vg_extent_count,vg_free_count,vg_mda_count,vg_mda_size,pv_count,lv_count,vg_tags",
+                ],
+            ),
+            (
+                "lvs",
+                vec![
+                    "-a",
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o+lv_uuid,lv_full_name,lv_layout,lv_role,segtype,pool_lv,data_lv,metadata_lv,lv_metadata_size,chunk_size,stripes,stripe_size,region_size,origin,thin_id,discards,zero,lv_kernel_major,lv_kernel_minor,lv_dm_path,lv_tags",
+                ],
+            ),
         ];
         for (sub, args) in lvm_cmds {
-            let cmd = Cmd::probe(tools::LVM).arg(sub).args(args).describe(format!("listing LVM {sub}"));
+            let cmd = Cmd::probe(tools::LVM)
+                .arg(sub)
+                .args(args)
+                .describe(format!("listing LVM {sub}"));
             let line = cmd.command_line();
             report.add_json(&probe_text(runner, cmd)?, &line)?;
         }
         for pv in &report.pvs {
-            layout.push(Component::Pv(Pv { dev: pv.name.clone(), vg: pv.vg.clone(), uuid: pv.uuid.clone(), size: pv.size }));
+            layout.push(Component::Pv(Pv {
+                dev: pv.name.clone(),
+                vg: pv.vg.clone(),
+                uuid: pv.uuid.clone(),
+                size: pv.size,
+            }));
         }
         for vg in &report.vgs {
             layout.push(Component::Vg(Vg {
@@ -400,17 +492,33 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 ("linear", _) => LvLayout::Linear,
                 (lay, _) => LvLayout::from(lay),
             };
-            let striped = layout_kind == LvLayout::Striped || l.stripes.is_some_and(|s| s > 1);
+            // lvs counts the images of a mirror or raid1 LV as its stripes; lvcreate wants
+            // -m (copies minus one) for those and -i (stripes) for the striped layouts
+            let mirrored = matches!(layout_kind, LvLayout::Mirror | LvLayout::Raid1);
+            let striped = !mirrored
+                && (matches!(
+                    layout_kind,
+                    LvLayout::Striped
+                        | LvLayout::Raid0
+                        | LvLayout::Raid4
+                        | LvLayout::Raid5
+                        | LvLayout::Raid6
+                        | LvLayout::Raid10
+                ) || l.stripes.is_some_and(|s| s > 1));
             layout.push(Component::Lv(Lv {
                 vg: l.vg.clone(),
                 name: l.name.clone(),
                 size: l.size.unwrap_or(0),
                 stripes: l.stripes.filter(|_| striped),
                 stripe_size: l.stripe_size.filter(|&s| striped && s > 0),
-                mirrors: None,
+                mirrors: l.stripes.filter(|_| mirrored).map(|s| s.saturating_sub(1)),
                 pool: l.pool.clone().filter(|_| layout_kind == LvLayout::Thin),
-                pool_metadata_size: l.metadata_size.filter(|_| layout_kind == LvLayout::ThinPool),
-                chunk_size: l.chunk_size.filter(|&c| layout_kind == LvLayout::ThinPool && c > 0),
+                pool_metadata_size: l
+                    .metadata_size
+                    .filter(|_| layout_kind == LvLayout::ThinPool),
+                chunk_size: l
+                    .chunk_size
+                    .filter(|&c| layout_kind == LvLayout::ThinPool && c > 0),
                 uuid: l.uuid.clone(),
                 layout: layout_kind,
             }));
@@ -418,20 +526,43 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     }
 
     // --- filesystems, btrfs subvolumes and mounts --------------------------------------------
+    let by_name = |dev: &str| {
+        devices
+            .iter()
+            .find(|b| {
+                b.dev.dev_path() == dev
+                    || b.dev
+                        .kname
+                        .as_deref()
+                        .map(|k| format!("/dev/{k}"))
+                        .as_deref()
+                        == Some(dev)
+            })
+            .map(|b| b.dev.dev_path())
+    };
     let canonical = |dev: &str| -> String {
-        // /dev/vg/lv and /dev/dm-N spellings → the /dev/mapper name lsblk uses
-        if let Some(b) = devices.iter().find(|b| b.dev.dev_path() == dev || b.dev.kname.as_deref().map(|k| format!("/dev/{k}")).as_deref() == Some(dev)) {
-            return b.dev.dev_path();
+        // /dev/vg/lv, /dev/dm-N and /dev/md/NAME spellings → the name lsblk uses
+        if let Some(p) = by_name(dev) {
+            return p;
         }
         let parts: Vec<&str> = dev.trim_start_matches("/dev/").split('/').collect();
         if parts.len() == 2 && parts[0] != "mapper" && parts[0] != "md" {
             return lv_device(parts[0], parts[1]);
         }
+        // a symlink (/dev/md/boot, /dev/disk/by-uuid/...) on the running system
+        if let Some(p) = std::fs::canonicalize(dev)
+            .ok()
+            .and_then(|r| by_name(&r.to_string_lossy()))
+        {
+            return p;
+        }
         dev.to_string()
     };
     let mut seen_fs: Vec<String> = Vec::new();
     for m in &mounts {
-        let (Some(dev), Some(fstype)) = (m.device(), m.fstype.as_deref()) else { continue };
+        let (Some(dev), Some(fstype)) = (m.device(), m.fstype.as_deref()) else {
+            continue;
+        };
         if !dev.starts_with("/dev/") || !FS_TYPES.contains(&fstype) {
             continue;
         }
@@ -463,7 +594,9 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 // without the superblock the filesystem is still recorded, only less faithfully
                 let t = detail_text(
                     runner,
-                    Cmd::probe(tools::TUNE2FS).args(["-l", dev.as_str()]).describe(format!("reading the ext superblock of {dev}")),
+                    Cmd::probe(tools::TUNE2FS)
+                        .args(["-l", dev.as_str()])
+                        .describe(format!("reading the ext superblock of {dev}")),
                 );
                 let e = tune2fs::parse_tune2fs(&t);
                 fs.uuid = e.uuid.clone().or(fs.uuid);
@@ -476,12 +609,19 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.check_interval = e.check_interval;
                 fs.default_mount_options = e.default_mount_options.clone();
                 // needs_recovery is the journal state of a mounted filesystem, not a mkfs feature
-                fs.features = e.features.iter().filter(|f| *f != "needs_recovery").cloned().collect();
+                fs.features = e
+                    .features
+                    .iter()
+                    .filter(|f| *f != "needs_recovery")
+                    .cloned()
+                    .collect();
             }
             "xfs" => {
                 let t = detail_text(
                     runner,
-                    Cmd::probe(tools::XFS_INFO).arg(dev.as_str()).describe(format!("reading the XFS geometry of {dev}")),
+                    Cmd::probe(tools::XFS_INFO)
+                        .arg(dev.as_str())
+                        .describe(format!("reading the XFS geometry of {dev}")),
                 );
                 let x = xfs_info::parse_xfs_info(&t);
                 fs.block_size = x.block_size;
@@ -494,7 +634,17 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 fs.features = x.features;
             }
             "vfat" => {
-                fs.fat_size = match bl.version.as_deref() {
+                // only a low-level probe (-p) reports the FAT size, as VERSION=FAT12/16/32
+                let version = optional_text(
+                    runner,
+                    Cmd::probe(tools::BLKID)
+                        .args(["-p", "-o", "export", dev.as_str()])
+                        .describe(format!("reading the FAT type of {dev}")),
+                )
+                .and_then(|t| blkid::parse_blkid_export(&t).into_iter().next())
+                .and_then(|d| d.version)
+                .or(bl.version.clone());
+                fs.fat_size = match version.as_deref() {
                     Some("FAT12") => Some(12),
                     Some("FAT16") => Some(16),
                     Some("FAT32") => Some(32),
@@ -507,17 +657,45 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
         if fstype == "btrfs" {
             let default = optional_text(
                 runner,
-                Cmd::probe(tools::BTRFS).args(["subvolume", "get-default", m.target.as_str()]).describe(format!("reading the default subvolume of {}", m.target)),
+                Cmd::probe(tools::BTRFS)
+                    .args(["subvolume", "get-default", m.target.as_str()])
+                    .describe(format!("reading the default subvolume of {}", m.target)),
             )
             .and_then(|t| btrfs::parse_get_default(&t));
             let list = optional_text(
                 runner,
                 Cmd::probe(tools::BTRFS)
-                    .args(["subvolume", "list", "-a", "-p", "-u", "-q", m.target.as_str()])
+                    .args([
+                        "subvolume",
+                        "list",
+                        "-a",
+                        "-p",
+                        "-u",
+                        "-q",
+                        m.target.as_str(),
+                    ])
                     .describe(format!("listing the subvolumes of {}", m.target)),
             )
             .map(|t| btrfs::parse_subvolume_list(&t))
             .unwrap_or_default();
+            if let Some(t) = optional_text(
+                runner,
+                Cmd::probe(tools::BTRFS)
+                    .args(["filesystem", "usage", "-b", m.target.as_str()])
+                    .describe(format!("reading the block group profiles of {}", m.target)),
+            ) {
+                let (data, meta) = btrfs::parse_usage_profiles(&t);
+                if let Some(Component::Filesystem(f)) = layout
+                    .entries
+                    .iter_mut()
+                    .rev()
+                    .map(|e| &mut e.component)
+                    .find(|c| matches!(c, Component::Filesystem(_)))
+                {
+                    f.data_profile = data;
+                    f.metadata_profile = meta;
+                }
+            }
             for s in list {
                 layout.push(Component::BtrfsSubvol(BtrfsSubvol {
                     dev: dev.clone(),
@@ -544,18 +722,64 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     }
 
     // --- boot loader ----------------------------------------------------------------------------
-    let uefi = opts.uefi.unwrap_or_else(|| sys_root.join("firmware/efi").exists());
+    let uefi = opts
+        .uefi
+        .unwrap_or_else(|| sys_root.join("firmware/efi").exists());
     probe_boot(runner, uefi, &mut layout);
 
+    exclude_unknown_devices(&mut layout);
     apply_exclusions(&mut layout, opts);
     let problems = layout.validate();
     for p in &problems {
         warn!("probed layout: {}", p.message);
     }
-    if let Some(cycle) = problems.iter().find(|p| p.message.starts_with("dependency cycle")) {
+    if let Some(cycle) = problems
+        .iter()
+        .find(|p| p.message.starts_with("dependency cycle"))
+    {
         return Err(Error::invalid("probed layout", cycle.message.clone()));
     }
     Ok(layout)
+}
+
+/// Saves the LVM metadata of every included VG with `lvm vgcfgbackup -f DIR/<vg>.cfg <vg>`, as
+/// ReaR does (`/var/lib/rear/layout/lvm/<vg>.cfg`), so that recovery can restore VGs with
+/// `vgcfgrestore` and keep every UUID. The command only writes that file, so it also runs in
+/// dry runs. Returns the files written.
+///
+/// # Errors
+/// The directory cannot be created or vgcfgbackup fails (naming the VG).
+pub fn save_vg_metadata(
+    runner: &dyn Runner,
+    layout: &Layout,
+    dir: &std::path::Path,
+) -> Result<Vec<PathBuf>> {
+    let vgs: Vec<&str> = layout
+        .entries
+        .iter()
+        .filter(|e| e.excluded.is_none())
+        .filter_map(|e| match &e.component {
+            Component::Vg(v) => Some(v.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if vgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
+    let mut files = Vec::new();
+    for vg in vgs {
+        let file = dir.join(format!("{vg}.cfg"));
+        Cmd::probe(tools::LVM)
+            .arg("vgcfgbackup")
+            .arg("-f")
+            .arg(&file)
+            .arg(vg)
+            .describe(format!("saving the LVM metadata of VG {vg}"))
+            .run(runner)?;
+        files.push(file);
+    }
+    Ok(files)
 }
 
 fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
@@ -569,10 +793,26 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         _ => None,
     });
     if uefi {
-        let efi = optional_text(runner, Cmd::probe(tools::EFIBOOTMGR).arg("-v").describe("listing EFI boot entries"))
-            .map(|t| efibootmgr::parse_efibootmgr(&t))
-            .unwrap_or_default();
-        let current = efi.current.as_deref().and_then(|c| efi.entries.iter().find(|e| e.num == c));
+        let efi = optional_text(
+            runner,
+            Cmd::probe(tools::EFIBOOTMGR)
+                .arg("-v")
+                .describe("listing EFI boot entries"),
+        )
+        .map(|t| efibootmgr::parse_efibootmgr(&t))
+        .unwrap_or_default();
+        // BootCurrent, or else the first BootOrder entry on a disk partition
+        let current = efi
+            .current
+            .as_deref()
+            .and_then(|c| efi.entries.iter().find(|e| e.num == c))
+            .or_else(|| {
+                efi.order.iter().find_map(|o| {
+                    efi.entries
+                        .iter()
+                        .find(|e| e.num == *o && e.partuuid.is_some())
+                })
+            });
         let loader = current.and_then(|e| e.loader.clone());
         let kind = match loader.as_deref().map(str::to_ascii_lowercase) {
             Some(l) if l.contains("systemd-boot") => BootloaderKind::SystemdBoot,
@@ -580,13 +820,22 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
             None if esp.is_some() => BootloaderKind::Grub2Efi,
             _ => BootloaderKind::Unknown,
         };
-        layout.push(Component::Bootloader(Bootloader { kind, disks: Vec::new(), esp, loader }));
+        layout.push(Component::Bootloader(Bootloader {
+            kind,
+            disks: Vec::new(),
+            esp,
+            loader,
+        }));
         for e in &efi.entries {
             layout.push(Component::EfiEntry(EfiEntry {
                 num: e.num.clone(),
                 label: e.label.clone(),
                 active: e.active,
-                order: efi.order.iter().position(|o| *o == e.num).and_then(|p| u32::try_from(p).ok()),
+                order: efi
+                    .order
+                    .iter()
+                    .position(|o| *o == e.num)
+                    .and_then(|p| u32::try_from(p).ok()),
                 current: efi.current.as_deref() == Some(e.num.as_str()),
                 partuuid: e.partuuid.clone(),
                 loader: e.loader.clone(),
@@ -599,14 +848,18 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         let mut disks: Vec<String> = layout
             .components()
             .filter_map(|c| match c {
-                Component::Partition(p) if p.flags.iter().any(|f| f == "bios_grub") => Some(p.disk.clone()),
+                Component::Partition(p) if p.flags.iter().any(|f| f == "bios_grub") => {
+                    Some(p.disk.clone())
+                }
                 _ => None,
             })
             .collect();
         if disks.is_empty() {
             let boot = ["/boot", "/"].iter().find_map(|mp| {
                 layout.components().find_map(|c| match c {
-                    Component::Filesystem(f) if f.mountpoint.as_deref() == Some(mp) => Some(f.dev.clone()),
+                    Component::Filesystem(f) if f.mountpoint.as_deref() == Some(mp) => {
+                        Some(f.dev.clone())
+                    }
                     _ => None,
                 })
             });
@@ -616,7 +869,12 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
         }
         disks.dedup();
         if !disks.is_empty() {
-            layout.push(Component::Bootloader(Bootloader { kind: BootloaderKind::Grub2Bios, disks, esp, loader: None }));
+            layout.push(Component::Bootloader(Bootloader {
+                kind: BootloaderKind::Grub2Bios,
+                disks,
+                esp,
+                loader: None,
+            }));
         }
     }
 }
@@ -624,7 +882,11 @@ fn probe_boot(runner: &dyn Runner, uefi: bool, layout: &mut Layout) {
 /// The disks a device ultimately sits on.
 fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
     let deps = layout.dependencies();
-    let Some(start) = layout.entries.iter().position(|e| e.component.provides_device().as_deref() == Some(dev)) else {
+    let Some(start) = layout
+        .entries
+        .iter()
+        .position(|e| e.component.provides_device().as_deref() == Some(dev))
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -641,6 +903,32 @@ fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Excludes what sits on a device rear does not capture (a filesystem on a loop device, an NBD
+/// or a device lsblk does not list), with everything above it, as ReaR comments such lines out:
+/// the layout then stays valid and can be read back.
+fn exclude_unknown_devices(layout: &mut Layout) {
+    let deps = layout.dependencies();
+    let unknown: Vec<(usize, String)> = deps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, list)| {
+            list.iter()
+                .find_map(|d| d.as_ref().err())
+                .map(|missing| (i, missing.clone()))
+        })
+        .collect();
+    for (i, missing) in unknown {
+        let reason = format!("it is on {missing}, which is not part of the captured layout");
+        let mut all = vec![i];
+        all.extend(layout.dependents_of(i));
+        for j in all {
+            if layout.entries[j].excluded.is_none() {
+                layout.entries[j].excluded = Some(reason.clone());
+            }
+        }
+    }
 }
 
 /// Marks excluded components (and everything that depends on them) with the reason, following
@@ -696,7 +984,10 @@ pub fn apply_exclusions(layout: &mut Layout, opts: &ProbeOptions) {
         let mut todo: Vec<usize> = (0..count)
             .filter(|&i| {
                 layout.entries[i].excluded.is_none()
-                    && matches!(layout.entries[i].component, Component::Filesystem(_) | Component::BtrfsMount(_) | Component::Swap(_))
+                    && matches!(
+                        layout.entries[i].component,
+                        Component::Filesystem(_) | Component::BtrfsMount(_) | Component::Swap(_)
+                    )
             })
             .collect();
         while let Some(i) = todo.pop() {
@@ -705,10 +996,78 @@ pub fn apply_exclusions(layout: &mut Layout, opts: &ProbeOptions) {
             }
             todo.extend(deps[i].iter().filter_map(|d| d.as_ref().ok().copied()));
         }
-        for i in 0..count {
-            if matches!(layout.entries[i].component, Component::Disk(_)) && !used[i] {
-                exclude(layout, i, "AUTOEXCLUDE_DISKS: no included filesystem or swap uses it");
-            }
+        let unused_disks: Vec<usize> = (0..count)
+            .filter(|&i| matches!(layout.entries[i].component, Component::Disk(_)) && !used[i])
+            .collect();
+        for i in unused_disks {
+            exclude(
+                layout,
+                i,
+                "AUTOEXCLUDE_DISKS: no included filesystem or swap uses it",
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::FakeRunner;
+    use crate::layout::model::Vg;
+
+    #[test]
+    fn vg_metadata_for_included_vgs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layout = Layout::new();
+        layout.push(Component::Vg(Vg {
+            name: "vg0".into(),
+            extent_size: 4 << 20,
+            ..Vg::default()
+        }));
+        layout.push(Component::Vg(Vg {
+            name: "vgx".into(),
+            extent_size: 4 << 20,
+            ..Vg::default()
+        }));
+        layout.entries[1].excluded = Some("EXCLUDE_VG=vgx".into());
+        let want = dir.path().join("lvm/vg0.cfg");
+        let line = format!("lvm vgcfgbackup -f {} vg0", want.display());
+        let fake = FakeRunner::new().on(&line, "");
+        let files = save_vg_metadata(&fake, &layout, &dir.path().join("lvm")).unwrap();
+        assert_eq!(files, vec![want]);
+        assert_eq!(fake.calls(), vec![line]);
+        // a failing vgcfgbackup is an error naming the VG
+        let err = save_vg_metadata(&FakeRunner::new(), &layout, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("vgcfgbackup"), "{err}");
+    }
+
+    #[test]
+    fn options_from_rear_config() {
+        use crate::config::{Config, Value};
+        let vars = [
+            (
+                "EXCLUDE_MOUNTPOINTS",
+                Value::Array(vec!["/data".into(), "/scratch".into()]),
+            ),
+            ("EXCLUDE_VG", Value::Array(vec!["vgbackup".into()])),
+            (
+                "EXCLUDE_RECREATE",
+                Value::Array(vec!["fs:/srv".into(), "/dev/vg1".into()]),
+            ),
+            ("AUTOEXCLUDE_DISKS", Value::Scalar("no".into())),
+            ("AUTOEXCLUDE_PATH", Value::Array(vec!["/media".into()])),
+        ];
+        let config = Config::from_vars(vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let o = ProbeOptions::from_config(&config);
+        assert_eq!(o.exclude_mountpoints, vec!["/data", "/scratch"]);
+        assert_eq!(o.exclude_vg, vec!["vgbackup"]);
+        assert_eq!(o.exclude_recreate, vec!["fs:/srv", "/dev/vg1"]);
+        assert!(!o.autoexclude_disks);
+        // unset: ReaR's defaults
+        assert!(o.autoexclude_multipath);
+        assert_eq!(o.autoexclude_path, vec!["/media"]);
+        let d = ProbeOptions::from_config(&Config::from_vars(Default::default()));
+        assert!(d.autoexclude_disks);
+        assert_eq!(d.autoexclude_path, vec!["/media", "/run", "/mnt", "/tmp"]);
     }
 }

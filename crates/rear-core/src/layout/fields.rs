@@ -115,7 +115,12 @@ impl FieldValue for Vec<String> {
         if self.is_empty() {
             return None;
         }
-        Some(self.iter().map(|s| escape(s, &[','])).collect::<Vec<_>>().join(","))
+        Some(
+            self.iter()
+                .map(|s| escape(s, &[',']))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
     fn decode(raw: Option<&str>) -> Result<Self, String> {
         match raw {
@@ -273,7 +278,17 @@ mod tests {
 
     #[test]
     fn escape_round_trips_awkward_text() {
-        for s in ["plain", "with space", "100%", "#hash", "tab\there", "ünïcödé", "a,b", "%zz", ""] {
+        for s in [
+            "plain",
+            "with space",
+            "100%",
+            "#hash",
+            "tab\there",
+            "ünïcödé",
+            "a,b",
+            "%zz",
+            "",
+        ] {
             assert_eq!(unescape(&escape(s, &[','])), s, "{s}");
         }
         assert_eq!(escape("EFI System", &[]), "EFI%20System");
@@ -289,7 +304,11 @@ mod tests {
         assert_eq!(Vec::<String>::decode(Some(&enc)).unwrap(), v);
         assert_eq!(Vec::<String>::new().encode(), None);
         assert_eq!(Option::<u64>::decode(None).unwrap(), None);
-        assert!(u64::decode(Some("12x")).unwrap_err().contains("not a number"));
+        assert!(
+            u64::decode(Some("12x"))
+                .unwrap_err()
+                .contains("not a number")
+        );
         assert_eq!(Some(String::new()).encode(), Some(String::new()));
     }
 }

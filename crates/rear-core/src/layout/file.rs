@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::fields::{Fields, Record};
 use super::model::{
-    BtrfsMount, BtrfsSubvol, Bootloader, Component, Crypt, Disk, EfiEntry, Entry, FORMAT_VERSION,
+    Bootloader, BtrfsMount, BtrfsSubvol, Component, Crypt, Disk, EfiEntry, Entry, FORMAT_VERSION,
     Filesystem, Foreign, Header, Layout, Lv, Multipath, Partition, Pv, Raid, Swap, Vg,
 };
 use crate::{Error, Result};
@@ -34,7 +34,10 @@ fn line_of<R: Record>(record: &R, excluded: Option<&str>) -> String {
         line.push_str(&v);
     }
     if let Some(reason) = excluded {
-        line.push_str(&format!(" {EXCLUDED_KEY}={}", super::fields::escape(reason, &[])));
+        line.push_str(&format!(
+            " {EXCLUDED_KEY}={}",
+            super::fields::escape(reason, &[])
+        ));
     }
     line
 }
@@ -147,7 +150,10 @@ pub fn parse_component_line(line: &str) -> Result<(Component, Option<String>), S
     }?;
     let left = fields.leftover();
     if !left.is_empty() {
-        return Err(format!("unknown field(s) for '{keyword}': {}", left.join(", ")));
+        return Err(format!(
+            "unknown field(s) for '{keyword}': {}",
+            left.join(", ")
+        ));
     }
     Ok((component, excluded))
 }
@@ -177,8 +183,8 @@ pub fn read(text: &str, file: &Path) -> Result<Layout> {
             comments.push(c.to_string());
             continue;
         }
-        if trimmed.starts_with('#') {
-            comments.push(trimmed[1..].to_string());
+        if let Some(c) = trimmed.strip_prefix('#') {
+            comments.push(c.to_string());
             continue;
         }
         if header.is_none() {
@@ -194,7 +200,10 @@ pub fn read(text: &str, file: &Path) -> Result<Layout> {
                     let h = Header::from_fields(&mut f)?;
                     match f.leftover().as_slice() {
                         [] => Ok(h),
-                        left => Err(format!("unknown field(s) for 'layout': {}", left.join(", "))),
+                        left => Err(format!(
+                            "unknown field(s) for 'layout': {}",
+                            left.join(", ")
+                        )),
                     }
                 })
                 .map_err(|e| at(n, e))?;
@@ -212,13 +221,24 @@ pub fn read(text: &str, file: &Path) -> Result<Layout> {
             continue;
         }
         let (component, excluded) = parse_component_line(trimmed).map_err(|e| at(n, e))?;
-        entries.push(Entry { component, excluded, comments: std::mem::take(&mut comments) });
+        entries.push(Entry {
+            component,
+            excluded,
+            comments: std::mem::take(&mut comments),
+        });
         lines.push(n);
     }
     let Some(header) = header else {
-        return Err(at(text.lines().count().max(1), "no 'layout version=N' header line".into()));
+        return Err(at(
+            text.lines().count().max(1),
+            "no 'layout version=N' header line".into(),
+        ));
     };
-    let layout = Layout { header, entries, trailing_comments: comments };
+    let layout = Layout {
+        header,
+        entries,
+        trailing_comments: comments,
+    };
     if let Some(p) = layout.validate().into_iter().next() {
         return Err(at(lines[p.entry], p.message));
     }

@@ -217,6 +217,10 @@ record! {
         uuid: Option<String> = "uuid",
         /// Array size in bytes.
         size: Option<u64> = "size",
+        /// Space used on each member in bytes (`mdadm --size`; ReaR's `size=`).
+        dev_size: Option<u64> = "dev_size",
+        /// Write-intent bitmap: `internal`, or the path of an external bitmap file.
+        bitmap: Option<String> = "bitmap",
         /// Partition table on the array (partitioned md).
         table: Option<PartTable> = "table",
         /// Disk identifier of that partition table.
@@ -379,6 +383,10 @@ record! {
         fat_size: Option<u32> = "fat_size",
         /// Node size in bytes (btrfs).
         node_size: Option<u64> = "node_size",
+        /// Data block group profile: single, dup, raid0, raid1, ... (btrfs).
+        data_profile: Option<String> = "data_profile",
+        /// Metadata block group profile (btrfs).
+        metadata_profile: Option<String> = "metadata_profile",
     }
 }
 
@@ -599,7 +607,11 @@ pub struct Entry {
 impl Entry {
     /// An included entry without comments.
     pub fn new(component: Component) -> Self {
-        Entry { component, excluded: None, comments: Vec::new() }
+        Entry {
+            component,
+            excluded: None,
+            comments: Vec::new(),
+        }
     }
 }
 
@@ -628,7 +640,10 @@ impl Layout {
     /// An empty layout with a current-version header.
     pub fn new() -> Self {
         Layout {
-            header: Header { version: FORMAT_VERSION, ..Header::default() },
+            header: Header {
+                version: FORMAT_VERSION,
+                ..Header::default()
+            },
             ..Layout::default()
         }
     }
@@ -667,8 +682,12 @@ impl Layout {
     /// the layout is reported as `Err(reference)` so validation can name it.
     pub fn dependencies(&self) -> Vec<Vec<Result<usize, String>>> {
         let devices = self.device_index();
-        let ids: HashMap<String, usize> =
-            self.entries.iter().enumerate().map(|(i, e)| (e.component.id(), i)).collect();
+        let ids: HashMap<String, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.component.id(), i))
+            .collect();
         let dev = |d: &str| devices.get(d).copied().ok_or_else(|| d.to_string());
         let id = |d: &str| ids.get(d).copied().ok_or_else(|| d.to_string());
         // mount points, for nesting: the nearest mounted ancestor of a mount point
@@ -682,10 +701,10 @@ impl Layout {
             let mut path = std::path::Path::new(mp);
             while let Some(parent) = path.parent() {
                 let p = parent.to_str().unwrap_or("/");
-                if let Some(&i) = mounts.get(p) {
-                    if i != me {
-                        return Some(i);
-                    }
+                if let Some(&i) = mounts.get(p)
+                    && i != me
+                {
+                    return Some(i);
                 }
                 path = parent;
             }
@@ -710,15 +729,19 @@ impl Layout {
                     Component::Raid(r) => {
                         deps.extend(r.devices.iter().chain(&r.spares).map(|d| dev(d)));
                     }
-                    Component::Multipath(m) => deps.extend(m.slaves.iter().map(|d| dev(d))),
+                    // ReaR writes no disk lines for the paths of a multipath device, so a
+                    // path that is not in the layout is not an error
+                    Component::Multipath(m) => {
+                        deps.extend(m.slaves.iter().filter_map(|d| dev(d).ok()).map(Ok));
+                    }
                     Component::Crypt(c) => deps.push(dev(&c.dev)),
                     Component::Pv(p) => deps.push(dev(&p.dev)),
                     Component::Vg(v) => {
                         for (i, other) in self.entries.iter().enumerate() {
-                            if let Component::Pv(p) = &other.component {
-                                if p.vg.as_deref() == Some(v.name.as_str()) {
-                                    deps.push(Ok(i));
-                                }
+                            if let Component::Pv(p) = &other.component
+                                && p.vg.as_deref() == Some(v.name.as_str())
+                            {
+                                deps.push(Ok(i));
                             }
                         }
                     }
@@ -756,10 +779,10 @@ impl Layout {
                     }
                     Component::Bootloader(b) => {
                         deps.extend(b.disks.iter().map(|d| dev(d)));
-                        if let Some(esp) = &b.esp {
-                            if let Some(&i) = mounts.get(esp.as_str()) {
-                                deps.push(Ok(i));
-                            }
+                        if let Some(esp) = &b.esp
+                            && let Some(&i) = mounts.get(esp.as_str())
+                        {
+                            deps.push(Ok(i));
                         }
                     }
                 }
@@ -768,8 +791,8 @@ impl Layout {
             .collect()
     }
 
-    /// Checks that every reference resolves, that IDs are unique and that there is no
-    /// dependency cycle. Returns every problem found.
+    /// Checks that every reference of an included component resolves, that IDs are unique and
+    /// that there is no dependency cycle. Returns every problem found.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -778,12 +801,19 @@ impl Layout {
             if let Some(first) = seen.insert(id.clone(), i) {
                 problems.push(Problem {
                     entry: i,
-                    message: format!("component {id} is defined twice (first as entry {})", first + 1),
+                    message: format!(
+                        "component {id} is defined twice (first as entry {})",
+                        first + 1
+                    ),
                 });
             }
         }
         let deps = self.dependencies();
         for (i, list) in deps.iter().enumerate() {
+            // an excluded component is not recreated, so what it sits on need not be known
+            if self.entries[i].excluded.is_some() {
+                continue;
+            }
             for d in list {
                 if let Err(missing) = d {
                     problems.push(Problem {
@@ -819,7 +849,11 @@ impl Layout {
         }
         let adj: Vec<Vec<usize>> = deps
             .iter()
-            .map(|list| list.iter().filter_map(|d| d.as_ref().ok().copied()).collect())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|d| d.as_ref().ok().copied())
+                    .collect()
+            })
             .collect();
         let n = self.entries.len();
         let mut mark = vec![Mark::White; n];
@@ -848,8 +882,10 @@ impl Layout {
                     }
                     Mark::Grey => {
                         let from = stack.iter().position(|(s, _)| *s == d).unwrap_or(0);
-                        let mut names: Vec<String> =
-                            stack[from..].iter().map(|(s, _)| self.entries[*s].component.id()).collect();
+                        let mut names: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(s, _)| self.entries[*s].component.id())
+                            .collect();
                         names.push(self.entries[d].component.id());
                         return Err(Problem {
                             entry: d,
@@ -879,6 +915,8 @@ impl Layout {
                 }
             }
         }
-        (0..self.entries.len()).filter(|&i| i != index && marked[i]).collect()
+        (0..self.entries.len())
+            .filter(|&i| i != index && marked[i])
+            .collect()
     }
 }

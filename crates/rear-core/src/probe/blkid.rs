@@ -65,7 +65,9 @@ pub fn parse_blkid_export(text: &str) -> Vec<BlkidDevice> {
             flush(&mut cur, &mut out);
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = unescape(v);
         match k {
             "DEVNAME" => {
@@ -98,7 +100,10 @@ mod tests {
     #[test]
     fn parse_blkid_host_loop() {
         let all = parse_blkid_export(include_str!("testdata/host-loop/blkid.txt"));
-        let loops: Vec<_> = all.into_iter().filter(|d| d.devname.starts_with("/dev/loop")).collect();
+        let loops: Vec<_> = all
+            .into_iter()
+            .filter(|d| d.devname.starts_with("/dev/loop"))
+            .collect();
         insta::assert_json_snapshot!(loops);
     }
 

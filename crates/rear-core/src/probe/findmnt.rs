@@ -68,8 +68,12 @@ pub fn parse_findmnt_json(text: &str) -> Result<Vec<Mount>> {
             walk(c, out);
         }
     }
-    let tree = serde_json::from_str::<Output>(text)
-        .map_err(|e| Error::invalid("output of 'findmnt -J'", format!("not the JSON findmnt writes: {e}")))?;
+    let tree = serde_json::from_str::<Output>(text).map_err(|e| {
+        Error::invalid(
+            "output of 'findmnt -J'",
+            format!("not the JSON findmnt writes: {e}"),
+        )
+    })?;
     let mut out = Vec::new();
     for m in tree.filesystems {
         walk(m, &mut out);
@@ -84,7 +88,10 @@ mod tests {
     #[test]
     fn parse_findmnt_host_loop() {
         let all = parse_findmnt_json(include_str!("testdata/host-loop/findmnt.json")).unwrap();
-        let ours: Vec<_> = all.into_iter().filter(|m| m.target.starts_with("/mnt/laytest")).collect();
+        let ours: Vec<_> = all
+            .into_iter()
+            .filter(|m| m.target.starts_with("/mnt/laytest"))
+            .collect();
         insta::assert_json_snapshot!(ours);
         let home = parse_findmnt_json(include_str!("testdata/host-loop/findmnt-all.json"))
             .unwrap()

@@ -130,9 +130,14 @@ struct Output {
 /// [`Error::Invalid`] naming the line and column where the JSON stops making sense (a truncated
 /// capture, a tool that printed a warning first).
 pub fn parse_lsblk_json(text: &str) -> Result<Vec<LsblkDevice>> {
-    serde_json::from_str::<Output>(text).map(|o| o.blockdevices).map_err(|e| {
-        Error::invalid("output of 'lsblk -J -b -O'", format!("not the JSON lsblk writes: {e}"))
-    })
+    serde_json::from_str::<Output>(text)
+        .map(|o| o.blockdevices)
+        .map_err(|e| {
+            Error::invalid(
+                "output of 'lsblk -J -b -O'",
+                format!("not the JSON lsblk writes: {e}"),
+            )
+        })
 }
 
 /// A block device with all its parents (devices it is stacked on).
@@ -154,16 +159,20 @@ impl LsblkDevice {
         }
         let dm = matches!(self.dtype.as_str(), "lvm" | "crypt" | "mpath" | "dm")
             || self.kname.as_deref().is_some_and(|k| k.starts_with("dm-"));
-        if dm { format!("/dev/mapper/{}", self.name) } else { format!("/dev/{}", self.name) }
+        if dm {
+            format!("/dev/mapper/{}", self.name)
+        } else {
+            format!("/dev/{}", self.name)
+        }
     }
 
     /// Every mount point (both columns merged, without duplicates).
     pub fn all_mountpoints(&self) -> Vec<String> {
         let mut out: Vec<String> = self.mountpoints.iter().flatten().cloned().collect();
-        if let Some(m) = &self.mountpoint {
-            if !out.contains(m) {
-                out.push(m.clone());
-            }
+        if let Some(m) = &self.mountpoint
+            && !out.contains(m)
+        {
+            out.push(m.clone());
         }
         out
     }
@@ -175,16 +184,19 @@ pub fn flatten(tree: &[LsblkDevice]) -> Vec<BlockDevice> {
         let path = d.dev_path();
         match out.iter_mut().find(|b| b.dev.dev_path() == path) {
             Some(b) => {
-                if let Some(p) = parent {
-                    if !b.parents.iter().any(|x| x == p) {
-                        b.parents.push(p.to_string());
-                    }
+                if let Some(p) = parent
+                    && !b.parents.iter().any(|x| x == p)
+                {
+                    b.parents.push(p.to_string());
                 }
             }
             None => {
                 let mut dev = d.clone();
                 dev.children = Vec::new();
-                out.push(BlockDevice { dev, parents: parent.map(str::to_string).into_iter().collect() });
+                out.push(BlockDevice {
+                    dev,
+                    parents: parent.map(str::to_string).into_iter().collect(),
+                });
             }
         }
         for c in &d.children {
@@ -202,10 +214,16 @@ pub fn flatten(tree: &[LsblkDevice]) -> Vec<BlockDevice> {
 /// the partition start (`start`, util-linux before 2.38) and the sector sizes.
 pub fn backfill_from_sys(devices: &mut [BlockDevice], sys_root: &Path) {
     for b in devices {
-        let Some(mm) = b.dev.maj_min.clone() else { continue };
+        let Some(mm) = b.dev.maj_min.clone() else {
+            continue;
+        };
         let dir = sys_root.join("dev/block").join(&mm);
         let read = |name: &str| -> Option<u64> {
-            std::fs::read_to_string(dir.join(name)).ok()?.trim().parse().ok()
+            std::fs::read_to_string(dir.join(name))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
         };
         if b.dev.start.is_none() && b.dev.dtype == "part" {
             b.dev.start = read("start");
@@ -227,7 +245,10 @@ mod tests {
     fn parse_lsblk_host_loop_capture() {
         let text = include_str!("testdata/host-loop/lsblk.json");
         let flat = flatten(&parse_lsblk_json(text).unwrap());
-        let loops: Vec<_> = flat.iter().filter(|b| b.dev.name.starts_with("loop1")).collect();
+        let loops: Vec<_> = flat
+            .iter()
+            .filter(|b| b.dev.name.starts_with("loop1"))
+            .collect();
         insta::assert_json_snapshot!(loops);
     }
 
@@ -256,7 +277,10 @@ mod tests {
         let text = include_str!("testdata/host-loop/lsblk.json");
         let cut = &text[..text.len() / 2];
         let err = parse_lsblk_json(cut).unwrap_err().to_string();
-        assert!(err.contains("lsblk -J -b -O") && err.contains("line "), "{err}");
+        assert!(
+            err.contains("lsblk -J -b -O") && err.contains("line "),
+            "{err}"
+        );
     }
 
     #[test]

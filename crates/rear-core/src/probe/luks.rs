@@ -52,9 +52,15 @@ pub fn parse_luks_dump(text: &str) -> LuksInfo {
             };
             continue;
         }
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
-        let num = || v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+        let num = || {
+            v.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        };
         match (section, k) {
             ("", "Version") => l.version = num().map_or(0, |n| u32::try_from(n).unwrap_or(0)),
             ("", "UUID") => l.uuid = Some(v.to_string()),

@@ -78,7 +78,11 @@ pub struct LvmReport {
 }
 
 fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.get(k)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn n(v: &Value, k: &str) -> Option<u64> {
@@ -90,7 +94,10 @@ impl LvmReport {
     /// known (same PV name, VG name, or VG/LV name) are merged, filling missing values.
     pub fn add_json(&mut self, text: &str, command: &str) -> Result<()> {
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            Error::invalid(format!("output of '{command}'"), format!("not the JSON LVM writes: {e}"))
+            Error::invalid(
+                format!("output of '{command}'"),
+                format!("not the JSON LVM writes: {e}"),
+            )
         })?;
         let reports = v.get("report").and_then(Value::as_array).ok_or_else(|| {
             Error::invalid(format!("output of '{command}'"), "no \"report\" array")
@@ -103,8 +110,15 @@ impl LvmReport {
                 .collect()
         };
         for r in rows("pv") {
-            let Some(name) = s(r, "pv_name") else { continue };
-            let pv = LvmPv { name, vg: s(r, "vg_name"), uuid: s(r, "pv_uuid"), size: n(r, "pv_size") };
+            let Some(name) = s(r, "pv_name") else {
+                continue;
+            };
+            let pv = LvmPv {
+                name,
+                vg: s(r, "vg_name"),
+                uuid: s(r, "pv_uuid"),
+                size: n(r, "pv_size"),
+            };
             match self.pvs.iter_mut().find(|p| p.name == pv.name) {
                 Some(p) => {
                     p.vg = p.vg.take().or(pv.vg);
@@ -115,7 +129,9 @@ impl LvmReport {
             }
         }
         for r in rows("vg") {
-            let Some(name) = s(r, "vg_name") else { continue };
+            let Some(name) = s(r, "vg_name") else {
+                continue;
+            };
             let vg = LvmVg {
                 name,
                 uuid: s(r, "vg_uuid"),
@@ -136,16 +152,21 @@ impl LvmReport {
         // segments (fullreport "seg", or lvs --segments) carry segtype/stripes per LV UUID
         let segs = rows("seg");
         for r in rows("lv") {
-            let (Some(name), Some(vg)) = (s(r, "lv_name"), s(r, "vg_name").or_else(|| {
-                s(r, "lv_full_name").and_then(|f| f.split_once('/').map(|(v, _)| v.to_string()))
-            })) else {
+            let (Some(name), Some(vg)) = (
+                s(r, "lv_name"),
+                s(r, "vg_name").or_else(|| {
+                    s(r, "lv_full_name").and_then(|f| f.split_once('/').map(|(v, _)| v.to_string()))
+                }),
+            ) else {
                 continue;
             };
             if name.starts_with('[') {
                 continue;
             }
             let uuid = s(r, "lv_uuid");
-            let seg = segs.iter().find(|sg| uuid.is_some() && s(sg, "lv_uuid") == uuid);
+            let seg = segs
+                .iter()
+                .find(|sg| uuid.is_some() && s(sg, "lv_uuid") == uuid);
             let pick = |k: &str| s(r, k).or_else(|| seg.and_then(|sg| s(sg, k)));
             let pick_n = |k: &str| n(r, k).or_else(|| seg.and_then(|sg| n(sg, k)));
             let lv = LvmLv {
@@ -161,7 +182,11 @@ impl LvmReport {
                 metadata_size: n(r, "lv_metadata_size"),
                 chunk_size: pick_n("chunk_size"),
             };
-            match self.lvs.iter_mut().find(|l| l.vg == lv.vg && l.name == lv.name) {
+            match self
+                .lvs
+                .iter_mut()
+                .find(|l| l.vg == lv.vg && l.name == lv.name)
+            {
                 Some(l) => {
                     l.uuid = l.uuid.take().or(lv.uuid);
                     l.size = l.size.or(lv.size);
@@ -206,6 +231,29 @@ mod tests {
         assert_eq!(r.lvs.len(), 3);
         assert_eq!(r.lvs[1].metadata_size, Some(4_194_304));
         assert_eq!(r.lvs[2].pool.as_deref(), Some("pool"));
+    }
+
+    #[test]
+    fn parse_lvs_lab_linear_striped_thin() {
+        // real capture from the lab guest (fixtures/layouts/lvm-linear-striped-thin)
+        let mut r = LvmReport::default();
+        for (file, cmd) in [
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/pvs.json"),
+                "pvs",
+            ),
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/vgs.json"),
+                "vgs",
+            ),
+            (
+                include_str!("../../../../fixtures/layouts/lvm-linear-striped-thin/lvs.json"),
+                "lvs",
+            ),
+        ] {
+            r.add_json(file, cmd).unwrap();
+        }
+        insta::assert_json_snapshot!(r);
     }
 
     #[test]

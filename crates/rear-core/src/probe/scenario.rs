@@ -41,7 +41,11 @@ pub fn parse_index(text: &str) -> Vec<IndexRow> {
             }
             let command = command_cell.trim_matches('`').to_string();
             let status = cells[3].parse().ok()?;
-            Some(IndexRow { file, command, status })
+            Some(IndexRow {
+                file,
+                command,
+                status,
+            })
         })
         .collect()
 }
@@ -49,13 +53,19 @@ pub fn parse_index(text: &str) -> Vec<IndexRow> {
 /// Builds a [`FakeRunner`] answering every command recorded in `dir/INDEX.md`.
 pub fn fake_runner(dir: &Path) -> Result<FakeRunner> {
     let index_path = dir.join("INDEX.md");
-    let index = std::fs::read_to_string(&index_path).map_err(|e| Error::io("reading", &index_path, e))?;
+    let index =
+        std::fs::read_to_string(&index_path).map_err(|e| Error::io("reading", &index_path, e))?;
     let mut fake = FakeRunner::new();
     for row in parse_index(&index) {
         let path = dir.join(&row.file);
         let stdout = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
         let stderr = std::fs::read(dir.join(format!("{}.stderr", row.file))).unwrap_or_default();
-        let out = Output { status: row.status, stdout, stderr, simulated: false };
+        let out = Output {
+            status: row.status,
+            stdout,
+            stderr,
+            simulated: false,
+        };
         // capture.sh records "$*" (words joined by spaces; no argument there contains a space);
         // Cmd::command_line shell-quotes, so quote the same way
         let words: Vec<&str> = row.command.split_whitespace().collect();
@@ -75,7 +85,14 @@ mod tests {
     #[test]
     fn index_rows() {
         let rows = parse_index(include_str!("testdata/host-loop/INDEX.md"));
-        assert_eq!(rows[0], IndexRow { file: "lsblk.json".into(), command: "lsblk -J -b -O".into(), status: 0 });
+        assert_eq!(
+            rows[0],
+            IndexRow {
+                file: "lsblk.json".into(),
+                command: "lsblk -J -b -O".into(),
+                status: 0
+            }
+        );
         assert!(rows.iter().any(|r| r.command == "sfdisk --json /dev/loop0"));
     }
 }

@@ -71,15 +71,24 @@ impl PartitionTable {
 
 /// Parses `sfdisk --json DEVICE`.
 pub fn parse_sfdisk_json(text: &str) -> Result<PartitionTable> {
-    serde_json::from_str::<Output>(text).map(|o| o.partitiontable).map_err(|e| {
-        Error::invalid("output of 'sfdisk --json'", format!("not the JSON sfdisk writes: {e}"))
-    })
+    serde_json::from_str::<Output>(text)
+        .map(|o| o.partitiontable)
+        .map_err(|e| {
+            Error::invalid(
+                "output of 'sfdisk --json'",
+                format!("not the JSON sfdisk writes: {e}"),
+            )
+        })
 }
 
 /// The partition number of a partition device (`/dev/sda12` → 12, `/dev/nvme0n1p3` → 3,
 /// `/dev/mapper/mpatha-part2` → 2).
 pub fn partition_number(node: &str) -> Option<u32> {
-    let digits: String = node.chars().rev().take_while(char::is_ascii_digit).collect();
+    let digits: String = node
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.chars().rev().collect::<String>().parse().ok()
 }
 

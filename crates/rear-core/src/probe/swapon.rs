@@ -44,7 +44,9 @@ fn unhex(s: &str) -> String {
 /// Parses raw `swapon --show` output with its header line.
 pub fn parse_swapon(text: &str) -> Vec<SwapArea> {
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Vec::new() };
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
     let cols: Vec<&str> = header.split_whitespace().collect();
     lines
         .filter(|l| !l.trim().is_empty())
@@ -78,7 +80,9 @@ mod tests {
 
     #[test]
     fn missing_label_and_escapes() {
-        let s = parse_swapon("NAME TYPE SIZE USED PRIO UUID LABEL\n/swap\\x20file file 1024 0 -2 abc\n");
+        let s = parse_swapon(
+            "NAME TYPE SIZE USED PRIO UUID LABEL\n/swap\\x20file file 1024 0 -2 abc\n",
+        );
         assert_eq!(s[0].name, "/swap file");
         assert_eq!(s[0].label, None);
         assert_eq!(s[0].uuid.as_deref(), Some("abc"));

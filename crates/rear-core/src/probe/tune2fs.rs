@@ -42,9 +42,15 @@ impl ExtInfo {
 pub fn parse_tune2fs(text: &str) -> ExtInfo {
     let mut e = ExtInfo::default();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let v = v.trim();
-        let first_num = || v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+        let first_num = || {
+            v.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        };
         match k.trim() {
             "Filesystem UUID" => e.uuid = Some(v.to_string()),
             "Filesystem volume name" => {

@@ -46,7 +46,9 @@ pub fn parse_xfs_info(text: &str) -> XfsInfo {
     let mut kv: Vec<(String, String, String)> = Vec::new();
     let mut log_internal = false;
     for line in text.lines() {
-        let Some((head, rest)) = line.split_once('=') else { continue };
+        let Some((head, rest)) = line.split_once('=') else {
+            continue;
+        };
         if !line.starts_with(char::is_whitespace) {
             section = head.trim().to_string();
         }
@@ -60,7 +62,9 @@ pub fn parse_xfs_info(text: &str) -> XfsInfo {
         }
     }
     let get = |s: &str, k: &str| {
-        kv.iter().find(|(a, b, _)| a == s && b == k).and_then(|(_, _, v)| v.parse::<u64>().ok())
+        kv.iter()
+            .find(|(a, b, _)| a == s && b == k)
+            .and_then(|(_, _, v)| v.parse::<u64>().ok())
     };
     let bsize = get("data", "bsize");
     let mut x = XfsInfo {
@@ -74,7 +78,9 @@ pub fn parse_xfs_info(text: &str) -> XfsInfo {
         features: Vec::new(),
     };
     if log_internal {
-        x.log_size = get("log", "blocks").zip(get("log", "bsize")).map(|(n, b)| n * b);
+        x.log_size = get("log", "blocks")
+            .zip(get("log", "bsize"))
+            .map(|(n, b)| n * b);
     }
     for (s, k) in FEATURES {
         if let Some(v) = get(s, k) {
