@@ -117,10 +117,10 @@ pub fn lvm_restore_files_in(dir: &std::path::Path) -> BTreeMap<String, PathBuf> 
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "cfg") {
-                if let Some(vg) = p.file_stem().and_then(|s| s.to_str()) {
-                    out.insert(vg.to_string(), p.clone());
-                }
+            if p.extension().is_some_and(|x| x == "cfg")
+                && let Some(vg) = p.file_stem().and_then(|s| s.to_str())
+            {
+                out.insert(vg.to_string(), p.clone());
             }
         }
     }

@@ -321,10 +321,9 @@ fn loop_recreate_gpt_and_mbr_disks_faithfully() {
     assert_eq!(sfdisk_dump(&d), before_b);
     // filesystems and swap: same type, UUID, label
     for (key, ids) in &before_ids {
-        let dev = if key.starts_with('A') {
-            format!("{c}{}", &key[1..])
-        } else {
-            format!("{d}{}", &key[1..])
+        let dev = match key.strip_prefix('A') {
+            Some(part) => format!("{c}{part}"),
+            None => format!("{d}{}", &key[1..]),
         };
         let now = blkid(&dev);
         for k in [
@@ -406,10 +405,10 @@ fn loop_recreate_gpt_and_mbr_disks_faithfully() {
     ren.insert(d.clone(), protected.clone());
     rear_core::recreate::migrate::rename_devices(&mut onto_protected, &ren);
     for e in &mut onto_protected.entries {
-        if let Component::Disk(x) = &mut e.component {
-            if x.dev == protected {
-                x.size = 16 * 1024 * 1024;
-            }
+        if let Component::Disk(x) = &mut e.component
+            && x.dev == protected
+        {
+            x.size = 16 * 1024 * 1024;
         }
     }
     let p2 = plan(

@@ -395,13 +395,13 @@ pub fn is_done(check: &DoneCheck, runner: &dyn Runner) -> bool {
 /// A failing umount.
 pub fn unmount(plan: &Plan, runner: &dyn Runner) -> Result<()> {
     for s in plan.steps.iter().rev() {
-        if let DoneCheck::Mounted { target } = &s.done_check {
-            if is_done(&s.done_check, runner) {
-                Cmd::mutate(tools::UMOUNT)
-                    .arg(target)
-                    .describe(format!("unmounting {target}"))
-                    .run(runner)?;
-            }
+        if let DoneCheck::Mounted { target } = &s.done_check
+            && is_done(&s.done_check, runner)
+        {
+            Cmd::mutate(tools::UMOUNT)
+                .arg(target)
+                .describe(format!("unmounting {target}"))
+                .run(runner)?;
         }
     }
     Ok(())

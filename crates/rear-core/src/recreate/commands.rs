@@ -654,12 +654,11 @@ impl<'a> Builder<'a> {
                 if let Some(st) = lv
                     .stripes
                     .filter(|&n| n > 1 || matches!(other, LvLayout::Striped))
+                    && !matches!(other, LvLayout::Raid1 | LvLayout::Mirror)
                 {
-                    if !matches!(other, LvLayout::Raid1 | LvLayout::Mirror) {
-                        cmd = cmd.arg("-i").arg(st.to_string());
-                        if let Some(ss) = lv.stripe_size {
-                            cmd = cmd.arg("-I").arg(format!("{}k", ss / 1024));
-                        }
+                    cmd = cmd.arg("-i").arg(st.to_string());
+                    if let Some(ss) = lv.stripe_size {
+                        cmd = cmd.arg("-I").arg(format!("{}k", ss / 1024));
                     }
                 }
             }
@@ -1021,10 +1020,11 @@ pub fn mkfs_commands(f: &Filesystem, resized: bool, whole_disk: bool) -> Vec<Cmd
                     l.insert(0, format!("size={ls}"));
                 }
             }
-            if let (Some(su), Some(sw)) = (f.sunit, f.swidth) {
-                if su > 0 && sw > 0 {
-                    d.push(format!("su={su},sw={}", sw / su));
-                }
+            if let (Some(su), Some(sw)) = (f.sunit, f.swidth)
+                && su > 0
+                && sw > 0
+            {
+                d.push(format!("su={su},sw={}", sw / su));
             }
             if let Some(l) = &f.label {
                 cmd = cmd.args(["-L", l.as_str()]);

@@ -530,8 +530,10 @@ pub fn migrate(
                     x.last_lba = None;
                 }
                 Component::Partition(p) if p.disk == d.dev => {
-                    if let Some((start, size)) = changes.positions.get(&p.dev) {
-                        if (*start, *size) != (p.start, p.size) {
+                    if let Some((start, size)) = changes.positions.get(&p.dev)
+                        && (*start, *size) != (p.start, p.size)
+                    {
+                        {
                             if *size != p.size {
                                 part_change
                                     .insert(p.dev.clone(), i128::from(*size) - i128::from(p.size));

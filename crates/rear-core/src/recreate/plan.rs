@@ -65,25 +65,25 @@ pub fn plan(layout: &Layout, opts: &PlanOptions) -> Result<Plan> {
             );
         } else if opts.partitions_and_filesystems_only && !rehearsable(layout, &e.component) {
             skipped.insert(i, "not rehearsed: needs md or device-mapper".into());
-        } else if let Component::BtrfsSubvol(s) = &e.component {
-            if s.snapshot {
-                skipped.insert(i, "btrfs snapshot: not recreated".into());
-            }
-        } else if let Component::Swap(s) = &e.component {
-            if !s.dev.starts_with("/dev/") {
-                skipped.insert(i, "swap file: comes back with the restored files".into());
-            }
+        } else if let Component::BtrfsSubvol(s) = &e.component
+            && s.snapshot
+        {
+            skipped.insert(i, "btrfs snapshot: not recreated".into());
+        } else if let Component::Swap(s) = &e.component
+            && !s.dev.starts_with("/dev/")
+        {
+            skipped.insert(i, "swap file: comes back with the restored files".into());
         }
     }
     // everything that depends on a skipped component is skipped too
     let mut changed = true;
     while changed {
         changed = false;
-        for i in 0..n {
+        for (i, dep_list) in deps.iter().enumerate() {
             if skipped.contains_key(&i) {
                 continue;
             }
-            let parent = deps[i].iter().find_map(|d| match d {
+            let parent = dep_list.iter().find_map(|d| match d {
                 Ok(j) if skipped.contains_key(j) && is_storage(&layout.entries[*j].component) => {
                     Some(*j)
                 }
@@ -291,7 +291,8 @@ fn kahn(layout: &Layout, nodes: &[Node], edges: &[Vec<usize>]) -> Result<Vec<usi
             dependents[d].push(k);
         }
     }
-    let mut ready: BinaryHeap<Reverse<((u8, u8, usize), usize)>> = (0..nodes.len())
+    type Ready = BinaryHeap<Reverse<((u8, u8, usize), usize)>>;
+    let mut ready: Ready = (0..nodes.len())
         .filter(|&k| indegree[k] == 0)
         .map(|k| Reverse((key(k), k)))
         .collect();

@@ -122,6 +122,13 @@ STATE_DIR=${STATE_DIR:-/var/lib/rear/recreate-state}
 mkdir -p "$STATE_DIR"
 
 step_recorded() { [ -e "$STATE_DIR/$1.done" ]; }
+# "cmd || allow_status $? 1": an exit status the plan counts as success (partx: partitions known)
+allow_status() {
+    local rc=$1 ok
+    shift
+    for ok in "$@"; do [ "$rc" = "$ok" ] && return 0; done
+    return "$rc"
+}
 record_step() { touch "$STATE_DIR/$1.done"; }
 # without udev, device nodes can take a moment to appear
 wait_for_devices() {
@@ -132,6 +139,19 @@ wait_for_devices() {
     done
 }
 "#;
+
+/// ` || allow_status $? CODES` for a command with extra success codes, else nothing.
+fn allowed(cmd: &crate::cmd::Cmd) -> String {
+    let codes: Vec<String> = (1..=255)
+        .filter(|c| cmd.is_ok_code(*c))
+        .map(|c| c.to_string())
+        .collect();
+    if codes.is_empty() {
+        String::new()
+    } else {
+        format!(" || allow_status $? {}", codes.join(" "))
+    }
+}
 
 /// Renders the script.
 pub fn render(plan: &Plan) -> String {
@@ -180,7 +200,12 @@ pub fn render(plan: &Plan) -> String {
             }
             match c.cmd.input() {
                 Some(input) => {
-                    let _ = writeln!(out, "    {} <<'REAR_EOF'", c.cmd.command_line());
+                    let _ = writeln!(
+                        out,
+                        "    {} <<'REAR_EOF'{}",
+                        c.cmd.command_line(),
+                        allowed(&c.cmd)
+                    );
                     out.push_str(&String::from_utf8_lossy(input));
                     if !input.ends_with(b"\n") {
                         out.push('\n');
@@ -188,7 +213,7 @@ pub fn render(plan: &Plan) -> String {
                     let _ = writeln!(out, "REAR_EOF");
                 }
                 None => {
-                    let _ = writeln!(out, "    {}", c.cmd.command_line());
+                    let _ = writeln!(out, "    {}{}", c.cmd.command_line(), allowed(&c.cmd));
                 }
             }
         }
