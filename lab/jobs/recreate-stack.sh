@@ -44,7 +44,7 @@ for dir in /lab/cases/*/; do
         [ -b "$d" ] && mdadm --detail --export "$d" >"$out/mdadm-$(basename "$d").txt" 2>/dev/null
     done
     lvm pvs --reportformat json -o pv_name,pv_uuid,vg_name >"$out/pvs.json" 2>/dev/null || true
-    lvm vgs --reportformat json -o vg_name,vg_uuid,vg_extent_size >"$out/vgs.json" 2>/dev/null || true
+    lvm vgs --reportformat json --units b -o vg_name,vg_uuid,vg_extent_size,vg_size >"$out/vgs.json" 2>/dev/null || true
     lvm lvs --reportformat json --units b -o lv_name,vg_name,lv_uuid,lv_size,segtype,pool_lv >"$out/lvs.json" 2>/dev/null || true
     findmnt -rn -o SOURCE,TARGET,FSTYPE >"$out/mounts.txt"
     # take it all down

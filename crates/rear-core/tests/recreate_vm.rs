@@ -254,6 +254,20 @@ fn check(case: &Case, out: &Path) -> Vec<String> {
                 );
             }
             Component::Vg(vg) => {
+                // on a bigger disk, pvresize gave the VG the extra space
+                if case.name.ends_with("-bigger") {
+                    let size: u64 = vgs
+                        .split(&format!("\"vg_name\":\"{}\"", vg.name))
+                        .nth(1)
+                        .and_then(|r| r.split("\"vg_size\":\"").nth(1))
+                        .and_then(|r| r.split('B').next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    expect(
+                        size > vg.size.unwrap_or(u64::MAX),
+                        format!("VG {} did not grow: {size} in {vgs}", vg.name),
+                    );
+                }
                 // vgcfgrestore keeps the VG UUID
                 if let Some(u) = vg
                     .uuid

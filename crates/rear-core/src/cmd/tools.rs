@@ -164,6 +164,7 @@ registry! {
     // --- recreate ---
     MKDIR = "mkdir", Required, "coreutils";
     CHATTR = "chattr", Optional, "e2fsprogs";
+    KPARTX = "kpartx", Optional, "kpartx";
 }
 
 #[cfg(test)]

@@ -255,18 +255,28 @@ impl<'a> Builder<'a> {
         ));
         // the kernel does not always pick up new partitions of a loop or md device by itself,
         // and without udev nobody else tells it
-        s.commands.push(PlannedCommand::new(
-            Cmd::mutate(tools::PARTX)
-                .args(["-u", dev])
-                .allow_exit_codes(&[1])
-                .describe(format!("updating the kernel's partitions of {dev}")),
-        ));
-        s.commands.push(PlannedCommand::new(
-            Cmd::mutate(tools::PARTX)
-                .args(["-a", dev])
-                .allow_exit_codes(&[1])
-                .describe(format!("adding missing partitions of {dev} to the kernel")),
-        ));
+        if dev.starts_with("/dev/mapper/") {
+            // partitions of a device-mapper device (multipath) are dm mappings made by kpartx,
+            // named <dev>-part<N> as Debian and SUSE do
+            s.commands.push(PlannedCommand::new(
+                Cmd::mutate(tools::KPARTX)
+                    .args(["-a", "-s", "-p", "-part", dev])
+                    .describe(format!("mapping the partitions of {dev}")),
+            ));
+        } else {
+            s.commands.push(PlannedCommand::new(
+                Cmd::mutate(tools::PARTX)
+                    .args(["-u", dev])
+                    .allow_exit_codes(&[1])
+                    .describe(format!("updating the kernel's partitions of {dev}")),
+            ));
+            s.commands.push(PlannedCommand::new(
+                Cmd::mutate(tools::PARTX)
+                    .args(["-a", dev])
+                    .allow_exit_codes(&[1])
+                    .describe(format!("adding missing partitions of {dev} to the kernel")),
+            ));
+        }
         s.wait_for = parts
             .iter()
             .filter(|p| p.role != Some(PartRole::Extended))
