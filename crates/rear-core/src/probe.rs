@@ -159,8 +159,19 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     let lsblk_cmd = Cmd::probe(tools::LSBLK)
         .args(["-J", "-b", "-O"])
         .describe("listing block devices");
-    let lsblk_text = probe_text(runner, lsblk_cmd)?;
-    let mut devices = lsblk::flatten(&lsblk::parse_lsblk_json(&lsblk_text)?);
+    let mut devices = match lsblk_cmd.output_string(runner) {
+        Ok(text) => lsblk::flatten(&lsblk::parse_lsblk_json(&text)?),
+        // util-linux before 2.27 (RHEL 7) has no JSON output; its KEY="value" pairs carry the
+        // same columns
+        Err(e) => {
+            warn!("{e}; falling back to lsblk -P");
+            let pairs = Cmd::probe(tools::LSBLK)
+                .args(["-P", "-b", "-O"])
+                .describe("listing block devices")
+                .output_string(runner)?;
+            lsblk::parse_lsblk_pairs(&pairs)
+        }
+    };
     let sys_root = opts
         .sys_root
         .clone()
@@ -319,9 +330,20 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
                 ptuuid: ptuuid.clone(),
             }));
         } else if b.dev.dtype == "mpath" {
+            // device-mapper's UUID of a multipath map is "mpath-<WWID>"
+            let wwid = b
+                .dev
+                .maj_min
+                .as_ref()
+                .and_then(|mm| {
+                    std::fs::read_to_string(sys_root.join("dev/block").join(mm).join("dm/uuid"))
+                        .ok()
+                })
+                .and_then(|u| u.trim().strip_prefix("mpath-").map(str::to_string))
+                .or_else(|| b.dev.wwn.clone());
             layout.push(Component::Multipath(Multipath {
                 dev: path.clone(),
-                wwid: b.dev.wwn.clone(),
+                wwid,
                 size: b.dev.size.unwrap_or(0),
                 slaves: b.parents.clone(),
                 table: table_kind.clone(),
@@ -728,6 +750,7 @@ pub fn probe_layout(runner: &dyn Runner, opts: &ProbeOptions) -> Result<Layout> 
     probe_boot(runner, uefi, &mut layout);
 
     exclude_unknown_devices(&mut layout);
+    exclude_unsupported(&mut layout, &blkid);
     apply_exclusions(&mut layout, opts);
     let problems = layout.validate();
     for p in &problems {
@@ -896,8 +919,14 @@ fn disks_under(layout: &Layout, dev: &str) -> Vec<String> {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        if let Component::Disk(d) = &layout.entries[i].component {
-            out.push(d.dev.clone());
+        match &layout.entries[i].component {
+            Component::Disk(d) => out.push(d.dev.clone()),
+            // boot code goes on the multipath device, never on one of its paths
+            Component::Multipath(m) => {
+                out.push(m.dev.clone());
+                continue;
+            }
+            _ => {}
         }
         todo.extend(deps[i].iter().filter_map(|d| d.as_ref().ok().copied()));
     }
@@ -921,13 +950,54 @@ fn exclude_unknown_devices(layout: &mut Layout) {
         .collect();
     for (i, missing) in unknown {
         let reason = format!("it is on {missing}, which is not part of the captured layout");
-        let mut all = vec![i];
-        all.extend(layout.dependents_of(i));
-        for j in all {
-            if layout.entries[j].excluded.is_none() {
-                layout.entries[j].excluded = Some(reason.clone());
-            }
+        exclude_with_dependents(layout, i, &reason);
+    }
+}
+
+/// Marks entry `index` and everything built on it as excluded, keeping earlier reasons.
+fn exclude_with_dependents(layout: &mut Layout, index: usize, reason: &str) {
+    let mut all = vec![index];
+    all.extend(layout.dependents_of(index));
+    for j in all {
+        if layout.entries[j].excluded.is_none() {
+            layout.entries[j].excluded = Some(reason.to_string());
         }
+    }
+}
+
+/// Excludes what rear-rs cannot recreate, with the reason: a btrfs filesystem that spans
+/// several devices (ReaR refuses those too; blkid shows its UUID on each member).
+fn exclude_unsupported(layout: &mut Layout, blkid: &HashMap<String, blkid::BlkidDevice>) {
+    let multi: Vec<(usize, Vec<String>)> = layout
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.component {
+            Component::Filesystem(f) if f.fstype == FsType::Btrfs => {
+                let uuid = f.uuid.as_deref()?;
+                let mut members: Vec<String> = blkid
+                    .values()
+                    .filter(|d| {
+                        d.fstype.as_deref() == Some("btrfs") && d.uuid.as_deref() == Some(uuid)
+                    })
+                    .map(|d| d.devname.clone())
+                    .collect();
+                members.sort();
+                (members.len() > 1).then_some((i, members))
+            }
+            _ => None,
+        })
+        .collect();
+    for (i, members) in multi {
+        warn!(
+            "btrfs on several devices ({}) cannot be recreated",
+            members.join(", ")
+        );
+        let reason = format!(
+            "multi-device btrfs ({}) is not supported; recreate it by hand",
+            members.join(",")
+        );
+        exclude_with_dependents(layout, i, &reason);
     }
 }
 

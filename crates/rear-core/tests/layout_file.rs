@@ -502,3 +502,33 @@ fn an_admin_renames_a_disk_in_vi() {
         "{e}"
     );
 }
+
+#[test]
+fn docs_describe_every_keyword_and_field() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/layout.md"))
+            .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 1..=3000u64 {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let c = random_component(&mut r);
+        let line = component_line(&c, None);
+        let mut words = line.split_whitespace();
+        let kw = words.next().unwrap().to_string();
+        for w in words {
+            seen.insert((kw.clone(), w.split_once('=').unwrap().0.to_string()));
+        }
+    }
+    for (kw, key) in &seen {
+        let section = docs
+            .split(&format!("### `{kw}` ("))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/layout.md has no section for '{kw}'"));
+        let section = section.split("\n### ").next().unwrap();
+        assert!(
+            section.contains(&format!("| `{key}` |")),
+            "docs/layout.md: '{kw}' lacks field '{key}'"
+        );
+    }
+    assert!(seen.len() > 100);
+}

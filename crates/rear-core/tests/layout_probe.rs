@@ -409,3 +409,51 @@ fn filesystems_on_devices_outside_the_layout_are_excluded() {
     let text = file::write(&layout);
     assert_eq!(file::read(&text, Path::new("layout.conf")).unwrap(), layout);
 }
+
+#[test]
+fn old_lsblk_without_json_falls_back_to_pairs() {
+    // the same real capture, with lsblk -J failing as on util-linux 2.23 (RHEL 7)
+    let reference = probe_layout(
+        &scenario::fake_runner(&host_loop_dir()).unwrap(),
+        &host_loop_opts(),
+    )
+    .unwrap();
+    let old = scenario::fake_runner(&host_loop_dir()).unwrap().on_output(
+        "lsblk -J -b -O",
+        rear_core::cmd::Output {
+            status: 1,
+            stderr: b"lsblk: invalid option -- 'J'".to_vec(),
+            ..Default::default()
+        },
+    );
+    let layout = probe_layout(&old, &host_loop_opts()).unwrap();
+    assert_eq!(layout, reference);
+    assert!(old.calls().contains(&"lsblk -P -b -O".to_string()));
+}
+
+#[test]
+fn multi_device_btrfs_is_excluded_with_the_reason() {
+    // SYNTHETIC change of the real capture: blkid also reports the btrfs UUID of loop0p5 on
+    // loop1p6, as it does for the members of a two-device btrfs
+    let dir = host_loop_dir();
+    let blkid = std::fs::read_to_string(dir.join("blkid.txt")).unwrap()
+        + "\nDEVNAME=/dev/loop1p6\nUUID=69254691-1140-424d-85b0-17ea896228fc\nTYPE=btrfs\n";
+    let fake = scenario::fake_runner(&dir)
+        .unwrap()
+        .on("blkid -o export", blkid);
+    let layout = probe_layout(&fake, &host_loop_opts()).unwrap();
+    let reason =
+        "multi-device btrfs (/dev/loop0p5,/dev/loop1p6) is not supported; recreate it by hand";
+    for id in [
+        "fs:/mnt/laytest/btr",
+        "btrfsmountedsubvol:/mnt/laytest/home",
+        "btrfssubvol:/dev/loop0p5:@home",
+    ] {
+        assert_eq!(
+            layout.find(id).unwrap().excluded.as_deref(),
+            Some(reason),
+            "{id}"
+        );
+    }
+    assert_eq!(layout.find("fs:/mnt/laytest/root").unwrap().excluded, None);
+}

@@ -189,6 +189,11 @@ fn rear_import_old_keywords() {
             .any(|d| d.line == 19 && d.message.contains("drbd")),
         "{diags:?}"
     );
+    // no raiddisk line: the table type of md127 is unknown, "primary" stays a role
+    let Some(Component::Partition(md1)) = layout.find("/dev/md127p1").map(|e| &e.component) else {
+        panic!()
+    };
+    assert_eq!(md1.role, Some(PartRole::Primary));
     let Some(Component::Partition(p)) = layout.find("/dev/sdc1").map(|e| &e.component) else {
         panic!()
     };

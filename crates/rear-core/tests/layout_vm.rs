@@ -76,6 +76,15 @@ mkdir -p "$ROOT/home" "$ROOT/boot"
 mount -o subvol=@home /dev/vgsys/root "$ROOT/home"
 mount /dev/md0 "$ROOT/boot"
 swapon /dev/vgsys/swap
+"#;
+
+fn sh(cmd: &mut std::process::Command) -> std::process::Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+/// The tail of every job: copy this test binary into the guest's system root, run the probe
+/// there, and record the guest's own view for the host to compare with.
+const PROBE_TAIL: &str = r#"
 sys_prepare
 mkdir -p "$ROOT/root/probe"
 cp /lab/probe-test /lab/libgcc_s.so.1 "$ROOT/root/probe/"
@@ -87,38 +96,31 @@ sys_run cat /proc/mounts >/lab/out/proc-mounts.txt
 sys_run cat /proc/swaps >/lab/out/proc-swaps.txt
 "#;
 
-fn sh(cmd: &mut std::process::Command) -> std::process::Output {
-    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
-}
-
-#[test]
-#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
-fn vm_probe_md_luks_lvm_btrfs() {
+/// Runs `job` (followed by [`PROBE_TAIL`]) in the lab guest with these vm.sh options and
+/// returns the share's out directory, the layout the guest probed and its text.
+fn run_guest_probe(
+    name: &str,
+    job: &str,
+    extra_files: &[&Path],
+    vm_args: &[&str],
+) -> (PathBuf, rear_core::layout::Layout, String) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tmp = tempfile::tempdir().unwrap();
-    let job = tmp.path().join("job.sh");
-    std::fs::write(&job, JOB).unwrap();
+    let job_file = tmp.path().join("job.sh");
+    std::fs::write(&job_file, format!("{job}{PROBE_TAIL}")).unwrap();
     let bin = tmp.path().join("probe-test");
     std::fs::copy(std::env::current_exe().unwrap(), &bin).unwrap();
     let libgcc = tmp.path().join("libgcc_s.so.1");
     std::fs::copy("/lib/x86_64-linux-gnu/libgcc_s.so.1", &libgcc).unwrap();
-    let name = "vm-layout-probe";
-    let out = sh(
-        std::process::Command::new(repo.join("lab/run-job.sh")).args([
-            std::ffi::OsStr::new(name),
-            job.as_os_str(),
-            bin.as_os_str(),
-            libgcc.as_os_str(),
-            repo.join("lab/guest/scenario-lib.sh").as_os_str(),
-            "--".as_ref(),
-            "--blank".as_ref(),
-            "1G".as_ref(),
-            "--blank".as_ref(),
-            "1G".as_ref(),
-            "--timeout".as_ref(),
-            "900".as_ref(),
-        ]),
-    );
+    let mut cmd = std::process::Command::new(repo.join("lab/run-job.sh"));
+    cmd.arg(name)
+        .arg(&job_file)
+        .arg(&bin)
+        .arg(&libgcc)
+        .arg(repo.join("lab/guest/scenario-lib.sh"))
+        .args(extra_files);
+    cmd.arg("--").args(vm_args).args(["--timeout", "900"]);
+    let out = sh(&mut cmd);
     assert!(
         out.status.success(),
         "lab job failed:\n{}\n{}",
@@ -135,8 +137,12 @@ fn vm_probe_md_luks_lvm_btrfs() {
         )
     });
     let layout = file::read(&text, &dir.join("layout.conf")).unwrap();
+    check_guest_facts(&dir, &layout, &text);
+    (dir, layout, text)
+}
 
-    // every block device, mount and swap area the guest reports is in the layout
+/// Every block device, mount and swap area the guest reports is in the layout.
+fn check_guest_facts(dir: &Path, layout: &rear_core::layout::Layout, text: &str) {
     let pairs = std::fs::read_to_string(dir.join("lsblk-pairs.txt")).unwrap();
     for line in pairs.lines() {
         let get = |key: &str| {
@@ -173,7 +179,17 @@ fn vm_probe_md_luks_lvm_btrfs() {
             );
         }
     }
+}
 
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_probe_md_luks_lvm_btrfs() {
+    let (_, layout, text) = run_guest_probe(
+        "vm-layout-probe",
+        JOB,
+        &[],
+        &["--blank", "1G", "--blank", "1G"],
+    );
     // and what the job built, layer by layer
     let comp = |id: &str| {
         layout
@@ -249,4 +265,83 @@ fn vm_probe_md_luks_lvm_btrfs() {
     for w in chain.windows(2) {
         assert!(pos(w[0]) < pos(w[1]), "{} must come before {}", w[0], w[1]);
     }
+}
+
+const MULTIPATH_JOB: &str = r#"set -euo pipefail
+. /lab/scenario-lib.sh
+# one image seen twice through virtio-scsi (sda, sdb): dm-multipath makes mpatha of them
+mkdir -p /lib/multipath
+cp /lab/multipath/*.so /lib/multipath/
+modprobe dm-multipath 2>/dev/null || true
+multipath -v2 || true
+settle
+wait_dev /dev/mapper/mpatha
+sfdisk --quiet /dev/mapper/mpatha <<'SF'
+label: gpt
+size=300MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="mpdata"
+type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name="mpswap"
+SF
+kpartx -a /dev/mapper/mpatha
+settle
+ls -l /dev/mapper
+p1=$(ls /dev/mapper/mpatha*1)
+p2=$(ls /dev/mapper/mpatha*2)
+mkfs.ext4 -q -L mproot "$p1"
+mkswap -q -L mpswap "$p2" >/dev/null
+mount "$p1" "$ROOT"
+swapon "$p2"
+"#;
+
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_probe_multipath() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("mpath.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(512 << 20)
+        .unwrap();
+    let img = img.to_string_lossy().to_string();
+    let (_, layout, text) =
+        // the lab initramfs has multipath but not its path checker plugins: bring the host's
+        run_guest_probe(
+            "vm-layout-multipath",
+            MULTIPATH_JOB,
+            &[Path::new("/lib/multipath")],
+            &["--multipath", &img],
+        );
+    let Some(Component::Multipath(m)) = layout.find("/dev/mapper/mpatha").map(|e| &e.component)
+    else {
+        panic!("no multipath device in\n{text}")
+    };
+    assert_eq!(m.size, 512 << 20);
+    assert_eq!(m.slaves.len(), 2, "{text}");
+    assert!(m.table.is_some(), "{text}");
+    // the WWID comes from device-mapper's UUID (mpath-<WWID>)
+    assert!(
+        m.wwid
+            .as_deref()
+            .is_some_and(|w| w.contains("5000c5000001ab00")),
+        "{text}"
+    );
+    // boot code would go on the multipath device, not on a path
+    assert!(
+        text.contains("bootloader kind=grub2-bios disks=/dev/mapper/mpatha"),
+        "{text}"
+    );
+    // the partitions sit on the multipath device, the filesystem on a partition
+    let parts: Vec<_> = layout
+        .components()
+        .filter_map(|c| match c {
+            Component::Partition(p) if p.disk == "/dev/mapper/mpatha" => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(parts.len(), 2, "{text}");
+    assert_eq!(parts[0].name.as_deref(), Some("mpdata"));
+    let Component::Filesystem(f) = &layout.find("fs:/").unwrap().component else {
+        panic!()
+    };
+    assert_eq!(f.dev, parts[0].dev);
+    assert!(layout.validate().is_empty(), "{:?}", layout.validate());
 }

@@ -695,6 +695,27 @@ pub fn import(text: &str) -> (Layout, Vec<Diagnostic>) {
             });
         }
     }
+    // on a GPT disk the name field is a partition name, even when it reads "primary" (parted's
+    // default name); primary/extended/logical are roles only on MBR
+    let gpt: Vec<String> = imp
+        .layout
+        .components()
+        .filter_map(|c| match c {
+            Component::Disk(d) if d.table != PartTable::Msdos => Some(d.dev.clone()),
+            Component::Raid(r) if r.table.as_ref().is_some_and(|t| *t != PartTable::Msdos) => {
+                Some(r.dev.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    for e in &mut imp.layout.entries {
+        if let Component::Partition(p) = &mut e.component
+            && gpt.contains(&p.disk)
+            && let Some(role) = p.role.take()
+        {
+            p.name = Some(role.as_str().to_string());
+        }
+    }
     // references to components that are not in the file
     let layout = imp.layout;
     for p in layout.validate() {
@@ -1045,6 +1066,32 @@ mod tests {
         assert_eq!(
             percent_decode(&percent_encode("bin\u{e4}r/x")),
             "bin\u{e4}r/x"
+        );
+    }
+
+    #[test]
+    fn primary_is_a_name_on_gpt_and_a_role_on_msdos() {
+        // synthetic: parted names GPT partitions "primary" by default
+        let (l, d) = import(
+            "disk /dev/sda 1000000 gpt\npart /dev/sda 500000 4096 primary none /dev/sda1\n\
+             disk /dev/sdb 1000000 msdos\npart /dev/sdb 500000 4096 primary boot /dev/sdb1\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let part = |id: &str| match l.find(id).map(|e| &e.component) {
+            Some(Component::Partition(p)) => (p.role.clone(), p.name.clone()),
+            _ => panic!("{id}"),
+        };
+        assert_eq!(part("/dev/sda1"), (None, Some("primary".to_string())));
+        assert_eq!(part("/dev/sdb1"), (Some(PartRole::Primary), None));
+        // and both export back as "primary"
+        let e = export(&l);
+        assert!(
+            e.contains("part /dev/sda 500000 4096 primary none /dev/sda1"),
+            "{e}"
+        );
+        assert!(
+            e.contains("part /dev/sdb 500000 4096 primary boot /dev/sdb1"),
+            "{e}"
         );
     }
 

@@ -210,6 +210,161 @@ pub fn flatten(tree: &[LsblkDevice]) -> Vec<BlockDevice> {
     out
 }
 
+/// Decodes lsblk's `\xNN` escapes (raw and pairs output).
+fn unescape_hex(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && bytes.get(i + 1) == Some(&b'x')
+            && i + 3 < bytes.len()
+            && bytes[i + 2].is_ascii_hexdigit()
+            && bytes[i + 3].is_ascii_hexdigit()
+        {
+            let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap_or("00");
+            out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `lsblk -P -b -O` (`KEY="value"` pairs, one device per line, repeated under each
+/// parent), the fallback for lsblk versions without JSON output (util-linux before 2.27).
+/// Returns the same flat list as [`flatten`] of the JSON tree: parents come from PKNAME.
+pub fn parse_lsblk_pairs(text: &str) -> Vec<BlockDevice> {
+    let rows: Vec<Vec<(String, String)>> = text
+        .lines()
+        .map(|line| {
+            let mut pairs = Vec::new();
+            let mut rest = line.trim();
+            while let Some(eq) = rest.find("=\"") {
+                let key = rest[..eq].trim().to_string();
+                let after = &rest[eq + 2..];
+                let Some(end) = after.find('"') else { break };
+                pairs.push((key, unescape_hex(&after[..end])));
+                rest = &after[end + 1..];
+            }
+            pairs
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let get = |row: &[(String, String)], key: &str| {
+        row.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let num = |row: &[(String, String)], key: &str| get(row, key).and_then(|v| v.parse().ok());
+    // KNAME → path, for PKNAME
+    let kname_path: Vec<(String, String)> = rows
+        .iter()
+        .filter_map(|r| {
+            let name = get(r, "NAME")?;
+            let kname = get(r, "KNAME").unwrap_or_else(|| name.clone());
+            let dev = LsblkDevice {
+                name,
+                kname: Some(kname.clone()),
+                path: get(r, "PATH"),
+                dtype: get(r, "TYPE").unwrap_or_default(),
+                ..empty_device()
+            };
+            Some((kname, dev.dev_path()))
+        })
+        .collect();
+    let mut out: Vec<BlockDevice> = Vec::new();
+    for r in &rows {
+        let Some(name) = get(r, "NAME") else { continue };
+        let dev = LsblkDevice {
+            name,
+            kname: get(r, "KNAME"),
+            path: get(r, "PATH"),
+            dtype: get(r, "TYPE").unwrap_or_default(),
+            size: num(r, "SIZE"),
+            log_sec: num(r, "LOG-SEC"),
+            phy_sec: num(r, "PHY-SEC"),
+            start: num(r, "START"),
+            model: get(r, "MODEL")
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            serial: get(r, "SERIAL")
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            wwn: get(r, "WWN"),
+            tran: get(r, "TRAN"),
+            rm: get(r, "RM").as_deref() == Some("1"),
+            pkname: get(r, "PKNAME"),
+            fstype: get(r, "FSTYPE"),
+            pttype: get(r, "PTTYPE"),
+            ptuuid: get(r, "PTUUID"),
+            partuuid: get(r, "PARTUUID"),
+            maj_min: get(r, "MAJ:MIN"),
+            mountpoints: get(r, "MOUNTPOINTS")
+                .map(|m| {
+                    m.split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Some(s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            mountpoint: get(r, "MOUNTPOINT"),
+            children: Vec::new(),
+        };
+        let parent = dev.pkname.as_ref().and_then(|pk| {
+            kname_path
+                .iter()
+                .find(|(k, _)| k == pk)
+                .map(|(_, p)| p.clone())
+        });
+        let path = dev.dev_path();
+        match out.iter_mut().find(|b| b.dev.dev_path() == path) {
+            Some(b) => {
+                if let Some(p) = parent
+                    && !b.parents.contains(&p)
+                {
+                    b.parents.push(p);
+                }
+            }
+            None => out.push(BlockDevice {
+                dev,
+                parents: parent.into_iter().collect(),
+            }),
+        }
+    }
+    out
+}
+
+fn empty_device() -> LsblkDevice {
+    LsblkDevice {
+        name: String::new(),
+        kname: None,
+        path: None,
+        dtype: String::new(),
+        size: None,
+        log_sec: None,
+        phy_sec: None,
+        start: None,
+        model: None,
+        serial: None,
+        wwn: None,
+        tran: None,
+        rm: false,
+        pkname: None,
+        fstype: None,
+        pttype: None,
+        ptuuid: None,
+        partuuid: None,
+        maj_min: None,
+        mountpoints: Vec::new(),
+        mountpoint: None,
+        children: Vec::new(),
+    }
+}
+
 /// Fills columns that older lsblk versions do not report from `<sys_root>/dev/block/MAJ:MIN/`:
 /// the partition start (`start`, util-linux before 2.38) and the sector sizes.
 pub fn backfill_from_sys(devices: &mut [BlockDevice], sys_root: &Path) {
@@ -281,6 +436,44 @@ mod tests {
             err.contains("lsblk -J -b -O") && err.contains("line "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn pairs_fallback_equals_json_on_every_capture() {
+        // real captures: the lab scenarios and the host loop devices
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("src/probe/testdata/host-loop")];
+        if let Ok(rd) = std::fs::read_dir(root.join("../../fixtures/layouts")) {
+            dirs.extend(rd.flatten().map(|d| d.path()));
+        }
+        let key = |b: &BlockDevice| {
+            (
+                b.dev.dev_path(),
+                b.dev.dtype.clone(),
+                b.dev.size,
+                b.dev.start,
+                b.dev.serial.clone(),
+                b.dev.all_mountpoints(),
+                b.parents.clone(),
+            )
+        };
+        let mut checked = 0;
+        for dir in dirs {
+            let (Ok(json), Ok(pairs)) = (
+                std::fs::read_to_string(dir.join("lsblk.json")),
+                std::fs::read_to_string(dir.join("lsblk-pairs.txt")),
+            ) else {
+                continue;
+            };
+            let from_json: Vec<_> = flatten(&parse_lsblk_json(&json).unwrap())
+                .iter()
+                .map(key)
+                .collect();
+            let from_pairs: Vec<_> = parse_lsblk_pairs(&pairs).iter().map(key).collect();
+            assert_eq!(from_pairs, from_json, "{}", dir.display());
+            checked += 1;
+        }
+        assert!(checked >= 1);
     }
 
     #[test]
