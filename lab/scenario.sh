@@ -7,7 +7,8 @@
 #   # lab-vm: --blank 2G --blank 1G --uefi      vm.sh options (disks, firmware)
 #   # lab-description: text                    goes into the fixture INDEX.md (may repeat)
 # It partitions, creates and mounts everything; then fixtures/capture.sh records the system into
-# the share, and this script replaces fixtures/layouts/NAME/ with the result.
+# the share, and this script replaces fixtures/layouts/NAME/ with the result
+# ($REAR_LAB_FIXTURES/NAME/ when that is set, e.g. a test's temporary directory).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -40,7 +41,7 @@ cp "$script" "$tmp/scenario.sh"
 cp "$LAB_DIR/guest/scenario-lib.sh" "$tmp/scenario-lib.sh"
 "$LAB_DIR/run-job.sh" "scenario-$name" "$tmp/job.sh" "$tmp/scenario.sh" "$tmp/scenario-lib.sh" -- "${vmopts[@]}"
 
-dest=$LAB_REPO/fixtures/layouts/$name
+dest=${REAR_LAB_FIXTURES:-$LAB_REPO/fixtures/layouts}/$name
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -r "$REAR_LAB_OUT/share/scenario-$name/out/." "$dest/"
