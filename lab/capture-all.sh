@@ -7,6 +7,7 @@
 # Prints the wall time of each step; they are also appended to $REAR_LAB_OUT/capture-all.times.
 # Exits 1 if any scenario failed (the others still run); the serial logs are in $REAR_LAB_OUT/logs/.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 layouts=$LAB_REPO/fixtures/layouts

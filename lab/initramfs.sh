@@ -6,6 +6,7 @@
 #
 # Usage: lab/initramfs.sh      prints the initramfs path on stdout (builds it when missing)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 lab_need busybox cpio zstd ldd depmod modprobe sha256sum
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
