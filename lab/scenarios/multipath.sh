@@ -4,7 +4,12 @@
 # lab-description: lab-mpath0 and WWN), seen as sda and sdb and assembled by `multipath` into mpatha
 # lab-description: (user_friendly_names, no multipathd). mpatha has a GPT with one partition (mpatha-part1, ext4, /srv).
 # lab-description: The system disk vda (1 GiB, GPT) holds / ext4.
+# lab-expect: multipath-ll.txt ^mpatha 
+# lab-expect: lsblk-ipo.txt mpath_member
+# lab-expect: sfdisk-mpatha.json "label": "gpt"
+# lab-expect: findmnt.json mpatha-part1
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'
