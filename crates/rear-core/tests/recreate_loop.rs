@@ -434,3 +434,109 @@ fn loop_recreate_gpt_and_mbr_disks_faithfully() {
         "the write-protected disk changed"
     );
 }
+
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_migrate_onto_bigger_and_smaller_disks() {
+    use rear_core::recreate::migrate::{ResizeMode, ResizeOptions};
+    let mut lab = Lab::new();
+    let a = lab.attach("src.img", 400);
+    let m = lab.path("m").display().to_string();
+    sh(&format!(
+        r#"
+sfdisk -q {a} <<S
+label: gpt
+size=64MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI System"
+size=200MiB, type=0FC63DAF-8483-4772-8E79-3D69E4773D00, name=root
+size=100MiB, type=0FC63DAF-8483-4772-8E79-3D69E4773D00, name=data
+type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=swap
+S
+partx -u {a} || true; partx -a {a} || true
+for i in $(seq 50); do [ -b {a}p4 ] && break; sleep 0.1; done
+mkfs.vfat -F 32 -n EFI {a}p1 >/dev/null
+mkfs.ext4 -q -L root {a}p2
+mkfs.ext4 -q -L data {a}p3
+mkswap -L swp {a}p4 >/dev/null
+mkdir -p {m}/root {m}/data
+mount {a}p2 {m}/root
+mount {a}p3 {m}/data
+swapon {a}p4
+"#
+    ));
+    let layout = capture(&[&a]);
+    let esp_size: u64 = sh(&format!("blockdev --getsize64 {a}p1")).parse().unwrap();
+    let swap_size: u64 = sh(&format!("blockdev --getsize64 {a}p4")).parse().unwrap();
+    let root_size: u64 = sh(&format!("blockdev --getsize64 {a}p2")).parse().unwrap();
+    let root_uuid = blkid(&format!("{a}p2"))["UUID"].clone();
+    lab.release_mounts();
+    let runner = SystemRunner::new();
+    let ui = RecordingUi::new();
+    let cfg = Config::new();
+    let resize = ResizeOptions {
+        mode: ResizeMode::Proportional,
+        ..ResizeOptions::default()
+    };
+    for (name, size_mib) in [("bigger.img", 600u64), ("smaller.img", 300)] {
+        let t = lab.attach(name, size_mib);
+        let devices = system_devices(&runner).unwrap();
+        let targets: Vec<_> = target_disks(&devices, &Default::default(), true)
+            .into_iter()
+            .filter(|d| d.dev == t)
+            .collect();
+        let mapping = map_disks(&layout, &targets, None, &resize, &ui, &cfg).unwrap();
+        assert_eq!(mapping.pairs()[&a], t, "{name}");
+        let migrated = migrate(&layout, &mapping, &targets, &resize).unwrap();
+        let target_root = lab.path(&format!("target-{name}"));
+        let mut opts = PlanOptions {
+            target_root,
+            ..PlanOptions::default()
+        };
+        migrated.apply_to(&mut opts);
+        let p = plan(&migrated.layout, &opts).unwrap();
+        assert!(p.summary().contains("resized:"), "{name}: {}", p.summary());
+        let guard = Guard::new(&p, &devices, &SafetyOptions::default()).unwrap();
+        let aopts = ApplyOptions {
+            unattended: true,
+            ..ApplyOptions::default()
+        };
+        apply(&p, &runner, &ui, &cfg, &guard, &aopts).unwrap();
+        // ESP and swap keep their size, root follows the disk, every start stays 1 MiB aligned
+        let size = |n: u32| {
+            sh(&format!("blockdev --getsize64 {t}p{n}"))
+                .parse::<u64>()
+                .unwrap()
+        };
+        assert_eq!(size(1), esp_size, "{name}: ESP");
+        assert_eq!(size(4), swap_size, "{name}: swap");
+        if size_mib > 400 {
+            assert!(size(2) > root_size, "{name}: root must grow");
+        } else {
+            assert!(size(2) < root_size, "{name}: root must shrink");
+        }
+        for n in 1..=4 {
+            let start: u64 = sh(&format!(
+                "cat /sys/class/block/{}p{n}/start",
+                t.trim_start_matches("/dev/")
+            ))
+            .parse()
+            .unwrap();
+            assert_eq!(
+                start % 2048,
+                0,
+                "{name}: partition {n} starts at sector {start}"
+            );
+        }
+        // the filesystem fills its new partition and keeps its UUID
+        assert_eq!(blkid(&format!("{t}p2"))["UUID"], root_uuid, "{name}");
+        let blocks = sh(&format!("tune2fs -l {t}p2 | sed -n 's/^Block count: *//p'"));
+        let bsize = sh(&format!("tune2fs -l {t}p2 | sed -n 's/^Block size: *//p'"));
+        assert_eq!(
+            blocks.parse::<u64>().unwrap() * bsize.parse::<u64>().unwrap(),
+            size(2),
+            "{name}: fs size"
+        );
+        unmount(&p, &runner).unwrap();
+        sh(&format!("losetup -d {t}"));
+        lab.loops.retain(|l| l != &t);
+    }
+}
