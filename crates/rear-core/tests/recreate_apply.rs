@@ -313,6 +313,7 @@ fn state_file_resumes_and_ignores_another_plan() {
         state_file: Some(state.clone()),
         unattended: true,
         device_wait: std::time::Duration::ZERO,
+        ..ApplyOptions::default()
     };
     // first run fails at the root filesystem
     let runner = Scripted::failing(MKFS_ROOT, 1);

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rear_core::cmd::SystemRunner;
@@ -376,10 +376,11 @@ fn loop_recreate_gpt_and_mbr_disks_faithfully() {
     // a second run finds everything done and runs nothing
     let again = apply(&p, &runner, &ui, &cfg, &guard, &aopts).unwrap();
     assert!(again.ran.is_empty(), "{again:?}");
-    // also without the state file: the done checks alone recognise every step
+    // also without the state file: the done checks alone recognise every step (when trusted)
     let fresh = ApplyOptions {
         state_file: None,
         unattended: true,
+        trust_existing: true,
         ..ApplyOptions::default()
     };
     let again = apply(&p, &runner, &ui, &cfg, &guard, &fresh).unwrap();
@@ -539,4 +540,85 @@ swapon {a}p4
         sh(&format!("losetup -d {t}"));
         lab.loops.retain(|l| l != &t);
     }
+}
+
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_recreate_in_place_on_a_busy_disk() {
+    use rear_core::recreate::safety::release_disks;
+    let mut lab = Lab::new();
+    let a = lab.attach("busy.img", 200);
+    let m = lab.path("m").display().to_string();
+    sh(&format!(
+        r#"
+sfdisk -q {a} <<S
+label: gpt
+size=120MiB, type=0FC63DAF-8483-4772-8E79-3D69E4773D00, name=root
+type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=swap
+S
+partx -u {a} || true; partx -a {a} || true
+for i in $(seq 50); do [ -b {a}p2 ] && break; sleep 0.1; done
+mkfs.ext4 -q -L root {a}p1
+mkswap -L swp {a}p2 >/dev/null
+mkdir -p {m}/root
+mount {a}p1 {m}/root
+echo old > {m}/root/old-file
+swapon {a}p2
+"#
+    ));
+    let layout = capture(&[&a]);
+    let before = (blkid(&format!("{a}p1")), blkid(&format!("{a}p2")));
+    let runner = SystemRunner::new();
+    let ui = RecordingUi::new();
+    let cfg = Config::new();
+    let mut opts = PlanOptions {
+        target_root: lab.path("target"),
+        ..PlanOptions::default()
+    };
+    opts.skip_mounts = false;
+    let p = plan(&layout, &opts).unwrap();
+    let devices = system_devices(&runner).unwrap();
+    let guard = Guard::new(&p, &devices, &SafetyOptions::default()).unwrap();
+    // the disk is in use: release what sits on it (and only that)
+    let released = release_disks(&p, &devices, &runner).unwrap();
+    assert_eq!(released.len(), 2, "{released:?}");
+    assert!(
+        released.iter().any(|c| c.starts_with("umount"))
+            && released.iter().any(|c| c.starts_with("swapoff"))
+    );
+    let mounted = sh("findmnt -rn -o SOURCE");
+    assert!(!mounted.lines().any(|l| l.starts_with(&a)), "{mounted}");
+    // a first run does not trust what is there: the old filesystem has the planned UUID, but
+    // it is recreated (the restore must not mix into old files)
+    let state = lab.path("build/recreate.state");
+    let aopts = ApplyOptions {
+        state_file: Some(state),
+        unattended: true,
+        ..ApplyOptions::default()
+    };
+    let report = apply(&p, &runner, &ui, &cfg, &guard, &aopts).unwrap();
+    assert_eq!(report.ran.len(), p.steps.len(), "{report:?}");
+    assert_eq!((blkid(&format!("{a}p1")), blkid(&format!("{a}p2"))), before);
+    let target = format!("{}{m}/root", lab.path("target").display());
+    assert!(
+        !Path::new(&format!("{target}/old-file")).exists(),
+        "old content survived"
+    );
+    // a re-run resumes: everything is recorded, nothing runs again
+    let again = apply(&p, &runner, &ui, &cfg, &guard, &aopts).unwrap();
+    assert!(again.ran.is_empty(), "{again:?}");
+    // the rendered script, run by hand after that, trusts its checks only with TRUST_EXISTING
+    let script = lab.path("diskrestore.sh");
+    std::fs::write(&script, p.to_shell_script()).unwrap();
+    let log = sh(&format!(
+        "TRUST_EXISTING=1 STATE_DIR={} bash {}",
+        lab.path("script-state").display(),
+        script.display()
+    ));
+    assert_eq!(
+        log.matches("is already done").count(),
+        p.steps.len(),
+        "{log}"
+    );
+    unmount(&p, &runner).unwrap();
 }

@@ -5,7 +5,10 @@
 //!   plan; each command is checked again right before it runs.
 //! - A step is skipped when the state file records it as done, or when its [`DoneCheck`] finds
 //!   its result already there (and the state file does not say it was started and not finished:
-//!   a step that failed half way is run again from its start).
+//!   a step that failed half way is run again from its start). The checks are trusted only when
+//!   resuming (the state file of this plan exists) or with [`ApplyOptions::trust_existing`]: on
+//!   a first run an old filesystem that happens to have the planned UUID is recreated, not
+//!   reused with its old files.
 //! - The state file (`<build dir>/recreate.state`) holds the plan's fingerprint and one
 //!   `started <id>` / `done <id>` line per step; a state file of another plan is ignored.
 //! - The commands run are exactly the plan's; only a LUKS passphrase is added on standard input
@@ -40,6 +43,10 @@ pub struct ApplyOptions {
     pub unattended: bool,
     /// How long to wait for device nodes after a step.
     pub device_wait: Duration,
+    /// Trust the done checks on a fresh run too. By default they are trusted only when resuming
+    /// (the state file of this plan exists): on a first run a disk that still holds the old
+    /// filesystem with the same UUID must be recreated, not reused with its old content.
+    pub trust_existing: bool,
 }
 
 impl Default for ApplyOptions {
@@ -48,6 +55,7 @@ impl Default for ApplyOptions {
             state_file: None,
             unattended: false,
             device_wait: Duration::from_secs(10),
+            trust_existing: false,
         }
     }
 }
@@ -86,6 +94,8 @@ struct State {
     path: Option<PathBuf>,
     started: BTreeSet<String>,
     done: BTreeSet<String>,
+    /// The state file of this plan existed: this run resumes an earlier one.
+    resumed: bool,
 }
 
 impl State {
@@ -94,11 +104,13 @@ impl State {
             path: path.map(Path::to_path_buf),
             started: BTreeSet::new(),
             done: BTreeSet::new(),
+            resumed: false,
         };
         let Some(path) = path else { return Ok(st) };
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let mut lines = text.lines();
         if lines.next() == Some(&format!("plan {fp}")) {
+            st.resumed = true;
             for l in lines {
                 match l.split_once(' ') {
                     Some(("started", id)) => {
@@ -168,7 +180,8 @@ pub fn apply(
                 .push((step.id.clone(), "recorded as done".into()));
             continue;
         }
-        if !state.started.contains(&step.id) && is_done(&step.done_check, runner) {
+        let trusted = opts.trust_existing || state.resumed;
+        if trusted && !state.started.contains(&step.id) && is_done(&step.done_check, runner) {
             ui.message(
                 Level::Progress,
                 &format!("step {}/{total}: {} is already done", n + 1, step.id),

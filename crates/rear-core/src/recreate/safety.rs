@@ -99,6 +99,9 @@ pub struct SystemDevice {
     /// Read-only.
     #[serde(default)]
     pub ro: bool,
+    /// Where it is mounted (`[SWAP]` for active swap).
+    #[serde(default)]
+    pub mountpoints: Vec<Option<String>>,
     /// Stacked devices.
     #[serde(default)]
     pub children: Vec<SystemDevice>,
@@ -367,4 +370,69 @@ pub fn confirm_disks(
             id: "LAYOUT_CONFIRM_DISKS".into(),
         }),
     }
+}
+
+/// Stops everything that uses the plan's disks before they are rewritten: unmounts filesystems
+/// and turns off swap on them, closes LUKS mappings, deactivates LVs and stops md arrays built on
+/// them (a rescue system may have activated old stacks, and a disk in use cannot be
+/// repartitioned). Only devices on the plan's disks are touched: the walk starts at the plan's
+/// disks in the device tree. Returns what was done, in order.
+///
+/// # Errors
+/// The first command that fails, naming the device.
+pub fn release_disks(
+    plan: &Plan,
+    devices: &[SystemDevice],
+    runner: &dyn Runner,
+) -> Result<Vec<String>> {
+    fn walk(d: &SystemDevice, out: &mut Vec<SystemDevice>) {
+        for c in &d.children {
+            walk(c, out);
+        }
+        out.push(d.clone());
+    }
+    let mut order = Vec::new();
+    for top in devices
+        .iter()
+        .filter(|t| plan.disks.iter().any(|d| d.dev == t.dev_path()))
+    {
+        walk(top, &mut order);
+    }
+    let mut done = Vec::new();
+    let mut seen = BTreeSet::new();
+    for d in order {
+        let dev = d.dev_path();
+        if !seen.insert(dev.clone()) {
+            continue; // an md array or VG on two plan disks appears under both
+        }
+        let mut mps: Vec<String> = d.mountpoints.iter().flatten().cloned().collect();
+        mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mp in mps {
+            let cmd = if mp == "[SWAP]" {
+                Cmd::mutate(tools::SWAPOFF)
+                    .arg(&dev)
+                    .describe(format!("turning off swap on {dev} before it is rewritten"))
+            } else {
+                Cmd::mutate(tools::UMOUNT).arg(&mp).describe(format!(
+                    "unmounting {mp} ({dev}) before its disk is rewritten"
+                ))
+            };
+            cmd.run(runner)?;
+            done.push(cmd.command_line());
+        }
+        let cmd = match d.dtype.as_str() {
+            "crypt" => Some(Cmd::mutate(tools::CRYPTSETUP).args(["close", d.name.as_str()])),
+            "lvm" => Some(Cmd::mutate(tools::LVM).args(["lvchange", "-a", "n", dev.as_str()])),
+            t if t.starts_with("raid") || t == "md" || t == "linear" => {
+                Some(Cmd::mutate(tools::MDADM).args(["--stop", dev.as_str()]))
+            }
+            _ => None,
+        };
+        if let Some(cmd) = cmd {
+            let cmd = cmd.describe(format!("releasing {dev} before its disk is rewritten"));
+            cmd.run(runner)?;
+            done.push(cmd.command_line());
+        }
+    }
+    Ok(done)
 }

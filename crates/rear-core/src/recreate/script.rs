@@ -120,6 +120,12 @@ set -e -o pipefail
 
 STATE_DIR=${STATE_DIR:-/var/lib/rear/recreate-state}
 mkdir -p "$STATE_DIR"
+# The done checks are trusted when this script ran before (a re-run after a failure or an
+# edit), or with TRUST_EXISTING=1. On a first run, an old filesystem that happens to have the
+# planned UUID is recreated, not reused with its old files.
+TRUST_EXISTING=${TRUST_EXISTING:-}
+[ -e "$STATE_DIR/started" ] && TRUST_EXISTING=1
+touch "$STATE_DIR/started"
 
 step_recorded() { [ -e "$STATE_DIR/$1.done" ]; }
 # "cmd || allow_status $? 1": an exit status the plan counts as success (partx: partitions known)
@@ -176,7 +182,7 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "step_{key}() {{");
         let _ = writeln!(
             out,
-            "    if step_recorded {key} || {}; then",
+            "    if step_recorded {key} || {{ [ -n \"$TRUST_EXISTING\" ] && {}; }}; then",
             check_condition(&s.done_check)
         );
         let _ = writeln!(
