@@ -137,6 +137,10 @@ mount {a}p4 {m}/data
 mount {a}p5 {m}/btr
 btrfs -q subvolume create {m}/btr/@home
 btrfs -q subvolume create {m}/btr/@home/nested
+mkdir -p {m}/btr/@home/plain/dir
+btrfs -q subvolume create {m}/btr/@home/plain/dir/deep
+btrfs -q subvolume create {m}/btr/@root
+btrfs subvolume set-default {m}/btr/@root
 mount -o subvol=@home {a}p5 {m}/home
 mount {b}p1 {m}/boot
 mount {b}p5 {m}/old
@@ -361,10 +365,19 @@ fn loop_recreate_gpt_and_mbr_disks_faithfully() {
         "btrfs subvolume list {}{m}/btr",
         target_root.display()
     ));
-    assert!(
-        subvols.contains("path @home\n") && subvols.ends_with("path @home/nested"),
-        "{subvols}"
-    );
+    for sv in [
+        "path @home\n",
+        "path @home/nested\n",
+        "path @home/plain/dir/deep\n",
+        "path @root",
+    ] {
+        assert!(subvols.contains(sv), "{sv} missing from:\n{subvols}");
+    }
+    let default = sh(&format!(
+        "btrfs subvolume get-default {}{m}/btr",
+        target_root.display()
+    ));
+    assert!(default.ends_with("path @root"), "{default}");
     // ext parameters: block size and inode size as captured
     let tune = sh(&format!("tune2fs -l {c}p3"));
     assert!(

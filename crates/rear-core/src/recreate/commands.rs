@@ -772,6 +772,16 @@ impl<'a> Builder<'a> {
         ];
         for sv in &subvols {
             let path = dir.join(sv.path.trim_start_matches('/'));
+            // a nested subvolume may sit in a plain directory of its parent (`@/srv/nested`),
+            // which the restore would create only later
+            if let Some(parent) = path.parent().filter(|p| *p != dir.as_path()) {
+                out.push(
+                    Cmd::mutate(tools::MKDIR)
+                        .arg("-p")
+                        .arg(parent)
+                        .describe(format!("creating the directory that holds subvolume {}", sv.path)),
+                );
+            }
             out.push(
                 Cmd::mutate(tools::BTRFS)
                     .args(["subvolume", "create"])
