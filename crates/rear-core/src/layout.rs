@@ -2,7 +2,7 @@
 //! dependency tree view.
 //!
 //! - [`model`]: the components of a machine's storage and their dependencies.
-//! - [`file`]: the rear-rs layout file (`/var/lib/rear/layout/layout.conf`), read and written
+//! - [`file`](mod@file): the rear-rs layout file (`/var/lib/rear/layout/layout.conf`), read and written
 //!   losslessly; its format is documented in `docs/layout.md`.
 //! - [`rear`]: import and export of ReaR's `disklayout.conf`.
 //! - [`diff`]: what changed between two layouts, and whether it matters for recovery

@@ -2,7 +2,7 @@
 //! `docs/layout.md`.
 //!
 //! Contract:
-//! - [`write`] produces the canonical text of a [`Layout`]; [`read`] parses it back, so that
+//! - [`write`](fn@write) produces the canonical text of a [`Layout`]; [`read`] parses it back, so that
 //!   `write(read(text)) == text` for any canonical text, and `read(write(l)) == l` for any
 //!   layout. Comment lines are kept with the component that follows them.
 //! - [`read`] accepts what a person may do in vi: extra blanks, fields in any order, blank
