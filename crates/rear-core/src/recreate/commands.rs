@@ -779,7 +779,10 @@ impl<'a> Builder<'a> {
                     Cmd::mutate(tools::MKDIR)
                         .arg("-p")
                         .arg(parent)
-                        .describe(format!("creating the directory that holds subvolume {}", sv.path)),
+                        .describe(format!(
+                            "creating the directory that holds subvolume {}",
+                            sv.path
+                        )),
                 );
             }
             out.push(

@@ -841,3 +841,88 @@ pub fn rename_devices(layout: &mut Layout, renames: &BTreeMap<String, String>) {
         }
     }
 }
+
+/// Whether the disk mapping must be shown and confirmed, following `MIGRATION_MODE`: `true`
+/// always (even an identity mapping), `false` never, but then a mapping that is not the identity
+/// is an error; unset: when the mapping is not the identity or a disk has no target (ReaR's
+/// automatic migration mode, which also starts when two disks have the same size: an ambiguity
+/// that [`map_disks`] already asks about).
+///
+/// # Errors
+/// `MIGRATION_MODE=false` with a mapping that moves or drops a disk.
+pub fn must_confirm_mapping(mapping: &DiskMapping, config: &Config) -> Result<bool> {
+    if config.is_true("MIGRATION_MODE") {
+        return Ok(true);
+    }
+    if config.is_false("MIGRATION_MODE") {
+        if mapping.is_identity() {
+            return Ok(false);
+        }
+        return Err(Error::invalid(
+            "MIGRATION_MODE=false",
+            format!(
+                "the disks differ from the layout and must be mapped:\n{}set MIGRATION_MODE=true or provide /etc/rear/mappings/disk_mappings",
+                mapping.to_text()
+            ),
+        ));
+    }
+    Ok(!mapping.is_identity())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Value;
+
+    fn mapping(to: &str) -> DiskMapping {
+        DiskMapping {
+            maps: vec![DiskMap {
+                from: "/dev/sda".into(),
+                to: to.into(),
+                reason: "test".into(),
+            }],
+            unmapped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn migration_mode_decides_confirmation() {
+        let mut c = Config::new();
+        assert!(!must_confirm_mapping(&mapping("/dev/sda"), &c).unwrap());
+        assert!(must_confirm_mapping(&mapping("/dev/sdb"), &c).unwrap());
+        c.set("MIGRATION_MODE", Value::Scalar("true".into()));
+        assert!(must_confirm_mapping(&mapping("/dev/sda"), &c).unwrap());
+        c.set("MIGRATION_MODE", Value::Scalar("false".into()));
+        assert!(!must_confirm_mapping(&mapping("/dev/sda"), &c).unwrap());
+        let err = must_confirm_mapping(&mapping("/dev/sdb"), &c)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/sda /dev/sdb"), "{err}");
+    }
+
+    #[test]
+    fn partition_names_follow_the_disk() {
+        assert_eq!(partition_device("/dev/sda", 1), "/dev/sda1");
+        assert_eq!(partition_device("/dev/nvme0n1", 3), "/dev/nvme0n1p3");
+        assert_eq!(partition_device("/dev/md0", 2), "/dev/md0p2");
+        assert_eq!(
+            partition_device("/dev/mapper/mpatha", 1),
+            "/dev/mapper/mpatha-part1"
+        );
+    }
+
+    #[test]
+    fn mapping_file_syntax() {
+        let pairs =
+            parse_mapping_file("# comment\n/dev/sda /dev/sdb # moved\n\n/dev/sdc\t/dev/sdd\n")
+                .unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("/dev/sda".into(), "/dev/sdb".into()),
+                ("/dev/sdc".into(), "/dev/sdd".into())
+            ]
+        );
+        assert!(parse_mapping_file("/dev/sda\n").is_err());
+    }
+}
