@@ -6,6 +6,7 @@
 #
 # Usage: lab/initramfs.sh      prints the initramfs path on stdout (builds it when missing)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 lab_need busybox cpio zstd ldd depmod modprobe sha256sum
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -14,6 +15,29 @@ kdir=$("$LAB_DIR/kernel.sh")
 kver=$(cat "$kdir/KVER")
 kroot=$kdir/root
 guest=$LAB_DIR/guest
+
+# Fast path: the key below hashes the content of every input, which takes a while (ldd, sha256 of
+# ~60 MB). A cheaper fingerprint (contents of the scripts and lists, size/mtime of the programs and of
+# the library directory, whose mtime changes whenever a package adds or replaces a library) remembers
+# which key it gave last time.
+fingerprint=$({
+    cat "$LAB_DIR/initramfs.sh" "$LAB_DIR/lib.sh" "$guest"/* "$kdir/PACKAGE"
+    while read -r t; do
+        t=${t%\?}
+        [[ -z $t || $t == \#* ]] && continue
+        if [[ $t == /* ]]; then
+            for p in $t; do [[ -e $p ]] && stat -L -c '%n %s %Y' "$p"; done
+        else
+            p=$(command -v "$t") && stat -L -c '%n %s %Y' "$p"
+        fi
+    done <"$guest/tools"
+    stat -c '%n %Y' /usr/lib/x86_64-linux-gnu /usr/lib/udev/rules.d /etc/mke2fs.conf "$(command -v busybox)"
+} 2>/dev/null | sha256sum | cut -c1-16)
+fpfile=$REAR_LAB_CACHE/initramfs/fingerprint-$fingerprint
+if [[ -f $fpfile ]] && cached=$(cat "$fpfile") && [[ -f $cached ]]; then
+    echo "$cached"
+    exit 0
+fi
 
 # /sbin/x and /usr/sbin/x are the same file on a merged-/usr host: store everything under /usr.
 norm() { echo "$(readlink -f "$(dirname "$1")")/$(basename "$1")"; }
@@ -34,7 +58,14 @@ while read -r t; do
     [[ -z $t || $t == \#* ]] && continue
     optional=0
     [[ $t == *\? ]] && optional=1 t=${t%\?}
-    if p=$(command -v "$t"); then
+    if [[ $t == /* ]]; then
+        # An absolute path or glob: files that are not programs (plugins, helpers).
+        found=0
+        for p in $t; do
+            [[ -e $p ]] && add_file "$p" && found=1
+        done
+        ((found || optional)) || lab_die "$t not found on the host"
+    elif p=$(command -v "$t"); then
         add_file "$p"
     elif ((optional)); then
         lab_log "optional tool $t not on the host, skipped"
@@ -84,6 +115,7 @@ key=$({
 } | sha256sum | cut -c1-16)
 out=$REAR_LAB_CACHE/initramfs/$kver-$key.img
 if [[ -f $out ]]; then
+    echo "$out" >"$fpfile"
     echo "$out"
     exit 0
 fi
@@ -137,5 +169,6 @@ touch "$stage/etc/fstab"
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | zstd -q -T0 -6 >"$out.tmp"
 mv "$out.tmp" "$out"
+echo "$out" >"$fpfile"
 lab_log "initramfs $(du -h "$out" | cut -f1) for kernel $kver"
 echo "$out"

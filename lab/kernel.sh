@@ -9,6 +9,7 @@
 # vmlinuz (a link into root/boot), KVER (the module directory name) and PACKAGE
 # (package name, version and the .deb's sha256).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 lab_need dpkg-deb depmod sha256sum
 

@@ -6,6 +6,7 @@
 # REAR_LAB_OUT    per-run work dirs (disks, 9p share) and every serial log, in logs/.
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this
 LAB_REPO=$(cd "$LAB_DIR/.." && pwd)
 REAR_LAB_CACHE=${REAR_LAB_CACHE:-/var/cache/rear-lab}
 REAR_LAB_OUT=${REAR_LAB_OUT:-/var/tmp/rear-lab}

@@ -8,6 +8,7 @@
 # `bash /lab/job.sh` in /lab; its output is in the share's job.log and in the serial log
 # $REAR_LAB_OUT/logs/NAME.serial. Exits with the job's exit status (see lab/vm.sh).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 name=${1:?usage: lab/run-job.sh NAME JOB.sh [FILE...] [-- vm.sh options]}

@@ -6,9 +6,13 @@
 # A scenario is a bash script run in the guest on blank virtio disks. Its header says how:
 #   # lab-vm: --blank 2G --blank 1G --uefi      vm.sh options (disks, firmware)
 #   # lab-description: text                    goes into the fixture INDEX.md (may repeat)
+#   # lab-expect: FILE [REGEX]                 the capture must have FILE, non-empty, matching REGEX
+#                                              (grep -E); checked before the fixture is replaced
 # It partitions, creates and mounts everything; then fixtures/capture.sh records the system into
-# the share, and this script replaces fixtures/layouts/NAME/ with the result.
+# the share, and this script replaces fixtures/layouts/NAME/ with the result
+# ($REAR_LAB_FIXTURES/NAME/ when that is set, e.g. a test's temporary directory).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 name=${1:?usage: lab/scenario.sh NAME}
@@ -40,7 +44,23 @@ cp "$script" "$tmp/scenario.sh"
 cp "$LAB_DIR/guest/scenario-lib.sh" "$tmp/scenario-lib.sh"
 "$LAB_DIR/run-job.sh" "scenario-$name" "$tmp/job.sh" "$tmp/scenario.sh" "$tmp/scenario-lib.sh" -- "${vmopts[@]}"
 
-dest=$LAB_REPO/fixtures/layouts/$name
+# The capture must show what the scenario built; a broken guest (no udev, a missing tool) would
+# otherwise silently produce fixtures without the interesting files.
+got=$REAR_LAB_OUT/share/scenario-$name/out
+bad=0
+while read -r file regex; do
+    [[ -z $file ]] && continue
+    if [[ ! -s $got/$file ]]; then
+        lab_log "$name: expected $file in the capture, it is missing or empty"
+        bad=1
+    elif [[ -n $regex ]] && ! grep -Eq -- "$regex" "$got/$file"; then
+        lab_log "$name: $file does not match /$regex/"
+        bad=1
+    fi
+done < <(sed -n 's/^# lab-expect: *//p' "$script")
+((bad == 0)) || lab_die "$name: the capture in $got is not what the scenario built; fixtures left unchanged"
+
+dest=${REAR_LAB_FIXTURES:-$LAB_REPO/fixtures/layouts}/$name
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -r "$REAR_LAB_OUT/share/scenario-$name/out/." "$dest/"

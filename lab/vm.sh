@@ -1,13 +1,18 @@
 #!/bin/bash
+# shellcheck disable=SC2054 # qemu options contain commas, not array separators
 # One qemu TCG run (never KVM) under timeout, serial console to $REAR_LAB_OUT/logs/NAME.serial.
 #
 # Usage: lab/vm.sh NAME [options]
 #   --disk FILE           attach a raw image as the next virtio disk (vda, vdb, ...)
 #   --blank SIZE          create a fresh sparse raw image (truncate -s SIZE) in the run dir and attach it
 #   --multipath FILE      attach FILE twice, as two virtio-scsi paths (same serial and WWN)
+#   --multipath-blank SIZE  the same with a fresh sparse image in the run dir
 #   --share DIR           9p share, mounted by the guest init on /lab (the job is DIR/job.sh)
 #   --uefi                OVMF firmware (pflash, a private copy of the variable store in the run dir)
-#   --kernel K --initrd I boot this kernel/initramfs (default: lab/kernel.sh, lab/initramfs.sh)
+#   --uefi-vars FILE      OVMF with this variable store (made from the template if missing; kept, so
+#                         boot entries survive from one run to the next)
+#   --kernel K --initrd I boot this kernel/initramfs (default: $LAB_KERNEL_IMAGE and $LAB_INITRD if
+#                         set, else lab/kernel.sh and lab/initramfs.sh)
 #   --no-kernel           boot from the disks (an installed system; for the recovery scenarios)
 #   --append ARGS         extra kernel command line (e.g. lab.shell)
 #   --timeout SECONDS     kill qemu after this long (default 600)
@@ -17,6 +22,7 @@
 # guest prints: vm.sh exits with n, or 124 on timeout / 125 when the line is missing, and then
 # prints the tail of the serial log and its path.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 lab_need qemu-system-x86_64 timeout truncate
 
@@ -25,7 +31,7 @@ shift
 run=$REAR_LAB_OUT/runs/$name
 logs=$REAR_LAB_OUT/logs
 serial=$logs/$name.serial
-kernel="" initrd="" boot_kernel=1 uefi=0 share="" append="" tmo=600
+kernel=${LAB_KERNEL_IMAGE:-} initrd=${LAB_INITRD:-} boot_kernel=1 uefi=0 vars="" share="" append="" tmo=600
 disks=() mpaths=()
 
 rm -rf "$run"
@@ -40,8 +46,15 @@ while (($#)); do
         shift 2
         ;;
     --multipath) mpaths+=("$(readlink -f "$2")"); shift 2 ;;
+    --multipath-blank)
+        f=$run/mpath${#mpaths[@]}.img
+        truncate -s "$2" "$f"
+        mpaths+=("$f")
+        shift 2
+        ;;
     --share) share=$(readlink -f "$2"); shift 2 ;;
     --uefi) uefi=1; shift ;;
+    --uefi-vars) uefi=1 vars=$(readlink -f "$2"); shift 2 ;;
     --kernel) kernel=$2; shift 2 ;;
     --initrd) initrd=$2; shift 2 ;;
     --no-kernel) boot_kernel=0; shift ;;
@@ -62,14 +75,19 @@ fi
 if ((uefi)); then
     code=/usr/share/OVMF/OVMF_CODE_4M.fd
     [[ -f $code ]] || lab_die "$code missing: apt-get install ovmf"
-    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$run/OVMF_VARS.fd"
+    if [[ -z $vars ]]; then
+        vars=$run/OVMF_VARS.fd
+        cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    elif [[ ! -f $vars ]]; then
+        cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    fi
     args+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
-        -drive "if=pflash,format=raw,unit=1,file=$run/OVMF_VARS.fd")
+        -drive "if=pflash,format=raw,unit=1,file=$vars")
 fi
 if ((boot_kernel)); then
     [[ -n $kernel ]] || kernel=$("$LAB_DIR/kernel.sh")/vmlinuz
     [[ -n $initrd ]] || initrd=$("$LAB_DIR/initramfs.sh")
-    args+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4$append")
+    args+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4 no_timer_check$append")
 fi
 i=0
 for d in "${disks[@]}"; do

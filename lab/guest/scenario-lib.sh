@@ -38,8 +38,8 @@ settle() { udevadm settle --timeout=60 2>/dev/null || true; }
 
 # wait_dev DEV: wait (max 5 s) for a device node.
 wait_dev() {
-    local i
-    for i in $(seq 50); do
+    local _
+    for _ in $(seq 50); do
         [[ -b $1 ]] && return 0
         sleep 0.1
     done

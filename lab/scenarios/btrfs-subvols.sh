@@ -4,7 +4,13 @@
 # lab-description: subvolumes @ (the default subvolume, mounted on / with compress=zstd:3), @home (/home),
 # lab-description: @var_log (/var/log), @snapshots (/.snapshots) holding a read-only snapshot @snapshots/1 of @,
 # lab-description: and a nested subvolume @/srv/nested.
+# lab-expect: btrfs-subvolume-list-vda2.txt path <FS_TREE>/@snapshots/1$
+# lab-expect: btrfs-get-default-vda2.txt path @$
+# lab-expect: btrfs-subvolume-show-home.txt @home
+# lab-expect: findmnt.json subvol=/@var_log
+# lab-expect: btrfs-filesystem-show.txt rootfs
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

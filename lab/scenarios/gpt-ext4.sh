@@ -3,7 +3,14 @@
 # lab-description: One 2 GiB virtio disk (vda), GPT: BIOS boot partition (1 MiB), /boot ext4 (256 MiB),
 # lab-description: swap (256 MiB), / ext4 (rest). Fixed disk and partition GUIDs, filesystem UUIDs and labels;
 # lab-description: mounted with options inside the chroot that the capture runs in, swap active.
+# lab-expect: lsblk-ipo.txt /dev/vda4 +/dev/vda4 +/dev/vda +part +ext4 +root
+# lab-expect: sfdisk-vda.json "label": "gpt"
+# lab-expect: tune2fs-vda2.txt ^Block size: +1024$
+# lab-expect: tune2fs-vda4.txt 0f0f0f0f-0000-4000-8000-000000000004
+# lab-expect: swapon.txt ^/dev/vda3 
+# lab-expect: findmnt.json "target": "/boot"
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -4,7 +4,14 @@
 # lab-description: pbkdf2 with 1000 iterations so TCG stays fast, label cryptlvm, fixed UUID) opened as vda2_crypt,
 # lab-description: the LVM PV of VG vgcrypt: root (600 MiB ext4, /), swap (128 MiB, active), home (320 MiB xfs, /home).
 # lab-description: The passphrase is "lab-passphrase".
+# lab-expect: luksdump-vda2.txt ^Version:[[:space:]]+2$
+# lab-expect: luksdump-vda2.json "keyslots"
+# lab-expect: cryptsetup-status-vda2_crypt.txt LUKS2
+# lab-expect: lvm-fullreport.json vgcrypt
+# lab-expect: xfs_info-vgcrypt-home.txt isize
+# lab-expect: lsblk-ipo.txt crypt +LVM2_member
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -5,7 +5,15 @@
 # lab-description: root (linear, 400 MiB, ext4, /), data (striped over 2 PVs, stripe size 64 KiB, 320 MiB, xfs, /srv),
 # lab-description: swap (linear, 64 MiB, active), pool (thin pool 256 MiB, chunk 128 KiB, metadata 8 MiB) with
 # lab-description: thin volumes home (1 GiB virtual, ext4, /home) and scratch (512 MiB virtual, ext4, not mounted).
+# lab-expect: lvm-fullreport.json "lv_name":"scratch"
+# lab-expect: lvs.json "lv_layout":"thin,pool"
+# lab-expect: lvs-segments.json "stripes":"2", "stripe_size":"65536"
+# lab-expect: vgcfgbackup-vg0.txt ^vg0 \{
+# lab-expect: xfs_info-vg0-data.txt sunit
+# lab-expect: tune2fs-vg0-home.txt ^Filesystem volume name: +home$
+# lab-expect: swapon.txt vg0-swap|dm-
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -3,7 +3,13 @@
 # lab-description: One 2 GiB virtio disk (vda), MBR (DOS label, disk id 0x1badcafe): vda1 /boot ext2 (bootable),
 # lab-description: vda2 / ext3, vda3 extended partition holding the logical partitions vda5 swap, vda6 /home ext3
 # lab-description: and vda7 /srv ext2 (mounted read-only). Fixed filesystem UUIDs and labels, swap active.
+# lab-expect: sfdisk-vda.dump ^/dev/vda7 : 
+# lab-expect: lsblk-ipo.txt vda6 .* ext3 +home
+# lab-expect: tune2fs-vda7.txt ^Block size: +2048$
+# lab-expect: swapon.txt ^/dev/vda5 
+# lab-expect: findmnt.json "options": "ro,
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -4,7 +4,15 @@
 # lab-description: (metadata 1.0, name lab:boot, 256 MiB) with /boot ext4; md1 = RAID1 of vda2+vdb2 (metadata 1.2,
 # lab-description: name lab:system, bitmap internal) as the LVM PV of VG vgraid: root (500 MiB ext4, /) and swap (64 MiB).
 # lab-description: Arrays made with --assume-clean (no resync under TCG); fixed md UUIDs.
+# lab-expect: mdadm-detail-export-md0.txt ^MD_METADATA=1.0$
+# lab-expect: mdadm-detail-export-md1.txt ^MD_LEVEL=raid1$
+# lab-expect: mdadm-examine-export-vdb2.txt ^MD_UUID=
+# lab-expect: mdadm-detail-md1.txt Intent Bitmap
+# lab-expect: vgcfgbackup-vgraid.txt md1
+# lab-expect: tune2fs-md0.txt 0b0b0b0b
+# lab-expect: lsblk-ipo.txt raid1
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 for d in vda vdb; do

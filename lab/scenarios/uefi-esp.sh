@@ -4,7 +4,14 @@
 # lab-description: partition (256 MiB, FAT32, volume id 1234ABCD, label EFI) on /boot/efi, vda2 /boot ext4 (512 MiB),
 # lab-description: vda3 swap (128 MiB), vda4 / ext4 (rest). A boot entry "debian" (\EFI\debian\shimx64.efi on vda1)
 # lab-description: is created with efibootmgr before the capture, next to OVMF's own entries.
+# lab-expect: efi-firmware.txt ^UEFI
+# lab-expect: efibootmgr-v.txt debian.*shimx64.efi
+# lab-expect: fsck.fat-vda1.txt 32 bit entries
+# lab-expect: blkid-vda1.txt ^UUID=1234-ABCD$
+# lab-expect: findmnt.json "target": "/boot/efi"
+# lab-expect: swapon.txt ^/dev/vda3 
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -3,7 +3,11 @@
 # lab-description: One 2 GiB virtio disk, GPT: vda1 BIOS boot (1 MiB), vda2 / xfs (1 GiB, mkfs.xfs defaults:
 # lab-description: crc, reflink, finobt), vda3 /data xfs (rest) with non-default geometry: agcount 2, stripe unit
 # lab-description: 64 KiB x 2, 64 MiB internal log, maxpct 10, bigtime off. Fixed UUIDs and labels.
+# lab-expect: xfs_info-vda2.txt reflink=1
+# lab-expect: xfs_info-vda3.txt agcount=2
+# lab-expect: findmnt.json "target": "/data"
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../guest/scenario-lib.sh
 . /lab/scenario-lib.sh
 
 sfdisk --quiet /dev/vda <<'SF'

@@ -23,6 +23,7 @@ pub mod inventory;
 pub mod layout;
 pub mod probe;
 pub mod report;
+pub mod recreate;
 pub mod system;
 pub mod ui;
 pub mod workflow;

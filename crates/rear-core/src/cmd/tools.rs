@@ -179,6 +179,10 @@ registry! {
     // --- report ---
     /// The local mail transfer agent's sendmail interface (postfix, exim, ...).
     SENDMAIL = "sendmail", Optional, "default-mta";
+    // --- recreate ---
+    MKDIR = "mkdir", Required, "coreutils";
+    CHATTR = "chattr", Optional, "e2fsprogs";
+    KPARTX = "kpartx", Optional, "kpartx";
 }
 
 #[cfg(test)]
