@@ -238,10 +238,13 @@ impl Report {
             Some(other) => return Err(ProtoError::BadVersion(other.to_string())),
             None => return Err(ProtoError::BadVersion("(missing)".to_string())),
         };
-        let (major, _minor) =
-            parse_schema_version(&version).ok_or_else(|| ProtoError::BadVersion(version.clone()))?;
+        let (major, _minor) = parse_schema_version(&version)
+            .ok_or_else(|| ProtoError::BadVersion(version.clone()))?;
         if major != SCHEMA_MAJOR {
-            return Err(ProtoError::UnsupportedVersion { found: version, supported: SCHEMA_MAJOR });
+            return Err(ProtoError::UnsupportedVersion {
+                found: version,
+                supported: SCHEMA_MAJOR,
+            });
         }
         serde_json::from_slice(bytes).map_err(|e| ProtoError::Malformed(e.to_string()))
     }
@@ -268,7 +271,9 @@ impl Report {
         for tag in &self.tags {
             let ok = !tag.is_empty()
                 && tag.len() <= MAX_TAG_LEN
-                && tag.chars().all(|c| c.is_alphanumeric() || "-_.:/".contains(c));
+                && tag
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_.:/".contains(c));
             if !ok {
                 return Err(ProtoError::Invalid {
                     field: "tags",
@@ -280,7 +285,10 @@ impl Report {
         }
         if self.workflow.is_empty()
             || self.workflow.len() > 64
-            || !self.workflow.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !self
+                .workflow
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(ProtoError::Invalid {
                 field: "workflow",
@@ -317,14 +325,19 @@ fn check_name(field: &'static str, value: &str, empty_ok: bool) -> Result<(), Pr
         return if empty_ok {
             Ok(())
         } else {
-            Err(ProtoError::Invalid { field, message: "must not be empty".to_string() })
+            Err(ProtoError::Invalid {
+                field,
+                message: "must not be empty".to_string(),
+            })
         };
     }
     let ok = value.len() <= MAX_HOSTNAME_LEN
         && value.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
     if ok {
         Ok(())
@@ -344,7 +357,9 @@ mod tests {
         let mut r = Report::new("web1", "mkrescue", "rear-rs 0.1.0");
         r.domain = "example.com".into();
         r.tags = vec!["prod".into(), "web".into()];
-        r.result = RunResult::Failure { error: "mkfs.xfs not found".into() };
+        r.result = RunResult::Failure {
+            error: "mkfs.xfs not found".into(),
+        };
         r.started_at = time::macros::datetime!(2026-11-26 06:00:00.5 UTC);
         r.duration_ms = 61_000;
         r.layout = Some("disk /dev/sda 21474836480 gpt\n".into());
@@ -392,17 +407,30 @@ mod tests {
         // Even a shape that no longer matches must report the version, not a field error.
         v.as_object_mut().unwrap().remove("hostname");
         let err = Report::from_json(v.to_string().as_bytes()).unwrap_err();
-        assert_eq!(err, ProtoError::UnsupportedVersion { found: "2.0".into(), supported: 1 });
+        assert_eq!(
+            err,
+            ProtoError::UnsupportedVersion {
+                found: "2.0".into(),
+                supported: 1
+            }
+        );
         assert!(err.to_string().contains("upgrade rear-server"), "{err}");
     }
 
     #[test]
     fn bad_or_missing_version_is_rejected() {
-        for bad in [r#"{"schema_version": 1}"#, r#"{"schema_version": "1"}"#, r#"{"x": 1}"#] {
+        for bad in [
+            r#"{"schema_version": 1}"#,
+            r#"{"schema_version": "1"}"#,
+            r#"{"x": 1}"#,
+        ] {
             let err = Report::from_json(bad.as_bytes()).unwrap_err();
             assert!(matches!(err, ProtoError::BadVersion(_)), "{bad}: {err:?}");
         }
-        assert!(matches!(Report::from_json(b"not json"), Err(ProtoError::Malformed(_))));
+        assert!(matches!(
+            Report::from_json(b"not json"),
+            Err(ProtoError::Malformed(_))
+        ));
         assert_eq!(parse_schema_version("1.12"), Some((1, 12)));
         assert_eq!(parse_schema_version("1.x"), None);
         assert_eq!(parse_schema_version("+1.0"), None);
@@ -410,7 +438,8 @@ mod tests {
 
     #[test]
     fn validate_names_the_field_at_fault() {
-        let cases: [(fn(&mut Report), &str); 6] = [
+        type Mutation = fn(&mut Report);
+        let cases: [(Mutation, &str); 6] = [
             (|r| r.hostname = String::new(), "hostname"),
             (|r| r.hostname = "web1; rm -rf /".into(), "hostname"),
             (|r| r.domain = "a..b".into(), "domain"),

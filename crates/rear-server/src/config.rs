@@ -149,9 +149,9 @@ impl Config {
 
     /// The database URL, defaulting to SQLite in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite:{}", self.data_dir.join("rear-server.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("rear-server.db").display()))
     }
 }
 
@@ -164,7 +164,10 @@ mod tests {
         let c = Config::parse("").unwrap();
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.smtp.listen, "127.0.0.1:2525");
-        assert_eq!(c.database_url(), "sqlite:/var/lib/rear-server/rear-server.db");
+        assert_eq!(
+            c.database_url(),
+            "sqlite:/var/lib/rear-server/rear-server.db"
+        );
     }
 
     #[test]
@@ -175,7 +178,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.database_url(), "sqlite:/srv/rs/rear-server.db");
-        assert_eq!(c.auth.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            c.auth.trusted_proxies,
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
     }

@@ -50,7 +50,10 @@ impl From<StoreError> for ApiError {
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Invalid(m) => Self::BadRequest { code: "invalid_report", message: m },
+            IngestError::Invalid(m) => Self::BadRequest {
+                code: "invalid_report",
+                message: m,
+            },
             IngestError::TooLarge(m) => Self::TooLarge(m),
             IngestError::Forbidden(m) => Self::Forbidden(m),
             IngestError::Store(e) => Self::Internal(e.into()),
@@ -81,7 +84,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = (status, Json(ErrorBody { error: code.to_string(), message })).into_response();
+        let mut resp = (
+            status,
+            Json(ErrorBody {
+                error: code.to_string(),
+                message,
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -108,7 +108,11 @@ async fn check_and_store(
         Sender::Token(t) => Some(t.clone()),
         Sender::Mail(Some(secret)) => match state.store().token(&sha256_hex(secret)).await? {
             Some(t) if t.scope != TokenScope::Read => Some(t),
-            _ => return Err(IngestError::Forbidden("the mail's X-Rear-Token is not a valid ingest token".into())),
+            _ => {
+                return Err(IngestError::Forbidden(
+                    "the mail's X-Rear-Token is not a valid ingest token".into(),
+                ));
+            }
         },
         Sender::Mail(None) => {
             if state.config().auth.mail_requires_token {
@@ -121,7 +125,11 @@ async fn check_and_store(
             None
         }
     };
-    if let Some(TokenRow { scope: TokenScope::Host(host), name, .. }) = &token
+    if let Some(TokenRow {
+        scope: TokenScope::Host(host),
+        name,
+        ..
+    }) = &token
         && host != &report.hostname
     {
         return Err(IngestError::Forbidden(format!(
@@ -138,7 +146,10 @@ async fn check_and_store(
             legacy_mail: incoming.legacy_mail,
         })
         .await?;
-    Ok(IngestResponse { report_id: report.report_id, status })
+    Ok(IngestResponse {
+        report_id: report.report_id,
+        status,
+    })
 }
 
 /// Ingests a whole mail message (SMTP, LMTP or pipe): every report in it is stored.
@@ -152,7 +163,10 @@ pub async fn ingest_mail(
 ) -> Result<Vec<IngestResponse>, IngestError> {
     let max = state.config().smtp.max_message_bytes;
     if raw.len() > max {
-        let e = IngestError::TooLarge(format!("message of {} bytes exceeds the limit of {max}", raw.len()));
+        let e = IngestError::TooLarge(format!(
+            "message of {} bytes exceeds the limit of {max}",
+            raw.len()
+        ));
         tracing::warn!(source = source.as_str(), reason = %e, "mail rejected");
         return Err(e);
     }
@@ -166,7 +180,11 @@ pub async fn ingest_mail(
     let sender = Sender::Mail(parsed.token);
     let mut out = Vec::new();
     for (report, legacy_mail) in parsed.reports {
-        let incoming = Incoming { report, source, legacy_mail };
+        let incoming = Incoming {
+            report,
+            source,
+            legacy_mail,
+        };
         out.push(ingest_report(state, &incoming, &sender).await?);
     }
     Ok(out)

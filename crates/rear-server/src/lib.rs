@@ -40,7 +40,13 @@ struct Inner {
 impl AppState {
     /// State over an opened store.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        Self { inner: Arc::new(Inner { store, config, secret: auth::random_token() }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                secret: auth::random_token(),
+            }),
+        }
     }
 
     /// The store.
@@ -86,11 +92,18 @@ impl Server {
     /// A listener's address cannot be read.
     pub fn start(state: AppState, listeners: Listeners) -> std::io::Result<Self> {
         let http_addr = listeners.http.local_addr()?;
-        let smtp_addr = listeners.smtp.as_ref().map(TcpListener::local_addr).transpose()?;
-        let lmtp_addr = listeners.lmtp.as_ref().map(TcpListener::local_addr).transpose()?;
+        let smtp_addr = listeners
+            .smtp
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        let lmtp_addr = listeners
+            .lmtp
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         let mut tasks = Vec::new();
-        let app = router::router(state.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = router::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = listeners.http;
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(http, app).await {
@@ -98,12 +111,21 @@ impl Server {
             }
         }));
         if let Some(l) = listeners.smtp {
-            tasks.push(tokio::spawn(smtp::serve(l, state.clone(), smtp::Protocol::Smtp)));
+            tasks.push(tokio::spawn(smtp::serve(
+                l,
+                state.clone(),
+                smtp::Protocol::Smtp,
+            )));
         }
         if let Some(l) = listeners.lmtp {
             tasks.push(tokio::spawn(smtp::serve(l, state, smtp::Protocol::Lmtp)));
         }
-        Ok(Self { http_addr, smtp_addr, lmtp_addr, tasks })
+        Ok(Self {
+            http_addr,
+            smtp_addr,
+            lmtp_addr,
+            tasks,
+        })
     }
 
     /// Waits until a listener task ends (normally never).

@@ -84,7 +84,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rear-server: starting the async runtime: {e}");
@@ -107,7 +110,9 @@ async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>
         })?;
     }
     let url = config.database_url();
-    store::open(&url).await.map_err(|e| anyhow::anyhow!("opening database {url}: {e}"))
+    store::open(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening database {url}: {e}"))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -118,7 +123,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, store).await,
-        Command::User(UserCmd::Add { name, role, password_stdin }) => {
+        Command::User(UserCmd::Add {
+            name,
+            role,
+            password_stdin,
+        }) => {
             let role = Role::parse(&role).unwrap_or(Role::Viewer);
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
@@ -131,22 +140,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("the password must have at least 8 characters");
             }
             let password_hash = hash_password(&password)?;
-            store.add_user(&UserRow { name: name.clone(), password_hash, role }).await?;
+            store
+                .add_user(&UserRow {
+                    name: name.clone(),
+                    password_hash,
+                    role,
+                })
+                .await?;
             println!("added user {name} ({})", role.as_str());
             if generated {
                 println!("password (shown only now): {password}");
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token(TokenCmd::Add { name, host, site, read }) => {
+        Command::Token(TokenCmd::Add {
+            name,
+            host,
+            site,
+            read,
+        }) => {
             let scope = match (host, site, read) {
                 (Some(h), _, _) => TokenScope::Host(h),
                 (None, true, _) => TokenScope::Site,
                 (None, false, true) => TokenScope::Read,
-                (None, false, false) => anyhow::bail!("say what the token is for: --host NAME, --site or --read"),
+                (None, false, false) => {
+                    anyhow::bail!("say what the token is for: --host NAME, --site or --read")
+                }
             };
             let token = random_token();
-            store.add_token(&TokenRow { token_hash: sha256_hex(&token), name: name.clone(), scope }).await?;
+            store
+                .add_token(&TokenRow {
+                    token_hash: sha256_hex(&token),
+                    name: name.clone(),
+                    scope,
+                })
+                .await?;
             println!("token {name} (shown only now): {token}");
             Ok(ExitCode::SUCCESS)
         }
@@ -189,7 +217,13 @@ async fn serve(config: Config, store: std::sync::Arc<dyn Store>) -> anyhow::Resu
     if store.user_count().await? == 0 {
         let password = random_token()[..20].to_string();
         let password_hash = hash_password(&password)?;
-        store.add_user(&UserRow { name: "admin".into(), password_hash, role: Role::Admin }).await?;
+        store
+            .add_user(&UserRow {
+                name: "admin".into(),
+                password_hash,
+                role: Role::Admin,
+            })
+            .await?;
         first_login = Some(password);
     }
     let http = tokio::net::TcpListener::bind(config.http.listen)
@@ -212,7 +246,9 @@ async fn serve(config: Config, store: std::sync::Arc<dyn Store>) -> anyhow::Resu
             "  log in as user admin with password {pw} (created now and shown only once; \
              add users with: rear-server user add NAME --role admin|viewer)"
         ),
-        None => println!("  log in with a user created by: rear-server user add NAME --role admin|viewer"),
+        None => println!(
+            "  log in with a user created by: rear-server user add NAME --role admin|viewer"
+        ),
     }
     tokio::select! {
         () = server_wait(&server) => {}

@@ -40,7 +40,11 @@ pub struct Route {
 }
 
 const fn route(method: &'static str, example: &'static str, access: Access) -> Route {
-    Route { method, example, access }
+    Route {
+        method,
+        example,
+        access,
+    }
 }
 
 /// Every route of [`router`].
@@ -55,10 +59,18 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/search?q=web", Access::Web),
     route("GET", "/hosts/web1", Access::Web),
     route("GET", "/hosts/web1/diff?a=x&b=y", Access::Web),
-    route("GET", "/reports/00000000-0000-0000-0000-000000000000", Access::Web),
+    route(
+        "GET",
+        "/reports/00000000-0000-0000-0000-000000000000",
+        Access::Web,
+    ),
     route("POST", "/api/v1/reports", Access::Ingest),
     route("GET", "/api/v1/reports", Access::Api),
-    route("GET", "/api/v1/reports/00000000-0000-0000-0000-000000000000", Access::Api),
+    route(
+        "GET",
+        "/api/v1/reports/00000000-0000-0000-0000-000000000000",
+        Access::Api,
+    ),
     route("GET", "/api/v1/hosts", Access::Api),
     route("GET", "/api/v1/hosts/web1", Access::Api),
     route("GET", "/api/v1/hosts/web1/reports", Access::Api),
@@ -82,7 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/{id}", get(pages::report))
         .route(
             "/api/v1/reports",
-            post(api::post_report).layer(DefaultBodyLimit::max(max_report)).get(api::recent),
+            post(api::post_report)
+                .layer(DefaultBodyLimit::max(max_report))
+                .get(api::recent),
         )
         .route("/api/v1/reports/{id}", get(api::report))
         .route("/api/v1/hosts", get(api::hosts))
@@ -99,8 +113,14 @@ pub fn router(state: AppState) -> Router {
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -69,7 +69,10 @@ struct Data {
 
 /// One single-line reply text: no CR/LF, bounded length.
 fn one_line(s: &str) -> String {
-    let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     s.chars().take(400).collect()
 }
 
@@ -89,18 +92,29 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         Protocol::Smtp => ReportSource::Smtp,
         Protocol::Lmtp => ReportSource::Lmtp,
     };
-    let kind = if protocol == Protocol::Smtp { "ESMTP" } else { "LMTP" };
-    stream.write_all(format!("220 {} rear-server {kind} ready\r\n", cfg.hostname).as_bytes()).await?;
+    let kind = if protocol == Protocol::Smtp {
+        "ESMTP"
+    } else {
+        "LMTP"
+    };
+    stream
+        .write_all(format!("220 {} rear-server {kind} ready\r\n", cfg.hostname).as_bytes())
+        .await?;
     let mut receiver = RequestReceiver::default();
     let mut greeted = false;
-    let mut tx = Transaction { mail_from: None, rcpts: Vec::new() };
+    let mut tx = Transaction {
+        mail_from: None,
+        rcpts: Vec::new(),
+    };
     let mut data: Option<Data> = None;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await {
             Ok(r) => r?,
             Err(_) => {
-                stream.write_all(b"421 4.4.2 idle too long, closing\r\n").await?;
+                stream
+                    .write_all(b"421 4.4.2 idle too long, closing\r\n")
+                    .await?;
                 return Ok(());
             }
         };
@@ -120,7 +134,9 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 if !done {
                     break;
                 }
-                let d = data.take().unwrap_or_else(|| unreachable!("data is Some here"));
+                let d = data
+                    .take()
+                    .unwrap_or_else(|| unreachable!("data is Some here"));
                 let reply = if d.too_big {
                     tracing::warn!(%peer, max, "mail rejected: message too large");
                     format!("552 5.3.4 message exceeds the size limit of {max} bytes\r\n")
@@ -129,7 +145,11 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         Ok(stored) => format!(
                             "250 2.0.0 stored {} report(s): {}\r\n",
                             stored.len(),
-                            stored.iter().map(|s| s.report_id.to_string()).collect::<Vec<_>>().join(" ")
+                            stored
+                                .iter()
+                                .map(|s| s.report_id.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" ")
                         ),
                         Err(IngestError::Store(_)) => {
                             "451 4.3.0 temporary failure storing the report, try again later\r\n"
@@ -139,11 +159,18 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         Err(e) => format!("550 5.6.0 {}\r\n", one_line(&e.to_string())),
                     }
                 };
-                let replies = if protocol == Protocol::Lmtp { tx.rcpts.len().max(1) } else { 1 };
+                let replies = if protocol == Protocol::Lmtp {
+                    tx.rcpts.len().max(1)
+                } else {
+                    1
+                };
                 for _ in 0..replies {
                     out.extend_from_slice(reply.as_bytes());
                 }
-                tx = Transaction { mail_from: None, rcpts: Vec::new() };
+                tx = Transaction {
+                    mail_from: None,
+                    rcpts: Vec::new(),
+                };
                 continue;
             }
             let before = iter.len();
@@ -155,7 +182,9 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     continue;
                 }
                 Err(e) => {
-                    out.extend_from_slice(format!("500 5.5.2 {}\r\n", one_line(&format!("{e:?}"))).as_bytes());
+                    out.extend_from_slice(
+                        format!("500 5.5.2 {}\r\n", one_line(&format!("{e:?}"))).as_bytes(),
+                    );
                     if iter.len() == before {
                         break;
                     }
@@ -165,17 +194,29 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             match request {
                 Request::Ehlo { host } | Request::Helo { host } if protocol == Protocol::Smtp => {
                     greeted = true;
-                    tx = Transaction { mail_from: None, rcpts: Vec::new() };
+                    tx = Transaction {
+                        mail_from: None,
+                        rcpts: Vec::new(),
+                    };
                     ehlo(&mut out, &cfg.hostname, &host, max);
                 }
                 Request::Lhlo { host } if protocol == Protocol::Lmtp => {
                     greeted = true;
-                    tx = Transaction { mail_from: None, rcpts: Vec::new() };
+                    tx = Transaction {
+                        mail_from: None,
+                        rcpts: Vec::new(),
+                    };
                     ehlo(&mut out, &cfg.hostname, &host, max);
                 }
                 Request::Ehlo { .. } | Request::Helo { .. } | Request::Lhlo { .. } => {
-                    let want = if protocol == Protocol::Smtp { "EHLO" } else { "LHLO" };
-                    out.extend_from_slice(format!("500 5.5.1 this is {kind}, say {want}\r\n").as_bytes());
+                    let want = if protocol == Protocol::Smtp {
+                        "EHLO"
+                    } else {
+                        "LHLO"
+                    };
+                    out.extend_from_slice(
+                        format!("500 5.5.1 this is {kind}, say {want}\r\n").as_bytes(),
+                    );
                 }
                 Request::Mail { from } => {
                     if !greeted {
@@ -184,7 +225,8 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         out.extend_from_slice(b"503 5.5.1 nested MAIL command\r\n");
                     } else if from.size > max {
                         out.extend_from_slice(
-                            format!("552 5.3.4 message size exceeds the limit of {max} bytes\r\n").as_bytes(),
+                            format!("552 5.3.4 message size exceeds the limit of {max} bytes\r\n")
+                                .as_bytes(),
                         );
                     } else {
                         tx.mail_from = Some(from.address);
@@ -205,12 +247,19 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     if tx.rcpts.is_empty() {
                         out.extend_from_slice(b"503 5.5.1 need RCPT before DATA\r\n");
                     } else {
-                        data = Some(Data { receiver: DataReceiver::new(), buf: Vec::new(), too_big: false });
+                        data = Some(Data {
+                            receiver: DataReceiver::new(),
+                            buf: Vec::new(),
+                            too_big: false,
+                        });
                         out.extend_from_slice(b"354 start mail input; end with <CRLF>.<CRLF>\r\n");
                     }
                 }
                 Request::Rset => {
-                    tx = Transaction { mail_from: None, rcpts: Vec::new() };
+                    tx = Transaction {
+                        mail_from: None,
+                        rcpts: Vec::new(),
+                    };
                     out.extend_from_slice(b"250 2.0.0 reset\r\n");
                 }
                 Request::Noop { .. } => out.extend_from_slice(b"250 2.0.0 ok\r\n"),

@@ -9,8 +9,8 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
 use rear_proto::Report;
+use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -221,8 +221,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a session.
     async fn add_session(&self, session: &SessionRow) -> StoreResult<()>;
     /// Looks a session up by cookie hash (expired ones are not returned).
-    async fn session(&self, token_hash: &str, now: OffsetDateTime)
-    -> StoreResult<Option<SessionRow>>;
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionRow>>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Stores an API token; [`StoreError::Conflict`] if the name exists.
@@ -242,8 +245,13 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(postgres::not_implemented());
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?))
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    Ok(std::sync::Arc::new(
+        sqlite::SqliteStore::open(std::path::Path::new(path)).await?,
+    ))
 }
 
 /// Unix milliseconds of a time.
@@ -275,7 +283,11 @@ pub(crate) fn fts_query(input: &str) -> Option<String> {
         .take(16)
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
-    if words.is_empty() { None } else { Some(words.join(" ")) }
+    if words.is_empty() {
+        None
+    } else {
+        Some(words.join(" "))
+    }
 }
 
 #[cfg(test)]

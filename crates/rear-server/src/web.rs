@@ -138,7 +138,10 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(url_encode("/hosts?x=a b&c"), "/hosts%3Fx%3Da%20b%26c");
         assert_eq!(url_segment("a/b"), "a%2Fb");
     }
@@ -146,8 +149,14 @@ mod tests {
     #[test]
     fn human_times() {
         let now = time::macros::datetime!(2026-11-26 12:00 UTC);
-        assert_eq!(age(Some(time::macros::datetime!(2026-11-26 11:00 UTC)), now), "60 min ago");
-        assert_eq!(age(Some(time::macros::datetime!(2026-11-20 12:00 UTC)), now), "6 d ago");
+        assert_eq!(
+            age(Some(time::macros::datetime!(2026-11-26 11:00 UTC)), now),
+            "60 min ago"
+        );
+        assert_eq!(
+            age(Some(time::macros::datetime!(2026-11-20 12:00 UTC)), now),
+            "6 d ago"
+        );
         assert_eq!(age(None, now), "never");
         assert_eq!(duration(3_725_000), "1 h 02 min");
         assert_eq!(when(now), "2026-11-26 12:00 UTC");

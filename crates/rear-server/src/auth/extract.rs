@@ -58,21 +58,33 @@ pub struct ApiUser(pub Caller);
 pub struct IngestToken(pub TokenRow);
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// Resolves proxy header or session cookie.
 async fn person(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     let auth = &state.config().auth;
     if !auth.proxy_user_header.is_empty() {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let trusted = peer.is_some_and(|ip| auth.trusted_proxies.contains(&ip));
         if let Some(value) = parts.headers.get(auth.proxy_user_header.as_str()) {
             if trusted {
                 let name = value.to_str().unwrap_or("").trim().to_string();
                 if !name.is_empty() {
                     // Known local users keep their role; anyone else the proxy vouches for reads.
-                    let role = state.store().user(&name).await?.map_or(Role::Viewer, |u| u.role);
+                    let role = state
+                        .store()
+                        .user(&name)
+                        .await?
+                        .map_or(Role::Viewer, |u| u.role);
                     let csrf = sha256_hex(&format!("{}:{name}", state.secret()));
                     return Ok(Some(Caller {
                         name,
@@ -100,7 +112,11 @@ async fn person(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiEr
         return Ok(None);
     };
     let hash = sha256_hex(value);
-    let Some(session) = state.store().session(&hash, OffsetDateTime::now_utc()).await? else {
+    let Some(session) = state
+        .store()
+        .session(&hash, OffsetDateTime::now_utc())
+        .await?
+    else {
         return Ok(None);
     };
     let Some(user) = state.store().user(&session.username).await? else {
@@ -138,11 +154,18 @@ impl IntoResponse for WebRejection {
 impl FromRequestParts<AppState> for WebUser {
     type Rejection = WebRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match person(parts, state).await {
             Ok(Some(c)) => Ok(Self(c)),
             Ok(None) => {
-                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
                 Err(WebRejection::Login(next))
             }
             Err(e) => Err(WebRejection::Error(e)),
@@ -153,7 +176,10 @@ impl FromRequestParts<AppState> for WebUser {
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer(&parts.headers) {
             let row = state.store().token(&sha256_hex(token)).await?;
             return match row {
@@ -183,7 +209,10 @@ impl FromRequestParts<AppState> for ApiUser {
 impl FromRequestParts<AppState> for IngestToken {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(token) = bearer(&parts.headers) else {
             return Err(ApiError::Unauthorized(
                 "sending a report needs Authorization: Bearer <ingest token> \

@@ -6,11 +6,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use rear_proto::Report;
 use rear_proto::api::{
     Health, HostList, HostState, HostSummary, IngestResponse, IngestStatus, ReportList,
     ReportSource,
 };
-use rear_proto::Report;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,7 +32,11 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         status: if ok { "ok" } else { "database unavailable" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body))
 }
 
@@ -47,16 +51,28 @@ pub async fn post_report(
         let max = state.config().http.max_report_bytes;
         tracing::warn!(token = token.name, reason = %e, "report rejected");
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!("report exceeds the limit of {max} bytes (http.max_report_bytes)"))
+            ApiError::TooLarge(format!(
+                "report exceeds the limit of {max} bytes (http.max_report_bytes)"
+            ))
         } else {
-            ApiError::BadRequest { code: "bad_body", message: e.body_text() }
+            ApiError::BadRequest {
+                code: "bad_body",
+                message: e.body_text(),
+            }
         }
     })?;
     let report = Report::from_json(&body).map_err(|e| {
         tracing::warn!(token = token.name, reason = %e, "report rejected");
-        ApiError::BadRequest { code: "invalid_report", message: e.to_string() }
+        ApiError::BadRequest {
+            code: "invalid_report",
+            message: e.to_string(),
+        }
     })?;
-    let incoming = Incoming { report, source: ReportSource::Http, legacy_mail: false };
+    let incoming = Incoming {
+        report,
+        source: ReportSource::Http,
+        legacy_mail: false,
+    };
     let resp = ingest_report(&state, &incoming, &Sender::Token(token)).await?;
     let code = match resp.status {
         IngestStatus::Stored => StatusCode::CREATED,
@@ -78,7 +94,10 @@ pub struct HostQuery {
 
 /// Hosts matching a query, with their state.
 pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<Vec<HostSummary>, ApiError> {
-    let filter = HostFilter { domain: q.domain.clone(), tag: q.tag.clone() };
+    let filter = HostFilter {
+        domain: q.domain.clone(),
+        tag: q.tag.clone(),
+    };
     let now = OffsetDateTime::now_utc();
     let stale = stale_after(state);
     Ok(state
@@ -97,7 +116,9 @@ pub async fn hosts(
     _user: ApiUser,
     Query(q): Query<HostQuery>,
 ) -> Result<Json<HostList>, ApiError> {
-    Ok(Json(HostList { hosts: list_hosts(&state, &q).await? }))
+    Ok(Json(HostList {
+        hosts: list_hosts(&state, &q).await?,
+    }))
 }
 
 /// `GET /api/v1/hosts/{name}`.
@@ -111,7 +132,11 @@ pub async fn host(
         .host(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
-    Ok(Json(host_summary(row, OffsetDateTime::now_utc(), stale_after(&state))))
+    Ok(Json(host_summary(
+        row,
+        OffsetDateTime::now_utc(),
+        stale_after(&state),
+    )))
 }
 
 /// Query with a limit.
@@ -132,7 +157,9 @@ pub async fn host_reports(
         return Err(ApiError::NotFound(format!("no host {name}")));
     }
     let limit = q.limit.unwrap_or(100).min(1000);
-    Ok(Json(ReportList { reports: state.store().host_reports(&name, limit).await? }))
+    Ok(Json(ReportList {
+        reports: state.store().host_reports(&name, limit).await?,
+    }))
 }
 
 /// `GET /api/v1/reports`: the most recently received reports.
@@ -142,7 +169,9 @@ pub async fn recent(
     Query(q): Query<LimitQuery>,
 ) -> Result<Json<ReportList>, ApiError> {
     let limit = q.limit.unwrap_or(20).min(1000);
-    Ok(Json(ReportList { reports: state.store().recent_reports(limit).await? }))
+    Ok(Json(ReportList {
+        reports: state.store().recent_reports(limit).await?,
+    }))
 }
 
 /// `GET /api/v1/reports/{id}`: one report in full, as it was received.
@@ -155,8 +184,11 @@ pub async fn report(
         code: "bad_id",
         message: format!("{id:?} is not a report id (UUID)"),
     })?;
-    let stored =
-        state.store().report(id).await?.ok_or_else(|| ApiError::NotFound(format!("no report {id}")))?;
+    let stored = state
+        .store()
+        .report(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no report {id}")))?;
     Ok(Json(stored.report))
 }
 
@@ -173,11 +205,19 @@ pub async fn search(
     _user: ApiUser,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<ReportList>, ApiError> {
-    let hits = state.store().search(q.q.as_deref().unwrap_or(""), 100).await?;
-    Ok(Json(ReportList { reports: hits.into_iter().map(|h| h.report).collect() }))
+    let hits = state
+        .store()
+        .search(q.q.as_deref().unwrap_or(""), 100)
+        .await?;
+    Ok(Json(ReportList {
+        reports: hits.into_iter().map(|h| h.report).collect(),
+    }))
 }
 
 /// `GET /api/v1/openapi.json`.
 pub async fn openapi(_user: ApiUser) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }

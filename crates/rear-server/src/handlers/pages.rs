@@ -44,11 +44,19 @@ pub async fn overview(
             });
         }
     };
-    let filter = pages::OverviewFilter { domain: q.domain, tag: q.tag.filter(|t| !t.is_empty()), state: st };
+    let filter = pages::OverviewFilter {
+        domain: q.domain,
+        tag: q.tag.filter(|t| !t.is_empty()),
+        state: st,
+    };
     // Counts per state are over the domain/tag selection, so the state filter applies in the page.
     let hosts = list_hosts(
         &state,
-        &HostQuery { domain: filter.domain.clone(), tag: filter.tag.clone(), state: None },
+        &HostQuery {
+            domain: filter.domain.clone(),
+            tag: filter.tag.clone(),
+            state: None,
+        },
     )
     .await?;
     let facets = state.store().facets().await?;
@@ -57,13 +65,23 @@ pub async fn overview(
 }
 
 /// `GET /live`.
-pub async fn live(State(state): State<AppState>, WebUser(user): WebUser) -> Result<Html<String>, ApiError> {
+pub async fn live(
+    State(state): State<AppState>,
+    WebUser(user): WebUser,
+) -> Result<Html<String>, ApiError> {
     let recent = state.store().recent_reports(20).await?;
-    Ok(Html(page("Last 20", Some(&user), &pages::live(&recent, OffsetDateTime::now_utc()))))
+    Ok(Html(page(
+        "Last 20",
+        Some(&user),
+        &pages::live(&recent, OffsetDateTime::now_utc()),
+    )))
 }
 
 /// `GET /live/rows`: the table rows alone, for the live page's poller.
-pub async fn live_rows(State(state): State<AppState>, WebUser(_user): WebUser) -> Result<Html<String>, ApiError> {
+pub async fn live_rows(
+    State(state): State<AppState>,
+    WebUser(_user): WebUser,
+) -> Result<Html<String>, ApiError> {
     let recent = state.store().recent_reports(20).await?;
     Ok(Html(pages::live_rows(&recent, OffsetDateTime::now_utc())))
 }
@@ -76,7 +94,11 @@ pub async fn search(
 ) -> Result<Html<String>, ApiError> {
     let query = q.q.unwrap_or_default();
     let hits = state.store().search(&query, 100).await?;
-    Ok(Html(page("Search", Some(&user), &pages::search(&query, &hits, OffsetDateTime::now_utc()))))
+    Ok(Html(page(
+        "Search",
+        Some(&user),
+        &pages::search(&query, &hits, OffsetDateTime::now_utc()),
+    )))
 }
 
 /// `GET /hosts/{name}`.
@@ -85,7 +107,11 @@ pub async fn host(
     WebUser(user): WebUser,
     Path(name): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let row = state.store().host(&name).await?.ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
+    let row = state
+        .store()
+        .host(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
     let now = OffsetDateTime::now_utc();
     let summary = host_summary(row, now, stale_after(&state));
     let reports = state.store().host_reports(&name, 200).await?;
@@ -110,7 +136,9 @@ async fn host_report(state: &AppState, host: &str, id: &str) -> Result<StoredRep
     })?;
     match state.store().report(id).await? {
         Some(r) if r.report.hostname == host => Ok(r),
-        _ => Err(ApiError::NotFound(format!("no report {id} for host {host}"))),
+        _ => Err(ApiError::NotFound(format!(
+            "no report {id} for host {host}"
+        ))),
     }
 }
 
@@ -123,7 +151,11 @@ pub async fn diff(
 ) -> Result<Html<String>, ApiError> {
     let a = host_report(&state, &name, &q.a).await?;
     let b = host_report(&state, &name, &q.b).await?;
-    Ok(Html(page(&format!("{name} layout diff"), Some(&user), &pages::diff(&name, &a, &b))))
+    Ok(Html(page(
+        &format!("{name} layout diff"),
+        Some(&user),
+        &pages::diff(&name, &a, &b),
+    )))
 }
 
 /// `GET /reports/{id}`.
@@ -136,6 +168,14 @@ pub async fn report(
         code: "bad_id",
         message: format!("{id:?} is not a report id"),
     })?;
-    let r = state.store().report(uuid).await?.ok_or_else(|| ApiError::NotFound(format!("no report {id}")))?;
-    Ok(Html(page(&format!("{} {}", r.report.hostname, r.report.workflow), Some(&user), &pages::report(&r))))
+    let r = state
+        .store()
+        .report(uuid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no report {id}")))?;
+    Ok(Html(page(
+        &format!("{} {}", r.report.hostname, r.report.workflow),
+        Some(&user),
+        &pages::report(&r),
+    )))
 }

@@ -25,7 +25,11 @@ use crate::store::SessionRow;
 use crate::web::{page, pages};
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if state.config().http.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config().http.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
@@ -47,7 +51,14 @@ pub struct LoginQuery {
 fn login_page(state: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
     let csrf = random_token();
     let html = page("Log in", None, &pages::login(&csrf, next, error));
-    (status, [(SET_COOKIE, set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600))], Html(html))
+    (
+        status,
+        [(
+            SET_COOKIE,
+            set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600),
+        )],
+        Html(html),
+    )
         .into_response()
 }
 
@@ -91,7 +102,9 @@ pub async fn login(
         ));
     }
     let user = state.store().user(&form.username).await?;
-    let hash = user.as_ref().map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+    let hash = user
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
     let password = form.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await

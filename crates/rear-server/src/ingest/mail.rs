@@ -71,7 +71,10 @@ pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail, IngestError> {
         reports.push((report, false));
     }
     if reports.is_empty() {
-        if msg.subject().is_some_and(|s| s.starts_with("Relax-and-Recover ")) {
+        if msg
+            .subject()
+            .is_some_and(|s| s.starts_with("Relax-and-Recover "))
+        {
             reports.push((convert_rear_result_mail(&msg, raw)?, true));
         } else {
             return Err(IngestError::Invalid(
@@ -149,11 +152,17 @@ fn convert_rear_result_mail(msg: &Message<'_>, raw: &[u8]) -> Result<Report, Ing
     }
 
     let offset = build_date.map_or(UtcOffset::UTC, OffsetDateTime::offset);
-    let log_info = log.as_deref().map(|l| scan_rear_log(l, offset)).unwrap_or_default();
+    let log_info = log
+        .as_deref()
+        .map(|l| scan_rear_log(l, offset))
+        .unwrap_or_default();
     let started_at = log_info
         .started
         .or(build_date)
-        .or_else(|| msg.date().and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok()))
+        .or_else(|| {
+            msg.date()
+                .and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok())
+        })
         .unwrap_or_else(OffsetDateTime::now_utc);
     let duration_ms = match (log_info.started, log_info.last) {
         (Some(a), Some(b)) if b > a => u64::try_from((b - a).whole_milliseconds()).unwrap_or(0),
@@ -176,7 +185,11 @@ fn convert_rear_result_mail(msg: &Message<'_>, raw: &[u8]) -> Result<Report, Ing
         hostname,
         domain,
         tags: Vec::new(),
-        rear_version: if version.is_empty() { "ReaR".into() } else { format!("ReaR {version}") },
+        rear_version: if version.is_empty() {
+            "ReaR".into()
+        } else {
+            format!("ReaR {version}")
+        },
         workflow: log_info.workflow.unwrap_or_else(|| "mkrescue".into()),
         result: RunResult::Success,
         started_at,
@@ -227,7 +240,8 @@ fn scan_rear_log(log: &str, offset: UtcOffset) -> LogInfo {
 mod tests {
     use super::*;
 
-    const REAR_MAIL: &[u8] = include_bytes!("../../fixtures/rear-mail/rear-2.7-result-mail-ISO.eml");
+    const REAR_MAIL: &[u8] =
+        include_bytes!("../../fixtures/rear-mail/rear-2.7-result-mail-ISO.eml");
 
     #[test]
     fn parse_rear27_result_mail_iso() {
@@ -242,13 +256,20 @@ mod tests {
         assert!(r.result.is_success());
         let names: Vec<&str> = r.output_files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(names, ["VERSION", "README", "rear-vm.log"]);
-        assert!(r.output_files.iter().all(|f| f.sha256.len() == 64 && f.size > 0));
+        assert!(
+            r.output_files
+                .iter()
+                .all(|f| f.sha256.len() == 64 && f.size > 0)
+        );
         assert!(r.log_tail.contains("Running rear dump"), "{}", r.log_tail);
         assert_eq!(r.inventory["rear_result_mail"]["output"], "ISO");
         assert_eq!(r.inventory["rear_result_mail"]["backup"], "NETFS");
         assert_eq!(r.started_at.date().year(), 2026);
         // Same bytes, same id: a redelivered mail is a duplicate, not a second report.
-        assert_eq!(parse_mail(REAR_MAIL).unwrap().reports[0].0.report_id, r.report_id);
+        assert_eq!(
+            parse_mail(REAR_MAIL).unwrap().reports[0].0.report_id,
+            r.report_id
+        );
     }
 
     fn json_mail(report_json: &str, extra_headers: &str) -> Vec<u8> {

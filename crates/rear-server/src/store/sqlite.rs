@@ -20,12 +20,15 @@ use uuid::Uuid;
 
 use super::{
     Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, fts_query, from_millis, makes_backup,
+    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query, makes_backup,
     makes_rescue, to_millis,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -48,7 +51,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         let migrator = Migrator {
             migrations: Cow::Owned(
                 MIGRATIONS
@@ -176,7 +182,11 @@ impl Store for SqliteStore {
         .bind(format!("{} {}", r.hostname, r.domain))
         .bind(&tags_text)
         .bind(r.layout.as_deref().unwrap_or(""))
-        .bind(if r.inventory.is_null() { String::new() } else { r.inventory.to_string() })
+        .bind(if r.inventory.is_null() {
+            String::new()
+        } else {
+            r.inventory.to_string()
+        })
         .bind(&r.log_tail)
         .execute(&mut *tx)
         .await?;
@@ -252,7 +262,10 @@ impl Store for SqliteStore {
 
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>> {
         let sql = format!("{} WHERE h.hostname = ?1", host_select());
-        let row = sqlx::query(&sql).bind(hostname).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(hostname)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(host_from_row).transpose()
     }
 
@@ -261,20 +274,30 @@ impl Store for SqliteStore {
             "SELECT {SUMMARY_COLS} FROM reports r WHERE r.hostname = ?1 \
              ORDER BY r.started_at DESC, r.seq DESC LIMIT ?2"
         );
-        let rows = sqlx::query(&sql).bind(hostname).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(hostname)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(summary_from_row).collect()
     }
 
     async fn report(&self, id: Uuid) -> StoreResult<Option<StoredReport>> {
         let sql = format!("SELECT {SUMMARY_COLS}, r.body FROM reports r WHERE r.report_id = ?1");
-        let Some(row) = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?
+        let Some(row) = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
         else {
             return Ok(None);
         };
         let body: String = row.try_get("body")?;
         let report: Report =
             serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(Some(StoredReport { summary: summary_from_row(&row)?, report }))
+        Ok(Some(StoredReport {
+            summary: summary_from_row(&row)?,
+            report,
+        }))
     }
 
     async fn recent_reports(&self, limit: u32) -> StoreResult<Vec<ReportSummary>> {
@@ -294,30 +317,47 @@ impl Store for SqliteStore {
                 })
                 .collect()
         };
-        let domains = sqlx::query("SELECT domain, COUNT(*) FROM hosts GROUP BY domain ORDER BY domain")
-            .fetch_all(&self.pool)
-            .await?;
+        let domains =
+            sqlx::query("SELECT domain, COUNT(*) FROM hosts GROUP BY domain ORDER BY domain")
+                .fetch_all(&self.pool)
+                .await?;
         let tags = sqlx::query("SELECT tag, COUNT(*) FROM host_tags GROUP BY tag ORDER BY tag")
             .fetch_all(&self.pool)
             .await?;
-        Ok(Facets { domains: count(domains)?, tags: count(tags)? })
+        Ok(Facets {
+            domains: count(domains)?,
+            tags: count(tags)?,
+        })
     }
 
     async fn search(&self, query: &str, limit: u32) -> StoreResult<Vec<SearchHit>> {
-        let Some(fts) = fts_query(query) else { return Ok(Vec::new()) };
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT {SUMMARY_COLS}, snippet(reports_fts, -1, char(2), char(3), '…', 12) AS snip \
              FROM reports_fts JOIN reports r ON r.seq = reports_fts.rowid \
              WHERE reports_fts MATCH ?1 ORDER BY rank LIMIT ?2"
         );
-        let rows = sqlx::query(&sql).bind(fts).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(fts)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|row| Ok(SearchHit { report: summary_from_row(row)?, snippet: row.try_get("snip")? }))
+            .map(|row| {
+                Ok(SearchHit {
+                    report: summary_from_row(row)?,
+                    snippet: row.try_get("snip")?,
+                })
+            })
             .collect()
     }
 
     async fn user_count(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -446,7 +486,11 @@ impl Store for SqliteStore {
                 ("read", _) => TokenScope::Read,
                 (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
             };
-            Ok(TokenRow { token_hash: row.try_get("token_hash")?, name: row.try_get("name")?, scope })
+            Ok(TokenRow {
+                token_hash: row.try_get("token_hash")?,
+                name: row.try_get("name")?,
+                scope,
+            })
         })
         .transpose()
     }

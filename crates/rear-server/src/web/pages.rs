@@ -21,7 +21,13 @@ fn result_badge(r: &ReportSummary) -> String {
 
 fn tags(ts: &[String]) -> String {
     ts.iter()
-        .map(|t| format!("<a class=\"tag\" href=\"/?tag={}\">{}</a>", url_encode(t), esc(t)))
+        .map(|t| {
+            format!(
+                "<a class=\"tag\" href=\"/?tag={}\">{}</a>",
+                url_encode(t),
+                esc(t)
+            )
+        })
         .collect()
 }
 
@@ -52,7 +58,13 @@ pub fn overview(
     now: OffsetDateTime,
 ) -> String {
     let mut side = String::from("<aside aria-label=\"Filters\">");
-    let active = |on: bool| if on { " aria-current=\"true\"><strong" } else { "><span" };
+    let active = |on: bool| {
+        if on {
+            " aria-current=\"true\"><strong"
+        } else {
+            "><span"
+        }
+    };
     let close = |on: bool| if on { "</strong>" } else { "</span>" };
     side.push_str("<h2>State</h2><ul>");
     for st in [HostState::Ok, HostState::Failed, HostState::Stale] {
@@ -67,7 +79,11 @@ pub fn overview(
     }
     side.push_str("</ul><h2>Domains</h2><ul>");
     for d in &facets.domains {
-        let label = if d.name.is_empty() { "(none)" } else { d.name.as_str() };
+        let label = if d.name.is_empty() {
+            "(none)"
+        } else {
+            d.name.as_str()
+        };
         let on = filter.domain.as_deref() == Some(d.name.as_str());
         side.push_str(&format!(
             "<li><a href=\"/?domain={}\"{}>{}{}</a> ({})</li>",
@@ -92,8 +108,10 @@ pub fn overview(
     }
     side.push_str("</ul></aside>");
 
-    let shown: Vec<&HostSummary> =
-        hosts.iter().filter(|h| filter.state.is_none_or(|s| h.state == s)).collect();
+    let shown: Vec<&HostSummary> = hosts
+        .iter()
+        .filter(|h| filter.state.is_none_or(|s| h.state == s))
+        .collect();
     let mut rows = String::new();
     for h in &shown {
         let last = &h.last_report;
@@ -182,7 +200,9 @@ pub fn search(query: &str, hits: &[SearchHit], now: OffsetDateTime) -> String {
         body.push_str(&format!("<p>{} result(s)</p><ul>", hits.len()));
         for h in hits {
             // The store marks matches with \u{2}..\u{3}; escape first, then turn them into <mark>.
-            let snippet = esc(&h.snippet).replace('\u{2}', "<mark>").replace('\u{3}', "</mark>");
+            let snippet = esc(&h.snippet)
+                .replace('\u{2}', "<mark>")
+                .replace('\u{3}', "</mark>");
             body.push_str(&format!(
                 "<li>{} {} {} ({})<br><small>{snippet}</small></li>",
                 host_link(&h.report.hostname),
@@ -223,7 +243,10 @@ pub fn host(
         ));
     }
     let (layout, log) = latest.map_or((String::new(), String::new()), |s| {
-        (s.report.layout.clone().unwrap_or_default(), s.report.log_tail.clone())
+        (
+            s.report.layout.clone().unwrap_or_default(),
+            s.report.log_tail.clone(),
+        )
     });
     let name = url_segment(&h.hostname);
     format!(
@@ -237,7 +260,11 @@ pub fn host(
          <button type=\"submit\">Show diff</button></form>\
          <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>",
         esc(&h.hostname),
-        if h.domain.is_empty() { String::new() } else { format!(".{}", esc(&h.domain)) },
+        if h.domain.is_empty() {
+            String::new()
+        } else {
+            format!(".{}", esc(&h.domain))
+        },
         state_badge(h.state),
         esc(&h.os),
         age(Some(h.last_report.started_at), now),
@@ -245,7 +272,11 @@ pub fn host(
         age(h.last_backup_at, now),
         h.report_count,
         tags(&h.tags),
-        if layout.is_empty() { "(no layout in this report)".into() } else { esc(&layout) },
+        if layout.is_empty() {
+            "(no layout in this report)".into()
+        } else {
+            esc(&layout)
+        },
         esc(&log),
     )
 }
@@ -330,8 +361,15 @@ pub fn report(s: &StoredReport) -> String {
         duration(r.duration_ms),
         esc(&r.rear_version),
         s.summary.source.as_str(),
-        if s.summary.legacy_mail { " (ReaR result mail)" } else { "" },
-        r.result.error().map_or(String::new(), |e| format!("<p class=\"error\">{}</p>", esc(e))),
+        if s.summary.legacy_mail {
+            " (ReaR result mail)"
+        } else {
+            ""
+        },
+        r.result.error().map_or(String::new(), |e| format!(
+            "<p class=\"error\">{}</p>",
+            esc(e)
+        )),
         esc(&r.os.name),
         esc(&r.os.version),
         esc(&r.os.kernel),
@@ -346,7 +384,9 @@ pub fn report(s: &StoredReport) -> String {
 
 /// The login form.
 pub fn login(csrf: &str, next: &str, error: Option<&str>) -> String {
-    let err = error.map_or(String::new(), |e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)));
+    let err = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
+    });
     format!(
         "<h1>Log in</h1>{err}<form method=\"post\" action=\"/login\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
