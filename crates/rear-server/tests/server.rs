@@ -12,3 +12,5 @@ mod cli;
 mod http;
 #[path = "server/smtp.rs"]
 mod smtp;
+#[path = "server/store.rs"]
+mod store;

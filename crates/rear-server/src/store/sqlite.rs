@@ -4,7 +4,6 @@
 //! [`SqliteStore::open`]. Every report insert runs in one transaction that also updates the host's
 //! row, its tags and the search index, so a crash never leaves a half-stored report.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rear_proto::Report;
 use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
@@ -21,7 +19,7 @@ use uuid::Uuid;
 use super::{
     Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
     StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query, makes_backup,
-    makes_rescue, to_millis,
+    makes_rescue, migrator, os_label, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -55,23 +53,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let migrator = Migrator {
-            migrations: Cow::Owned(
-                MIGRATIONS
-                    .iter()
-                    .map(|(v, d, sql)| {
-                        Migration::new(
-                            *v,
-                            Cow::Borrowed(*d),
-                            MigrationType::Simple,
-                            Cow::Borrowed(*sql),
-                            false,
-                        )
-                    })
-                    .collect(),
-            ),
-            ..Migrator::DEFAULT
-        };
+        let migrator = migrator(MIGRATIONS);
         migrator.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -126,16 +108,6 @@ fn host_select() -> String {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-fn os_label(report: &Report) -> String {
-    if report.os.name.is_empty() {
-        String::new()
-    } else if report.os.kernel.is_empty() {
-        report.os.name.clone()
-    } else {
-        format!("{} ({})", report.os.name, report.os.kernel)
-    }
 }
 
 #[async_trait]

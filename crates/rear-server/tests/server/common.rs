@@ -294,3 +294,75 @@ impl MailClient {
         self.reply().await
     }
 }
+
+/// A throw-away PostgreSQL cluster from Debian's `postgresql` package, started with `initdb` and
+/// `pg_ctl` as user `postgres` on a free local port, stopped and removed on drop.
+pub struct PgCluster {
+    pub url: String,
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is installed (apt-get install postgresql)")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        versions.sort();
+        let bin = versions.last().expect("a PostgreSQL version").join("bin");
+        let dir = tempfile::tempdir().unwrap();
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(std::process::Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir.path()));
+        let data = dir.path().join("data");
+        run(std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("initdb"))
+            .args(["-A", "trust", "-U", "rear", "--no-sync", "-D"])
+            .arg(&data));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        run(std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.path().join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                dir.path().display()
+            ))
+            .args(["-w", "start"]));
+        Self {
+            url: format!("postgres://rear@127.0.0.1:{port}/postgres"),
+            bin,
+            dir,
+        }
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
