@@ -10,6 +10,8 @@ mod auth;
 mod cli;
 #[path = "server/http.rs"]
 mod http;
+#[path = "server/postfix.rs"]
+mod postfix;
 #[path = "server/smtp.rs"]
 mod smtp;
 #[path = "server/store.rs"]
