@@ -55,6 +55,12 @@ pub struct SmtpConfig {
     pub hostname: String,
     /// Largest accepted message in bytes (announced with SIZE).
     pub max_message_bytes: usize,
+    /// PEM certificate chain for STARTTLS; with `tls_key` set, STARTTLS is offered.
+    pub tls_cert: String,
+    /// PEM private key for STARTTLS.
+    pub tls_key: String,
+    /// Refuse MAIL until the client has switched to TLS with STARTTLS.
+    pub require_tls: bool,
 }
 
 /// `[auth]`.
@@ -103,6 +109,9 @@ impl Default for SmtpConfig {
             lmtp_listen: String::new(),
             hostname: "rear-server".into(),
             max_message_bytes: 32 << 20,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            require_tls: false,
         }
     }
 }

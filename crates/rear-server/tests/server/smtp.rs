@@ -182,3 +182,149 @@ async fn smtp_ingests_real_rear_27_result_mail() {
             .contains("Relax-and-Recover 2.7")
     );
 }
+
+/// A self-signed P-256 certificate for `localhost`, made with the openssl CLI.
+fn make_cert(dir: &std::path::Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert.display().to_string(), key.display().to_string())
+}
+
+async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).await.unwrap() > 0,
+            "closed after {all:?}"
+        );
+        all.push_str(&line);
+        if line.as_bytes().get(3) == Some(&b' ') {
+            return all;
+        }
+    }
+}
+
+#[tokio::test]
+async fn smtp_starttls_upgrades_and_can_be_required() {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncWriteExt, BufReader};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(certs.path());
+    let (c2, k2) = (cert.clone(), key.clone());
+    let s = start_with(move |c| {
+        c.smtp.tls_cert = c2;
+        c.smtp.tls_key = k2;
+        c.smtp.require_tls = true;
+    })
+    .await;
+
+    let (mut c, _) = MailClient::connect(s.server.smtp_addr.unwrap()).await;
+    let ehlo = c.cmd("EHLO client.example").await;
+    assert!(ehlo.contains("STARTTLS"), "{ehlo}");
+    assert!(
+        c.cmd("MAIL FROM:<root@client>").await.starts_with("530"),
+        "TLS required"
+    );
+    drop(c);
+
+    let mut tcp = tokio::net::TcpStream::connect(s.server.smtp_addr.unwrap())
+        .await
+        .unwrap();
+    let mut plain = BufReader::new(&mut tcp);
+    assert!(read_reply(&mut plain).await.starts_with("220"));
+    plain
+        .get_mut()
+        .write_all(b"EHLO client.example\r\nSTARTTLS\r\n")
+        .await
+        .unwrap();
+    assert!(read_reply(&mut plain).await.starts_with("250"));
+    assert!(read_reply(&mut plain).await.starts_with("220 2.0.0"));
+
+    let mut roots = RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let mut tls = BufReader::new(tls);
+
+    tls.get_mut()
+        .write_all(b"EHLO client.example\r\n")
+        .await
+        .unwrap();
+    let ehlo = read_reply(&mut tls).await;
+    assert!(
+        ehlo.starts_with("250") && !ehlo.contains("STARTTLS"),
+        "{ehlo}"
+    );
+    let r = report("tls1", "mkrescue");
+    let mail = report_mail(&r, "");
+    tls.get_mut()
+        .write_all(b"MAIL FROM:<root@client>\r\nRCPT TO:<reports@rear-server>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    assert!(read_reply(&mut tls).await.starts_with("250"));
+    assert!(read_reply(&mut tls).await.starts_with("250"));
+    assert!(read_reply(&mut tls).await.starts_with("354"));
+    tls.get_mut()
+        .write_all(format!("{mail}\r\n.\r\n").as_bytes())
+        .await
+        .unwrap();
+    let stored = read_reply(&mut tls).await;
+    assert!(
+        stored.starts_with("250") && stored.contains(&r.report_id.to_string()),
+        "{stored}"
+    );
+    assert!(s.state.store().host("tls1").await.unwrap().is_some());
+}
+
+#[test]
+fn broken_tls_files_fail_start_with_the_file_name() {
+    let cfg = rear_server::config::SmtpConfig {
+        tls_cert: "/nonexistent/cert.pem".into(),
+        tls_key: "/nonexistent/key.pem".into(),
+        ..Default::default()
+    };
+    let err = rear_server::smtp::load_tls(&cfg).err().expect("an error");
+    assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
+}
