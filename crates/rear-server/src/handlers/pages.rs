@@ -24,6 +24,8 @@ pub struct OverviewQuery {
     pub tag: Option<String>,
     /// State filter.
     pub state: Option<String>,
+    /// Page number, from 0.
+    pub page: Option<usize>,
 }
 
 /// `GET /`.
@@ -49,6 +51,7 @@ pub async fn overview(
         domain: q.domain,
         tag: q.tag.filter(|t| !t.is_empty()),
         state: st,
+        page: q.page.unwrap_or(0),
     };
     // Counts per state are over the domain/tag selection, so the state filter applies in the page.
     let hosts = list_hosts(

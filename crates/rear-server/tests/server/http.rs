@@ -306,3 +306,42 @@ async fn openapi_description_lists_every_api_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn overview_pages_and_puts_failed_hosts_first() {
+    let s = start().await;
+    for i in 0..130 {
+        let mut r = report(&format!("h{i:03}"), "mkrescue");
+        if i == 120 {
+            r.result = RunResult::Failure {
+                error: "boom".into(),
+            };
+        }
+        let status = s
+            .state
+            .store()
+            .insert_report(&rear_server::store::NewReport {
+                report: &r,
+                source: rear_proto::api::ReportSource::Http,
+                received_at: OffsetDateTime::now_utc(),
+                legacy_mail: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(status, rear_proto::api::IngestStatus::Stored);
+    }
+    s.user("v", "viewer-password", Role::Viewer).await;
+    let cookie = s.login("v", "viewer-password").await;
+    let (_, page0) = s.page(&cookie, "/?tag=prod").await;
+    assert_eq!(page0.matches("<tr><td><a href=\"/hosts/").count(), 100);
+    assert!(page0.contains("Hosts 1-100 of 130."), "{page0}");
+    assert!(page0.contains("<a href=\"/?page=1&amp;tag=prod\">next</a>"));
+    let first_row = page0.find("<tr><td><a href=\"/hosts/").unwrap();
+    assert!(
+        page0[first_row..].starts_with("<tr><td><a href=\"/hosts/h120\">"),
+        "failed first"
+    );
+    let (_, page1) = s.page(&cookie, "/?page=1&tag=prod").await;
+    assert_eq!(page1.matches("<tr><td><a href=\"/hosts/").count(), 30);
+    assert!(page1.contains("Hosts 101-130 of 130.") && page1.contains(">previous</a>"));
+}
