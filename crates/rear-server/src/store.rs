@@ -232,6 +232,10 @@ pub trait Store: Send + Sync + 'static {
     async fn add_token(&self, token: &TokenRow) -> StoreResult<()>;
     /// Looks an API token up by hash.
     async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// All users, by name (password hashes included; never show them).
+    async fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// All API tokens, by name.
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
 }
 
 /// Opens the database named by `url` and runs its migrations.

@@ -466,4 +466,45 @@ impl Store for SqliteStore {
         })
         .transpose()
     }
+
+    async fn users(&self) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query("SELECT name, password_hash, role FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(UserRow {
+                    name: row.try_get("name")?,
+                    password_hash: row.try_get("password_hash")?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        let rows =
+            sqlx::query("SELECT token_hash, name, scope, hostname FROM api_tokens ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                let host: Option<String> = row.try_get("hostname")?;
+                let scope = match (scope.as_str(), host) {
+                    ("host", Some(h)) => TokenScope::Host(h),
+                    ("site", _) => TokenScope::Site,
+                    ("read", _) => TokenScope::Read,
+                    (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
+                };
+                Ok(TokenRow {
+                    token_hash: row.try_get("token_hash")?,
+                    name: row.try_get("name")?,
+                    scope,
+                })
+            })
+            .collect()
+    }
 }

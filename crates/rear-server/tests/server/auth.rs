@@ -260,3 +260,65 @@ async fn proxy_header_only_from_trusted_addresses() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn admin_page_is_for_admins_and_creates_working_tokens() {
+    let s = start().await;
+    s.user("root", "root-password", Role::Admin).await;
+    s.user("view", "view-password", Role::Viewer).await;
+    let admin = s.login("root", "root-password").await;
+    let viewer = s.login("view", "view-password").await;
+
+    let (status, html) = s.page(&viewer, "/admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        !s.page(&viewer, "/").await.1.contains("href=\"/admin\""),
+        "no admin link for viewers"
+    );
+    let (status, html) = s.page(&admin, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/admin\""));
+    let csrf = hidden_value(&html, "csrf");
+    let viewer_csrf = hidden_value(&s.page(&viewer, "/").await.1, "csrf");
+
+    let post = |cookie: &str, csrf: &str| {
+        s.client
+            .post(s.url("/admin/tokens"))
+            .header("Cookie", cookie)
+            .form(&[
+                ("csrf", csrf),
+                ("name", "web9"),
+                ("scope", "host"),
+                ("host", "web9"),
+            ])
+            .send()
+    };
+    assert_eq!(
+        post(&admin, "wrong").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&viewer, &viewer_csrf).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let resp = post(&admin, &csrf).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let start =
+        html.find("<pre id=\"new-token\">").expect("token shown") + "<pre id=\"new-token\">".len();
+    let token = &html[start..start + 64];
+    assert!(
+        html.contains("<td>web9</td><td>ingest for host web9</td>"),
+        "{html}"
+    );
+    assert_eq!(
+        s.post_report(token, &report("web9", "mkrescue")).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.post_report(token, &report("web8", "mkrescue")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let again = post(&admin, &csrf).await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "duplicate name");
+}
