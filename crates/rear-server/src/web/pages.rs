@@ -294,12 +294,19 @@ pub fn host(
             esc(&r.workflow)
         ));
     }
-    let (layout, log) = latest.map_or((String::new(), String::new()), |s| {
-        (
-            s.report.layout.clone().unwrap_or_default(),
-            s.report.log_tail.clone(),
-        )
-    });
+    let (layout, log, inventory) =
+        latest.map_or((String::new(), String::new(), String::new()), |s| {
+            let inventory = if s.report.inventory.is_null() {
+                "(no inventory in this report)".to_string()
+            } else {
+                serde_json::to_string_pretty(&s.report.inventory).unwrap_or_default()
+            };
+            (
+                s.report.layout.clone().unwrap_or_default(),
+                s.report.log_tail.clone(),
+                inventory,
+            )
+        });
     let name = url_segment(&h.hostname);
     format!(
         "<h1>{}{}</h1><p>{} &middot; {} &middot; last report {} &middot; rescue image {} &middot; backup {} &middot; {} report(s)</p><p>{}</p>\
@@ -310,7 +317,8 @@ pub fn host(
          <label for=\"a\">Older report</label><select id=\"a\" name=\"a\">{options}</select>\
          <label for=\"b\">Newer report</label><select id=\"b\" name=\"b\">{options}</select> \
          <button type=\"submit\">Show diff</button></form>\
-         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>",
+         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>\
+         <h2>Inventory (latest report)</h2><pre>{}</pre>",
         esc(&h.hostname),
         if h.domain.is_empty() {
             String::new()
@@ -330,6 +338,7 @@ pub fn host(
             esc(&layout)
         },
         esc(&log),
+        esc(&inventory),
     )
 }
 

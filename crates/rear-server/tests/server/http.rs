@@ -66,6 +66,7 @@ async fn http_ingest_is_idempotent_and_host_appears_in_api_and_gui() {
         "layout shown: {html}"
     );
     assert!(html.contains("Running rear mkrescue"), "log tail shown");
+    assert!(html.contains("(no inventory in this report)"));
     let (status, html) = s.page(&cookie, &format!("/reports/{}", r.report_id)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Debian GNU/Linux 12"));
