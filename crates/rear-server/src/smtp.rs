@@ -44,6 +44,8 @@ pub enum Protocol {
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most recipients per transaction.
 const MAX_RECIPIENTS: usize = 100;
+/// Most sessions at once per listener; more are answered 421 and closed.
+const MAX_SESSIONS: usize = 256;
 
 /// Loads the STARTTLS certificate and key named in the config; `None` when TLS is not configured.
 ///
@@ -83,12 +85,21 @@ pub async fn serve(
     protocol: Protocol,
     tls: Option<TlsAcceptor>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
+            Ok((mut stream, peer)) => {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "too many mail sessions, refusing one");
+                    let _ = stream
+                        .write_all(b"421 4.3.2 too many connections, try again later\r\n")
+                        .await;
+                    continue;
+                };
                 let state = state.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     if let Err(e) = session(stream, peer, &state, protocol, tls).await {
                         tracing::debug!(%peer, error = %e, "mail session ended with an error");
                     }

@@ -367,6 +367,11 @@ impl Store for PostgresStore {
     }
 
     async fn add_session(&self, s: &SessionRow) -> StoreResult<()> {
+        // Logins are rare; clearing expired sessions here keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(to_millis(OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
         )
