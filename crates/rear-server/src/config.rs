@@ -77,6 +77,24 @@ pub struct AuthConfig {
     /// Reports over SMTP/LMTP/pipe must carry a valid ingest token in `X-Rear-Token` (or as
     /// `"token"` next to the report); classic ReaR result mails cannot and are then refused.
     pub mail_requires_token: bool,
+    /// `[auth.ldap]`: log in against an LDAP directory or Active Directory.
+    pub ldap: Option<LdapConfig>,
+}
+
+/// `[auth.ldap]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: String,
+    /// DN (or AD user principal) to bind as; `{user}` is replaced by the DN-escaped login name.
+    pub bind_dn: String,
+    /// Login names that get the admin role.
+    #[serde(default)]
+    pub admin_users: Vec<String>,
+    /// DN of a group whose members (`member`, `uniqueMember` or `memberUid`) are admins.
+    #[serde(default)]
+    pub admin_group: String,
 }
 
 impl Default for Config {
@@ -123,6 +141,7 @@ impl Default for AuthConfig {
             proxy_user_header: String::new(),
             trusted_proxies: Vec::new(),
             mail_requires_token: false,
+            ldap: None,
         }
     }
 }
@@ -190,6 +209,17 @@ mod tests {
         assert_eq!(
             c.auth.trusted_proxies,
             vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        let c = Config::parse(
+            "[auth.ldap]\nurl = \"ldaps://dc1.corp.example\"\nbind_dn = \"{user}@corp.example\"\n",
+        )
+        .unwrap();
+        let ldap = c.auth.ldap.unwrap();
+        assert_eq!(ldap.bind_dn, "{user}@corp.example");
+        assert!(ldap.admin_users.is_empty());
+        assert!(
+            Config::parse("[auth.ldap]\nurl = \"ldap://x\"\n").is_err(),
+            "bind_dn is required"
         );
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");

@@ -117,6 +117,10 @@ pub struct StoredReport {
     pub report: Report,
 }
 
+/// Password hash of users that log in through the directory: not a PHC string, so it never
+/// verifies as a local password.
+pub const EXTERNAL_PASSWORD: &str = "!external";
+
 /// Role of a local user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -218,6 +222,8 @@ pub trait Store: Send + Sync + 'static {
     async fn add_user(&self, user: &UserRow) -> StoreResult<()>;
     /// Looks a user up.
     async fn user(&self, name: &str) -> StoreResult<Option<UserRow>>;
+    /// Creates a user or replaces its password hash and role (directory users at each login).
+    async fn set_user(&self, user: &UserRow) -> StoreResult<()>;
     /// Stores a session.
     async fn add_session(&self, session: &SessionRow) -> StoreResult<()>;
     /// Looks a session up by cookie hash (expired ones are not returned).

@@ -10,6 +10,8 @@ mod auth;
 mod cli;
 #[path = "server/http.rs"]
 mod http;
+#[path = "server/ldap.rs"]
+mod ldap;
 #[path = "server/postfix.rs"]
 mod postfix;
 #[path = "server/smtp.rs"]

@@ -366,6 +366,21 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn set_user(&self, user: &UserRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
+             role = excluded.role",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn add_session(&self, s: &SessionRow) -> StoreResult<()> {
         // Logins are rare; clearing expired sessions here keeps the table small.
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
