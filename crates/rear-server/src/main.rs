@@ -250,15 +250,11 @@ async fn serve(config: Config, store: std::sync::Arc<dyn Store>) -> anyhow::Resu
             "  log in with a user created by: rear-server user add NAME --role admin|viewer"
         ),
     }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        () = server_wait(&server) => {}
         r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); }
+        _ = term.recv() => tracing::info!("stopping on SIGTERM"),
     }
     server.abort();
     Ok(ExitCode::SUCCESS)
-}
-
-async fn server_wait(_server: &Server) {
-    // The listeners run until aborted; nothing to wait for but the signal.
-    std::future::pending::<()>().await;
 }
