@@ -73,6 +73,13 @@ enum TokenCmd {
         #[arg(long)]
         read: bool,
     },
+    /// Revoke a token by name.
+    Remove {
+        /// The token's name.
+        name: String,
+    },
+    /// List tokens (names and scopes; the secrets are not stored).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -176,6 +183,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await?;
             println!("token {name} (shown only now): {token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCmd::Remove { name }) => {
+            if store.delete_token(&name).await? {
+                println!("token {name} revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                anyhow::bail!("there is no token named {name}");
+            }
+        }
+        Command::Token(TokenCmd::List) => {
+            for t in store.tokens().await? {
+                let scope = match t.scope {
+                    TokenScope::Host(h) => format!("host {h}"),
+                    TokenScope::Site => "site".into(),
+                    TokenScope::Read => "read".into(),
+                };
+                println!("{}\t{scope}", t.name);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest => {

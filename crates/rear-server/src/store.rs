@@ -242,6 +242,8 @@ pub trait Store: Send + Sync + 'static {
     async fn users(&self) -> StoreResult<Vec<UserRow>>;
     /// All API tokens, by name.
     async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
+    /// Revokes the token with this name; false when there is none.
+    async fn delete_token(&self, name: &str) -> StoreResult<bool>;
 }
 
 /// Opens the database named by `url` and runs its migrations.

@@ -523,4 +523,12 @@ impl Store for PostgresStore {
             })
             .collect()
     }
+
+    async fn delete_token(&self, name: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
 }

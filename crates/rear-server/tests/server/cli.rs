@@ -121,3 +121,35 @@ fn first_start_creates_admin_and_prints_login() {
     );
     assert!(dir.path().join("rear-server.db").exists());
 }
+
+#[test]
+fn token_add_list_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["token", "add", "web1", "--host", "web1"]);
+    assert_eq!(code, Some(0));
+    let secret = out.split_whitespace().last().unwrap().to_string();
+    assert_eq!(secret.len(), 64, "{out}");
+    assert_eq!(run(&["token", "add", "fleet", "--site"]).0, Some(0));
+    let (_, list, _) = run(&["token", "list"]);
+    assert_eq!(list, "fleet\tsite\nweb1\thost web1\n");
+    assert!(!list.contains(&secret), "secrets are not listed");
+    assert_eq!(run(&["token", "remove", "web1"]).0, Some(0));
+    let (code, _, err) = run(&["token", "remove", "web1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no token named web1"), "{err}");
+    let (code, _, err) = run(&["token", "add", "x"]);
+    assert_eq!(code, Some(1), "{err}");
+}

@@ -166,6 +166,11 @@ async fn store_contract(store: Arc<dyn Store>) {
         TokenScope::Host("web1".into())
     );
     assert!(s.token("t2").await.unwrap().is_none());
+    assert_eq!(s.tokens().await.unwrap().len(), 1);
+    assert_eq!(s.users().await.unwrap()[0].name, "ann");
+    assert!(s.delete_token("web1").await.unwrap());
+    assert!(s.token("t1").await.unwrap().is_none(), "revoked");
+    assert!(!s.delete_token("web1").await.unwrap());
 }
 
 #[tokio::test]
