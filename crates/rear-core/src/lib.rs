@@ -9,7 +9,8 @@
 //! - [`system`]: facts about the running system (ARCH, OS vendor and version, hostname).
 //! - [`cmd`]: the one wrapper every external command goes through, and the tool registry.
 //! - [`workflow`]: workflows made of stages made of numbered steps; simulation; locking.
-//! - [`layout`]: the disk layout model, its file format, probing and ReaR interop.
+//! - [`layout`]: the disk layout model, its file format and ReaR interop; [`probe`] captures it.
+//! - [`recreate`]: the recovery plan from a layout, applied safely; disk mapping and resizing.
 //! - [`backup`]: the built-in backup (tar + zstd) and its targets.
 //! - [`inventory`]: what cfg2html did: hardware, OS, packages, services, network, users, ...
 //! - [`report`]: run reports for rear-server, sent by HTTPS or mail, queued when it is down.
@@ -22,8 +23,8 @@ pub mod error;
 pub mod inventory;
 pub mod layout;
 pub mod probe;
-pub mod report;
 pub mod recreate;
+pub mod report;
 pub mod system;
 pub mod ui;
 pub mod workflow;

@@ -438,7 +438,8 @@ mod tests {
 
     #[test]
     fn validate_names_the_field_at_fault() {
-        let cases: [(fn(&mut Report), &str); 6] = [
+        type Mutation = fn(&mut Report);
+        let cases: [(Mutation, &str); 6] = [
             (|r| r.hostname = String::new(), "hostname"),
             (|r| r.hostname = "web1; rm -rf /".into(), "hostname"),
             (|r| r.domain = "a..b".into(), "domain"),

@@ -1,4 +1,5 @@
-//! Authentication: local users (argon2), login sessions (cookie + CSRF token), API tokens
+//! Authentication: local users (argon2) or an LDAP/AD directory ([`ldap`]), login sessions
+//! (cookie + CSRF token), API tokens
 //! (SHA-256 of a random secret), and a user header from configured reverse proxies.
 //!
 //! Every secret is stored only as a hash: passwords as argon2 PHC strings, session cookies and
@@ -6,6 +7,7 @@
 //! extractors in [`extract`] are the only way handlers learn who is calling.
 
 pub mod extract;
+pub mod ldap;
 pub mod password;
 
 use sha2::{Digest, Sha256};

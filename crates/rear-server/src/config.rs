@@ -55,6 +55,12 @@ pub struct SmtpConfig {
     pub hostname: String,
     /// Largest accepted message in bytes (announced with SIZE).
     pub max_message_bytes: usize,
+    /// PEM certificate chain for STARTTLS; with `tls_key` set, STARTTLS is offered.
+    pub tls_cert: String,
+    /// PEM private key for STARTTLS.
+    pub tls_key: String,
+    /// Refuse MAIL until the client has switched to TLS with STARTTLS.
+    pub require_tls: bool,
 }
 
 /// `[auth]`.
@@ -71,6 +77,24 @@ pub struct AuthConfig {
     /// Reports over SMTP/LMTP/pipe must carry a valid ingest token in `X-Rear-Token` (or as
     /// `"token"` next to the report); classic ReaR result mails cannot and are then refused.
     pub mail_requires_token: bool,
+    /// `[auth.ldap]`: log in against an LDAP directory or Active Directory.
+    pub ldap: Option<LdapConfig>,
+}
+
+/// `[auth.ldap]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: String,
+    /// DN (or AD user principal) to bind as; `{user}` is replaced by the DN-escaped login name.
+    pub bind_dn: String,
+    /// Login names that get the admin role.
+    #[serde(default)]
+    pub admin_users: Vec<String>,
+    /// DN of a group whose members (`member`, `uniqueMember` or `memberUid`) are admins.
+    #[serde(default)]
+    pub admin_group: String,
 }
 
 impl Default for Config {
@@ -103,6 +127,9 @@ impl Default for SmtpConfig {
             lmtp_listen: String::new(),
             hostname: "rear-server".into(),
             max_message_bytes: 32 << 20,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            require_tls: false,
         }
     }
 }
@@ -114,6 +141,7 @@ impl Default for AuthConfig {
             proxy_user_header: String::new(),
             trusted_proxies: Vec::new(),
             mail_requires_token: false,
+            ldap: None,
         }
     }
 }
@@ -181,6 +209,17 @@ mod tests {
         assert_eq!(
             c.auth.trusted_proxies,
             vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        let c = Config::parse(
+            "[auth.ldap]\nurl = \"ldaps://dc1.corp.example\"\nbind_dn = \"{user}@corp.example\"\n",
+        )
+        .unwrap();
+        let ldap = c.auth.ldap.unwrap();
+        assert_eq!(ldap.bind_dn, "{user}@corp.example");
+        assert!(ldap.admin_users.is_empty());
+        assert!(
+            Config::parse("[auth.ldap]\nurl = \"ldap://x\"\n").is_err(),
+            "bind_dn is required"
         );
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");

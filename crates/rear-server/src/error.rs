@@ -101,3 +101,44 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// An [`ApiError`] answered as an HTML page (for the web GUI's pages): same status, same
+/// policy (internal details only in the log), but readable in a browser.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.0.parts();
+        let message = match &self.0 {
+            ApiError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                "Internal server error; the server log has the details.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let title = status.canonical_reason().unwrap_or("Error");
+        let body = format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/\">Back to the overview</a></p>",
+            crate::web::esc(title),
+            crate::web::esc(&message)
+        );
+        (
+            status,
+            axum::response::Html(crate::web::page(title, None, &body)),
+        )
+            .into_response()
+    }
+}

@@ -1,8 +1,10 @@
-//! Request handlers: [`api`] (JSON), [`pages`] (HTML), [`session`] (login and logout).
+//! Request handlers: [`api`] (JSON), [`pages`] (HTML), [`admin`] (tokens, users), [`session`]
+//! (login and logout).
 //!
 //! Handlers only translate between HTTP and the store/ingest layers; they authenticate through
 //! the extractors of [`crate::auth::extract`] and fail with [`crate::error::ApiError`].
 
+pub mod admin;
 pub mod api;
 pub mod pages;
 pub mod session;

@@ -89,7 +89,7 @@ impl Server {
     /// Starts serving on the listeners; returns once all are accepting.
     ///
     /// # Errors
-    /// A listener's address cannot be read.
+    /// A listener's address cannot be read, or the STARTTLS certificate or key cannot be loaded.
     pub fn start(state: AppState, listeners: Listeners) -> std::io::Result<Self> {
         let http_addr = listeners.http.local_addr()?;
         let smtp_addr = listeners
@@ -102,6 +102,7 @@ impl Server {
             .as_ref()
             .map(TcpListener::local_addr)
             .transpose()?;
+        let tls = smtp::load_tls(&state.config().smtp)?;
         let mut tasks = Vec::new();
         let app = router::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = listeners.http;
@@ -115,10 +116,16 @@ impl Server {
                 l,
                 state.clone(),
                 smtp::Protocol::Smtp,
+                tls.clone(),
             )));
         }
         if let Some(l) = listeners.lmtp {
-            tasks.push(tokio::spawn(smtp::serve(l, state, smtp::Protocol::Lmtp)));
+            tasks.push(tokio::spawn(smtp::serve(
+                l,
+                state,
+                smtp::Protocol::Lmtp,
+                tls,
+            )));
         }
         Ok(Self {
             http_addr,

@@ -73,6 +73,13 @@ enum TokenCmd {
         #[arg(long)]
         read: bool,
     },
+    /// Revoke a token by name.
+    Remove {
+        /// The token's name.
+        name: String,
+    },
+    /// List tokens (names and scopes; the secrets are not stored).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -178,6 +185,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("token {name} (shown only now): {token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token(TokenCmd::Remove { name }) => {
+            if store.delete_token(&name).await? {
+                println!("token {name} revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                anyhow::bail!("there is no token named {name}");
+            }
+        }
+        Command::Token(TokenCmd::List) => {
+            for t in store.tokens().await? {
+                let scope = match t.scope {
+                    TokenScope::Host(h) => format!("host {h}"),
+                    TokenScope::Site => "site".into(),
+                    TokenScope::Read => "read".into(),
+                };
+                println!("{}\t{scope}", t.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ingest => {
             let mut raw = Vec::new();
             std::io::stdin().read_to_end(&mut raw)?;
@@ -250,15 +276,11 @@ async fn serve(config: Config, store: std::sync::Arc<dyn Store>) -> anyhow::Resu
             "  log in with a user created by: rear-server user add NAME --role admin|viewer"
         ),
     }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        () = server_wait(&server) => {}
         r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); }
+        _ = term.recv() => tracing::info!("stopping on SIGTERM"),
     }
     server.abort();
     Ok(ExitCode::SUCCESS)
-}
-
-async fn server_wait(_server: &Server) {
-    // The listeners run until aborted; nothing to wait for but the signal.
-    std::future::pending::<()>().await;
 }

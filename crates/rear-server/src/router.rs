@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::handlers::{api, pages, session};
+use crate::handlers::{admin, api, pages, session};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .route("/hosts/{name}", get(pages::host))
         .route("/hosts/{name}/diff", get(pages::diff))
         .route("/reports/{id}", get(pages::report))
+        .route("/admin", get(admin::admin))
+        .route("/admin/tokens", post(admin::create_token))
         .route(
             "/api/v1/reports",
             post(api::post_report)

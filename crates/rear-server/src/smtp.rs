@@ -5,8 +5,10 @@
 //! while receiving), and answers 250 only after [`crate::ingest::ingest_mail`] has stored the
 //! report. Reasons a message is refused go back in the reply (5xx: the sender must change
 //! something; 4xx: a storage failure, the MTA should retry). LMTP answers once per recipient.
-//! Not implemented yet: STARTTLS and AUTH (not announced; run the listener on localhost or behind
-//! an MTA that does TLS, as `docs/server.md` describes).
+//! STARTTLS is offered when `[smtp] tls_cert` and `tls_key` are set (rustls with the ring
+//! provider); after the upgrade the session starts over (RFC 3207) and bytes a client pipelined
+//! behind STARTTLS are discarded. `require_tls` refuses MAIL on a plain connection.
+//! Not implemented: AUTH (the listener accepts mail from anyone who can reach it; use tokens).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,10 +16,17 @@ use std::time::Duration;
 use rear_proto::api::ReportSource;
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse, Request,
+    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_START_TLS,
+    EhloResponse, Request,
 };
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 
 use crate::AppState;
 use crate::ingest::{IngestError, ingest_mail};
@@ -35,15 +44,63 @@ pub enum Protocol {
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most recipients per transaction.
 const MAX_RECIPIENTS: usize = 100;
+/// Most sessions at once per listener; more are answered 421 and closed.
+const MAX_SESSIONS: usize = 256;
+
+/// Loads the STARTTLS certificate and key named in the config; `None` when TLS is not configured.
+///
+/// # Errors
+/// A file cannot be read or holds no usable certificate or key (the message names the file).
+pub fn load_tls(cfg: &crate::config::SmtpConfig) -> std::io::Result<Option<TlsAcceptor>> {
+    if cfg.tls_cert.is_empty() && cfg.tls_key.is_empty() {
+        return Ok(None);
+    }
+    let err = |what: &str, file: &str, e: &dyn std::fmt::Display| {
+        std::io::Error::other(format!("loading the STARTTLS {what} {file}: {e}"))
+    };
+    let certs = CertificateDer::pem_file_iter(&cfg.tls_cert)
+        .map_err(|e| err("certificate", &cfg.tls_cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("certificate", &cfg.tls_cert, &e))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&cfg.tls_key).map_err(|e| err("key", &cfg.tls_key, &e))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err("configuration", "", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| err("certificate and key", &cfg.tls_cert, &e))?;
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// A byte stream a session can run on: plain TCP, or TLS after STARTTLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Accepts connections forever, one task per session.
-pub async fn serve(listener: TcpListener, state: AppState, protocol: Protocol) {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    protocol: Protocol,
+    tls: Option<TlsAcceptor>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
+            Ok((mut stream, peer)) => {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "too many mail sessions, refusing one");
+                    let _ = stream
+                        .write_all(b"421 4.3.2 too many connections, try again later\r\n")
+                        .await;
+                    continue;
+                };
                 let state = state.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = session(stream, peer, &state, protocol).await {
+                    let _permit = permit;
+                    if let Err(e) = session(stream, peer, &state, protocol, tls).await {
                         tracing::debug!(%peer, error = %e, "mail session ended with an error");
                     }
                 });
@@ -80,12 +137,15 @@ fn one_line(s: &str) -> String {
 ///
 /// # Errors
 /// I/O errors of the connection.
-pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     peer: SocketAddr,
     state: &AppState,
     protocol: Protocol,
+    tls: Option<TlsAcceptor>,
 ) -> std::io::Result<()> {
+    let mut stream: Box<dyn Io> = Box::new(stream);
+    let mut tls_active = false;
     let cfg = &state.config().smtp;
     let max = cfg.max_message_bytes;
     let source = match protocol {
@@ -123,6 +183,7 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let mut iter = buf[..n].iter();
         let mut out = Vec::new();
+        let mut start_tls = false;
         loop {
             if let Some(d) = data.as_mut() {
                 let done = d.receiver.ingest(&mut iter, &mut d.buf);
@@ -198,7 +259,13 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         mail_from: None,
                         rcpts: Vec::new(),
                     };
-                    ehlo(&mut out, &cfg.hostname, &host, max);
+                    ehlo(
+                        &mut out,
+                        &cfg.hostname,
+                        &host,
+                        max,
+                        tls.is_some() && !tls_active,
+                    );
                 }
                 Request::Lhlo { host } if protocol == Protocol::Lmtp => {
                     greeted = true;
@@ -206,7 +273,13 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         mail_from: None,
                         rcpts: Vec::new(),
                     };
-                    ehlo(&mut out, &cfg.hostname, &host, max);
+                    ehlo(
+                        &mut out,
+                        &cfg.hostname,
+                        &host,
+                        max,
+                        tls.is_some() && !tls_active,
+                    );
                 }
                 Request::Ehlo { .. } | Request::Helo { .. } | Request::Lhlo { .. } => {
                     let want = if protocol == Protocol::Smtp {
@@ -217,6 +290,22 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     out.extend_from_slice(
                         format!("500 5.5.1 this is {kind}, say {want}\r\n").as_bytes(),
                     );
+                }
+                Request::StartTls => match &tls {
+                    Some(_) if !tls_active && greeted => {
+                        out.extend_from_slice(b"220 2.0.0 ready to start TLS\r\n");
+                        // Anything the client pipelined after STARTTLS is dropped (RFC 3207 §4.2).
+                        start_tls = true;
+                        break;
+                    }
+                    Some(_) if tls_active => {
+                        out.extend_from_slice(b"503 5.5.1 TLS is already active\r\n");
+                    }
+                    Some(_) => out.extend_from_slice(b"503 5.5.1 say hello first\r\n"),
+                    None => out.extend_from_slice(b"502 5.5.1 STARTTLS not configured\r\n"),
+                },
+                Request::Mail { .. } if cfg.require_tls && !tls_active => {
+                    out.extend_from_slice(b"530 5.7.0 must issue a STARTTLS command first\r\n");
                 }
                 Request::Mail { from } => {
                     if !greeted {
@@ -279,12 +368,26 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         if !out.is_empty() {
             stream.write_all(&out).await?;
         }
+        if start_tls && let Some(acceptor) = &tls {
+            stream.flush().await?;
+            stream = Box::new(acceptor.accept(stream).await?);
+            tls_active = true;
+            greeted = false;
+            tx = Transaction {
+                mail_from: None,
+                rcpts: Vec::new(),
+            };
+            receiver = RequestReceiver::default();
+        }
     }
 }
 
-fn ehlo(out: &mut Vec<u8>, hostname: &str, _client: &str, max: usize) {
+fn ehlo(out: &mut Vec<u8>, hostname: &str, _client: &str, max: usize, offer_tls: bool) {
     let mut r = EhloResponse::new(hostname);
     r.capabilities = EXT_SIZE | EXT_8BIT_MIME | EXT_PIPELINING | EXT_ENHANCED_STATUS_CODES;
+    if offer_tls {
+        r.capabilities |= EXT_START_TLS;
+    }
     r.size = max;
     // Writing into a Vec cannot fail.
     let _ = r.write(out);

@@ -117,6 +117,10 @@ pub struct StoredReport {
     pub report: Report,
 }
 
+/// Password hash of users that log in through the directory: not a PHC string, so it never
+/// verifies as a local password.
+pub const EXTERNAL_PASSWORD: &str = "!external";
+
 /// Role of a local user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -218,6 +222,8 @@ pub trait Store: Send + Sync + 'static {
     async fn add_user(&self, user: &UserRow) -> StoreResult<()>;
     /// Looks a user up.
     async fn user(&self, name: &str) -> StoreResult<Option<UserRow>>;
+    /// Creates a user or replaces its password hash and role (directory users at each login).
+    async fn set_user(&self, user: &UserRow) -> StoreResult<()>;
     /// Stores a session.
     async fn add_session(&self, session: &SessionRow) -> StoreResult<()>;
     /// Looks a session up by cookie hash (expired ones are not returned).
@@ -232,6 +238,12 @@ pub trait Store: Send + Sync + 'static {
     async fn add_token(&self, token: &TokenRow) -> StoreResult<()>;
     /// Looks an API token up by hash.
     async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// All users, by name (password hashes included; never show them).
+    async fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// All API tokens, by name.
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
+    /// Revokes the token with this name; false when there is none.
+    async fn delete_token(&self, name: &str) -> StoreResult<bool>;
 }
 
 /// Opens the database named by `url` and runs its migrations.
@@ -243,7 +255,9 @@ pub trait Store: Send + Sync + 'static {
 /// Connection or migration failures, or [`StoreError::NotImplemented`] for PostgreSQL.
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(postgres::not_implemented());
+        return Ok(std::sync::Arc::new(
+            postgres::PostgresStore::open(url).await?,
+        ));
     }
     let path = url
         .strip_prefix("sqlite://")
@@ -275,6 +289,59 @@ pub(crate) fn makes_backup(workflow: &str) -> bool {
     matches!(workflow, "mkbackup" | "mkbackuponly")
 }
 
+/// Turns free user input into a PostgreSQL `to_tsquery` text in which every word must match as a
+/// prefix; only alphanumeric runs survive, so tsquery operators in the input cannot take effect.
+pub(crate) fn pg_tsquery(input: &str) -> Option<String> {
+    // The indexed text is split at every non-alphanumeric character; split the query the same way.
+    let words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("'{w}':*"))
+        .collect();
+    if words.is_empty() {
+        None
+    } else {
+        Some(words.join(" & "))
+    }
+}
+
+/// The OS column of a host: `PRETTY_NAME (kernel)`.
+pub(crate) fn os_label(report: &Report) -> String {
+    if report.os.name.is_empty() {
+        String::new()
+    } else if report.os.kernel.is_empty() {
+        report.os.name.clone()
+    } else {
+        format!("{} ({})", report.os.name, report.os.kernel)
+    }
+}
+
+/// A migrator over migrations compiled into the binary (no sqlx macros needed).
+pub(crate) fn migrator(
+    migrations: &'static [(i64, &'static str, &'static str)],
+) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use std::borrow::Cow;
+    Migrator {
+        migrations: Cow::Owned(
+            migrations
+                .iter()
+                .map(|(v, d, sql)| {
+                    Migration::new(
+                        *v,
+                        Cow::Borrowed(*d),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
 /// Turns free user input into an FTS query in which every word must match as a prefix; quoting
 /// each word keeps FTS operators in the input from being interpreted (or failing to parse).
 pub(crate) fn fts_query(input: &str) -> Option<String> {
@@ -299,6 +366,19 @@ mod tests {
         assert_eq!(fts_query("web1 prod").unwrap(), r#""web1"* "prod"*"#);
         assert_eq!(fts_query(r#"a"b OR"#).unwrap(), r#""a""b"* "OR"*"#);
         assert_eq!(fts_query("   "), None);
+    }
+
+    #[test]
+    fn pg_tsquery_quotes_every_word() {
+        assert_eq!(
+            pg_tsquery("web1 it's").unwrap(),
+            "'web1':* & 'it':* & 's':*"
+        );
+        assert_eq!(
+            pg_tsquery("/dev/vdb & !x").unwrap(),
+            "'dev':* & 'vdb':* & 'x':*"
+        );
+        assert_eq!(pg_tsquery("' :* &"), None);
     }
 
     #[test]

@@ -114,8 +114,13 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
             };
             format!(
                 "<nav aria-label=\"Main\"><a href=\"/\">Overview</a><a href=\"/live\">Last 20</a>\
-                 <a href=\"/search\">Search</a></nav>\
+                 <a href=\"/search\">Search</a>{}</nav>\
                  <div class=\"who\">{} ({}) {logout}</div>",
+                if c.role == crate::store::Role::Admin {
+                    "<a href=\"/admin\">Admin</a>"
+                } else {
+                    ""
+                },
                 esc(&c.name),
                 c.role.as_str()
             )

@@ -11,7 +11,7 @@ use super::api::{HostQuery, SearchQuery, list_hosts};
 use super::{host_summary, stale_after};
 use crate::AppState;
 use crate::auth::extract::WebUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, PageError};
 use crate::store::StoredReport;
 use crate::web::{page, pages};
 
@@ -24,6 +24,8 @@ pub struct OverviewQuery {
     pub tag: Option<String>,
     /// State filter.
     pub state: Option<String>,
+    /// Page number, from 0.
+    pub page: Option<usize>,
 }
 
 /// `GET /`.
@@ -31,7 +33,7 @@ pub async fn overview(
     State(state): State<AppState>,
     WebUser(user): WebUser,
     Query(q): Query<OverviewQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let st = match q.state.as_deref() {
         None | Some("") => None,
         Some("ok") => Some(HostState::Ok),
@@ -41,13 +43,15 @@ pub async fn overview(
             return Err(ApiError::BadRequest {
                 code: "bad_state",
                 message: format!("state {other:?} is not ok, failed or stale"),
-            });
+            }
+            .into());
         }
     };
     let filter = pages::OverviewFilter {
         domain: q.domain,
         tag: q.tag.filter(|t| !t.is_empty()),
         state: st,
+        page: q.page.unwrap_or(0),
     };
     // Counts per state are over the domain/tag selection, so the state filter applies in the page.
     let hosts = list_hosts(
@@ -68,7 +72,7 @@ pub async fn overview(
 pub async fn live(
     State(state): State<AppState>,
     WebUser(user): WebUser,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let recent = state.store().recent_reports(20).await?;
     Ok(Html(page(
         "Last 20",
@@ -81,7 +85,7 @@ pub async fn live(
 pub async fn live_rows(
     State(state): State<AppState>,
     WebUser(_user): WebUser,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let recent = state.store().recent_reports(20).await?;
     Ok(Html(pages::live_rows(&recent, OffsetDateTime::now_utc())))
 }
@@ -91,7 +95,7 @@ pub async fn search(
     State(state): State<AppState>,
     WebUser(user): WebUser,
     Query(q): Query<SearchQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let query = q.q.unwrap_or_default();
     let hits = state.store().search(&query, 100).await?;
     Ok(Html(page(
@@ -106,7 +110,7 @@ pub async fn host(
     State(state): State<AppState>,
     WebUser(user): WebUser,
     Path(name): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let row = state
         .store()
         .host(&name)
@@ -129,16 +133,14 @@ pub struct DiffQuery {
     pub b: String,
 }
 
-async fn host_report(state: &AppState, host: &str, id: &str) -> Result<StoredReport, ApiError> {
+async fn host_report(state: &AppState, host: &str, id: &str) -> Result<StoredReport, PageError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::BadRequest {
         code: "bad_id",
         message: format!("{id:?} is not a report id"),
     })?;
     match state.store().report(id).await? {
         Some(r) if r.report.hostname == host => Ok(r),
-        _ => Err(ApiError::NotFound(format!(
-            "no report {id} for host {host}"
-        ))),
+        _ => Err(ApiError::NotFound(format!("no report {id} for host {host}")).into()),
     }
 }
 
@@ -148,7 +150,7 @@ pub async fn diff(
     WebUser(user): WebUser,
     Path(name): Path<String>,
     Query(q): Query<DiffQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let a = host_report(&state, &name, &q.a).await?;
     let b = host_report(&state, &name, &q.b).await?;
     Ok(Html(page(
@@ -163,7 +165,7 @@ pub async fn report(
     State(state): State<AppState>,
     WebUser(user): WebUser,
     Path(id): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let uuid = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest {
         code: "bad_id",
         message: format!("{id:?} is not a report id"),

@@ -16,12 +16,13 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::auth::extract::WebUser;
+use crate::auth::ldap::{self, LdapLogin};
 use crate::auth::password::{dummy_hash, verify_password};
 use crate::auth::{
     LOGIN_CSRF_COOKIE, SESSION_COOKIE, constant_time_eq, cookie, random_token, sha256_hex,
 };
 use crate::error::ApiError;
-use crate::store::SessionRow;
+use crate::store::{EXTERNAL_PASSWORD, SessionRow, UserRow};
 use crate::web::{page, pages};
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
@@ -101,15 +102,53 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         ));
     }
-    let user = state.store().user(&form.username).await?;
-    let hash = user
+    let local = state.store().user(&form.username).await?;
+    let external = local
         .as_ref()
-        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-    let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let Some(user) = user.filter(|_| ok) else {
+        .is_none_or(|u| u.password_hash == EXTERNAL_PASSWORD);
+    let user = match (&state.config().auth.ldap, external) {
+        (Some(ldap_cfg), true) => {
+            match ldap::authenticate(ldap_cfg, &form.username, &form.password).await {
+                Ok(LdapLogin::Ok(role)) => {
+                    let row = UserRow {
+                        name: form.username.clone(),
+                        password_hash: EXTERNAL_PASSWORD.into(),
+                        role,
+                    };
+                    state.store().set_user(&row).await?;
+                    Some(row)
+                }
+                Ok(LdapLogin::Denied) => None,
+                Err(e) => {
+                    tracing::error!(
+                        user = form.username,
+                        error = format!("{e:#}"),
+                        "LDAP login failed"
+                    );
+                    return Ok(login_page(
+                        &state,
+                        &next,
+                        Some("The user directory cannot be reached; try again later."),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    ));
+                }
+            }
+        }
+        _ => {
+            // Verify against a dummy hash when there is no local password, so that the answer
+            // takes as long for unknown users as for wrong passwords.
+            let hash = local
+                .as_ref()
+                .filter(|u| u.password_hash != EXTERNAL_PASSWORD)
+                .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+            let password = form.password;
+            let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            local.filter(|_| ok)
+        }
+    };
+    let Some(user) = user else {
         tracing::warn!(user = form.username, "login failed");
         return Ok(login_page(
             &state,

@@ -299,6 +299,44 @@ mod tests {
     }
 
     #[test]
+    fn garbage_is_rejected_without_panicking() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\r\n\r\n".to_vec(),
+            vec![0xff; 4096],
+            b"Subject: Relax-and-Recover \r\n\r\n".to_vec(),
+            b"Subject: Relax-and-Recover\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n".to_vec(),
+            b"Content-Type: application/json\r\nContent-Disposition: attachment; filename=a.json\r\n\r\n{".to_vec(),
+        ];
+        // Every prefix of the real ReaR mail: truncated deliveries must fail cleanly or parse.
+        inputs.extend(
+            (0..REAR_MAIL.len())
+                .step_by(97)
+                .map(|n| REAR_MAIL[..n].to_vec()),
+        );
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200 {
+            let mut m = REAR_MAIL.to_vec();
+            for _ in 0..20 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let i = usize::try_from(seed % m.len() as u64).unwrap_or(0);
+                m[i] = seed.to_le_bytes()[4];
+            }
+            inputs.push(m);
+        }
+        for input in inputs {
+            if let Ok(p) = parse_mail(&input) {
+                for (r, _) in p.reports {
+                    // Whatever was parsed still has to pass validation before it is stored.
+                    let _ = r.validate();
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rejects_mail_without_report_and_bad_json() {
         let plain = b"From: a@b\r\nSubject: hello\r\n\r\njust text\r\n";
         let e = parse_mail(plain).unwrap_err();

@@ -1,15 +1,534 @@
-//! PostgreSQL backend: not implemented yet.
+//! PostgreSQL backend (for scale): selected by a `postgres://` or `postgresql://` database URL.
 //!
-//! The [`super::Store`] trait is backend-neutral so that a PostgreSQL implementation (its own
-//! migrations under `migrations/postgres`, `tsvector` search) can be added without touching the
-//! handlers. Until then a `postgres://` database URL fails at start with this error, instead of
-//! silently falling back to SQLite.
+//! Same contract as the SQLite store, its own SQL and migrations (`migrations/postgres/`). Search
+//! uses a `tsvector` column generated from the report's searchable text with the `simple`
+//! configuration (no stemming: hostnames and device names must match as written), a GIN index,
+//! `ts_rank` ordering and `ts_headline` excerpts. The text is split at every non-alphanumeric
+//! character before indexing (as SQLite's unicode61 tokenizer does), so `vdb` finds `/dev/vdb`.
 
-use super::StoreError;
+use std::time::Duration;
 
-/// The error returned for `postgres://` database URLs.
-pub fn not_implemented() -> StoreError {
-    StoreError::NotImplemented(
-        "the PostgreSQL store is not implemented in this build; use a sqlite: database_url".into(),
+use async_trait::async_trait;
+use rear_proto::Report;
+use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
+    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, makes_backup,
+    makes_rescue, migrator, os_label, pg_tsquery, to_millis,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
+const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
+     r.duration_ms, r.received_at, r.source, r.rear_version, r.legacy_mail";
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and migrates.
+    ///
+    /// # Errors
+    /// The server cannot be reached or a migration fails.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        migrator(MIGRATIONS).run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn summary_from_row(row: &PgRow) -> StoreResult<ReportSummary> {
+    let id: String = row.try_get("report_id")?;
+    let source: String = row.try_get("source")?;
+    Ok(ReportSummary {
+        report_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?,
+        hostname: row.try_get("hostname")?,
+        workflow: row.try_get("workflow")?,
+        success: row.try_get("success")?,
+        error: row.try_get("error")?,
+        started_at: from_millis(row.try_get("started_at")?)?,
+        duration_ms: u64::try_from(row.try_get::<i64, _>("duration_ms")?).unwrap_or(0),
+        received_at: from_millis(row.try_get("received_at")?)?,
+        source: ReportSource::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("source {source}")))?,
+        rear_version: row.try_get("rear_version")?,
+        legacy_mail: row.try_get("legacy_mail")?,
+    })
+}
+
+fn host_from_row(row: &PgRow) -> StoreResult<HostRow> {
+    let tags: String = row.try_get("tags")?;
+    Ok(HostRow {
+        hostname: row.try_get("h_hostname")?,
+        domain: row.try_get("domain")?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        os: row.try_get("os")?,
+        report_count: u64::try_from(row.try_get::<i64, _>("report_count")?).unwrap_or(0),
+        last: summary_from_row(row)?,
+        last_rescue_at: row
+            .try_get::<Option<i64>, _>("last_rescue_at")?
+            .map(from_millis)
+            .transpose()?,
+        last_backup_at: row
+            .try_get::<Option<i64>, _>("last_backup_at")?
+            .map(from_millis)
+            .transpose()?,
+    })
+}
+
+fn host_select() -> String {
+    format!(
+        "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
+         h.last_rescue_at, h.last_backup_at, {SUMMARY_COLS} \
+         FROM hosts h JOIN reports r ON r.seq = h.last_seq"
     )
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn search_text(r: &Report) -> String {
+    let inventory = if r.inventory.is_null() {
+        String::new()
+    } else {
+        r.inventory.to_string()
+    };
+    [
+        r.hostname.as_str(),
+        r.domain.as_str(),
+        &r.tags.join(" "),
+        r.layout.as_deref().unwrap_or(""),
+        &inventory,
+        &r.log_tail,
+    ]
+    .join("\n")
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
+        let r = new.report;
+        let started = to_millis(r.started_at);
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
+             duration_ms, received_at, source, rear_version, legacy_mail, body, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (report_id) DO NOTHING RETURNING seq",
+        )
+        .bind(r.report_id.to_string())
+        .bind(&r.hostname)
+        .bind(&r.workflow)
+        .bind(r.result.is_success())
+        .bind(r.result.error())
+        .bind(started)
+        .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
+        .bind(to_millis(new.received_at))
+        .bind(new.source.as_str())
+        .bind(&r.rear_version)
+        .bind(new.legacy_mail)
+        .bind(r.to_json())
+        .bind(search_text(r))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else {
+            return Ok(IngestStatus::Duplicate);
+        };
+        let ok = r.result.is_success();
+        let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
+        let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+        // GREATEST ignores NULLs, which is what "latest known time" needs.
+        let last_seq: i64 = sqlx::query_scalar(
+            "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
+             last_started_at, last_rescue_at, last_backup_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) \
+             ON CONFLICT (hostname) DO UPDATE SET \
+             report_count = hosts.report_count + 1, \
+             domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                      THEN excluded.domain ELSE hosts.domain END, \
+             tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                    THEN excluded.tags ELSE hosts.tags END, \
+             os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                  THEN excluded.os ELSE hosts.os END, \
+             last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                        THEN excluded.last_seq ELSE hosts.last_seq END, \
+             last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
+             last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
+             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at) \
+             RETURNING last_seq",
+        )
+        .bind(&r.hostname)
+        .bind(&r.domain)
+        .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(os_label(r))
+        .bind(seq)
+        .bind(started)
+        .bind(rescue_at)
+        .bind(backup_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        if last_seq == seq {
+            sqlx::query("DELETE FROM host_tags WHERE hostname = $1")
+                .bind(&r.hostname)
+                .execute(&mut *tx)
+                .await?;
+            for tag in &r.tags {
+                sqlx::query(
+                    "INSERT INTO host_tags (hostname, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&r.hostname)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(IngestStatus::Stored)
+    }
+
+    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>> {
+        let sql = format!(
+            "{} WHERE ($1::TEXT IS NULL OR h.domain = $1) AND ($2::TEXT IS NULL OR EXISTS \
+             (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $2)) \
+             ORDER BY h.hostname",
+            host_select()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.domain.as_deref())
+            .bind(filter.tag.as_deref())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(host_from_row).collect()
+    }
+
+    async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>> {
+        let sql = format!("{} WHERE h.hostname = $1", host_select());
+        let row = sqlx::query(&sql)
+            .bind(hostname)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(host_from_row).transpose()
+    }
+
+    async fn host_reports(&self, hostname: &str, limit: u32) -> StoreResult<Vec<ReportSummary>> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLS} FROM reports r WHERE r.hostname = $1 \
+             ORDER BY r.started_at DESC, r.seq DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(hostname)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn report(&self, id: Uuid) -> StoreResult<Option<StoredReport>> {
+        let sql = format!("SELECT {SUMMARY_COLS}, r.body FROM reports r WHERE r.report_id = $1");
+        let Some(row) = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let body: String = row.try_get("body")?;
+        let report: Report =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some(StoredReport {
+            summary: summary_from_row(&row)?,
+            report,
+        }))
+    }
+
+    async fn recent_reports(&self, limit: u32) -> StoreResult<Vec<ReportSummary>> {
+        let sql = format!("SELECT {SUMMARY_COLS} FROM reports r ORDER BY r.seq DESC LIMIT $1");
+        let rows = sqlx::query(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn facets(&self) -> StoreResult<Facets> {
+        let count = |rows: Vec<PgRow>| -> StoreResult<Vec<Count>> {
+            rows.iter()
+                .map(|r| {
+                    Ok(Count {
+                        name: r.try_get(0)?,
+                        hosts: u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+                    })
+                })
+                .collect()
+        };
+        let domains =
+            sqlx::query("SELECT domain, COUNT(*) FROM hosts GROUP BY domain ORDER BY domain")
+                .fetch_all(&self.pool)
+                .await?;
+        let tags = sqlx::query("SELECT tag, COUNT(*) FROM host_tags GROUP BY tag ORDER BY tag")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Facets {
+            domains: count(domains)?,
+            tags: count(tags)?,
+        })
+    }
+
+    async fn search(&self, query: &str, limit: u32) -> StoreResult<Vec<SearchHit>> {
+        let Some(tsq) = pg_tsquery(query) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLS}, ts_headline('simple', \
+             regexp_replace(r.search_text, '([^[:alnum:][:space:]])', ' \\1 ', 'g'), q, \
+             'StartSel=\"' || chr(2) || '\", StopSel=\"' || chr(3) || '\", MaxWords=20, MinWords=6') AS snip \
+             FROM reports r, to_tsquery('simple', $1) q \
+             WHERE r.search @@ q ORDER BY ts_rank(r.search, q) DESC, r.seq DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tsq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SearchHit {
+                    report: summary_from_row(row)?,
+                    snippet: row.try_get("snip")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn user_count(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn add_user(&self, user: &UserRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("user {}", user.name))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT name, password_hash, role FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(UserRow {
+                name: row.try_get("name")?,
+                password_hash: row.try_get("password_hash")?,
+                role: Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_user(&self, user: &UserRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
+             role = excluded.role",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn add_session(&self, s: &SessionRow) -> StoreResult<()> {
+        // Logins are rare; clearing expired sessions here keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(to_millis(OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&s.token_hash)
+        .bind(&s.username)
+        .bind(&s.csrf)
+        .bind(to_millis(s.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT token_hash, username, csrf, expires_at FROM sessions \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SessionRow {
+                token_hash: row.try_get("token_hash")?,
+                username: row.try_get("username")?,
+                csrf: row.try_get("csrf")?,
+                expires_at: from_millis(row.try_get("expires_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_token(&self, t: &TokenRow) -> StoreResult<()> {
+        let (scope, host) = match &t.scope {
+            TokenScope::Host(h) => ("host", Some(h.as_str())),
+            TokenScope::Site => ("site", None),
+            TokenScope::Read => ("read", None),
+        };
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, name, scope, hostname, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.name)
+        .bind(scope)
+        .bind(host)
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("token {}", t.name))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT token_hash, name, scope, hostname FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let scope: String = row.try_get("scope")?;
+            let host: Option<String> = row.try_get("hostname")?;
+            let scope = match (scope.as_str(), host) {
+                ("host", Some(h)) => TokenScope::Host(h),
+                ("site", _) => TokenScope::Site,
+                ("read", _) => TokenScope::Read,
+                (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
+            };
+            Ok(TokenRow {
+                token_hash: row.try_get("token_hash")?,
+                name: row.try_get("name")?,
+                scope,
+            })
+        })
+        .transpose()
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query("SELECT name, password_hash, role FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(UserRow {
+                    name: row.try_get("name")?,
+                    password_hash: row.try_get("password_hash")?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        let rows =
+            sqlx::query("SELECT token_hash, name, scope, hostname FROM api_tokens ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                let host: Option<String> = row.try_get("hostname")?;
+                let scope = match (scope.as_str(), host) {
+                    ("host", Some(h)) => TokenScope::Host(h),
+                    ("site", _) => TokenScope::Site,
+                    ("read", _) => TokenScope::Read,
+                    (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
+                };
+                Ok(TokenRow {
+                    token_hash: row.try_get("token_hash")?,
+                    name: row.try_get("name")?,
+                    scope,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_token(&self, name: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
 }

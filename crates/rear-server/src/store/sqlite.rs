@@ -4,7 +4,6 @@
 //! [`SqliteStore::open`]. Every report insert runs in one transaction that also updates the host's
 //! row, its tags and the search index, so a crash never leaves a half-stored report.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rear_proto::Report;
 use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
@@ -21,7 +19,7 @@ use uuid::Uuid;
 use super::{
     Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
     StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query, makes_backup,
-    makes_rescue, to_millis,
+    makes_rescue, migrator, os_label, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -55,23 +53,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let migrator = Migrator {
-            migrations: Cow::Owned(
-                MIGRATIONS
-                    .iter()
-                    .map(|(v, d, sql)| {
-                        Migration::new(
-                            *v,
-                            Cow::Borrowed(*d),
-                            MigrationType::Simple,
-                            Cow::Borrowed(*sql),
-                            false,
-                        )
-                    })
-                    .collect(),
-            ),
-            ..Migrator::DEFAULT
-        };
+        let migrator = migrator(MIGRATIONS);
         migrator.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -126,16 +108,6 @@ fn host_select() -> String {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-fn os_label(report: &Report) -> String {
-    if report.os.name.is_empty() {
-        String::new()
-    } else if report.os.kernel.is_empty() {
-        report.os.name.clone()
-    } else {
-        format!("{} ({})", report.os.name, report.os.kernel)
-    }
 }
 
 #[async_trait]
@@ -398,7 +370,27 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn set_user(&self, user: &UserRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
+             role = excluded.role",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn add_session(&self, s: &SessionRow) -> StoreResult<()> {
+        // Logins are rare; clearing expired sessions here keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+            .bind(to_millis(OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -493,5 +485,54 @@ impl Store for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query("SELECT name, password_hash, role FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(UserRow {
+                    name: row.try_get("name")?,
+                    password_hash: row.try_get("password_hash")?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        let rows =
+            sqlx::query("SELECT token_hash, name, scope, hostname FROM api_tokens ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                let host: Option<String> = row.try_get("hostname")?;
+                let scope = match (scope.as_str(), host) {
+                    ("host", Some(h)) => TokenScope::Host(h),
+                    ("site", _) => TokenScope::Site,
+                    ("read", _) => TokenScope::Read,
+                    (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
+                };
+                Ok(TokenRow {
+                    token_hash: row.try_get("token_hash")?,
+                    name: row.try_get("name")?,
+                    scope,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_token(&self, name: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM api_tokens WHERE name = ?1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 }

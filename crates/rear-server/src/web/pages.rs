@@ -48,6 +48,28 @@ pub struct OverviewFilter {
     pub tag: Option<String>,
     /// State filter.
     pub state: Option<HostState>,
+    /// Page number, from 0.
+    pub page: usize,
+}
+
+/// Hosts per overview page.
+pub const PAGE_SIZE: usize = 100;
+
+impl OverviewFilter {
+    /// The query string of this filter on page `page`, escaped for an HTML attribute.
+    fn query(&self, page: usize) -> String {
+        let mut q = vec![format!("page={page}")];
+        if let Some(d) = &self.domain {
+            q.push(format!("domain={}", url_encode(d)));
+        }
+        if let Some(t) = &self.tag {
+            q.push(format!("tag={}", url_encode(t)));
+        }
+        if let Some(s) = self.state {
+            q.push(format!("state={}", s.as_str()));
+        }
+        q.join("&amp;")
+    }
 }
 
 /// The overview: filters with counts on the side, the hosts table.
@@ -108,12 +130,24 @@ pub fn overview(
     }
     side.push_str("</ul></aside>");
 
-    let shown: Vec<&HostSummary> = hosts
+    // Failed hosts first, then stale, then ok; by name within each.
+    let rank = |s: HostState| match s {
+        HostState::Failed => 0,
+        HostState::Stale => 1,
+        HostState::Ok => 2,
+    };
+    let mut shown: Vec<&HostSummary> = hosts
         .iter()
         .filter(|h| filter.state.is_none_or(|s| h.state == s))
         .collect();
+    shown.sort_by(|a, b| {
+        rank(a.state)
+            .cmp(&rank(b.state))
+            .then(a.hostname.cmp(&b.hostname))
+    });
+    let first = filter.page * PAGE_SIZE;
     let mut rows = String::new();
-    for h in &shown {
+    for h in shown.iter().skip(first).take(PAGE_SIZE) {
         let last = &h.last_report;
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -143,8 +177,26 @@ pub fn overview(
     } else {
         ""
     };
+    let mut pager = String::new();
+    if shown.len() > PAGE_SIZE {
+        let last = (first + PAGE_SIZE).min(shown.len());
+        pager.push_str(&format!(
+            "<nav aria-label=\"Pages\"><p>Hosts {}-{last} of {}. ",
+            (first + 1).min(last),
+            shown.len()
+        ));
+        if filter.page > 0 {
+            let q = filter.query(filter.page - 1);
+            pager.push_str(&format!("<a href=\"/?{q}\">previous</a> "));
+        }
+        if last < shown.len() {
+            let q = filter.query(filter.page + 1);
+            pager.push_str(&format!("<a href=\"/?{q}\">next</a>"));
+        }
+        pager.push_str("</p></nav>");
+    }
     format!(
-        "<div class=\"layout\">{side}<section><h1>{title}: {}</h1>{clear}\
+        "<div class=\"layout\">{side}<section><h1>{title}: {}</h1>{clear}{pager}\
          <div class=\"wrap\"><table><thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Domain</th>\
          <th scope=\"col\">State</th><th scope=\"col\">Last run</th><th scope=\"col\">Last report</th>\
          <th scope=\"col\">Rescue image</th><th scope=\"col\">Backup</th><th scope=\"col\">Tags</th></tr></thead>\
@@ -242,12 +294,19 @@ pub fn host(
             esc(&r.workflow)
         ));
     }
-    let (layout, log) = latest.map_or((String::new(), String::new()), |s| {
-        (
-            s.report.layout.clone().unwrap_or_default(),
-            s.report.log_tail.clone(),
-        )
-    });
+    let (layout, log, inventory) =
+        latest.map_or((String::new(), String::new(), String::new()), |s| {
+            let inventory = if s.report.inventory.is_null() {
+                "(no inventory in this report)".to_string()
+            } else {
+                serde_json::to_string_pretty(&s.report.inventory).unwrap_or_default()
+            };
+            (
+                s.report.layout.clone().unwrap_or_default(),
+                s.report.log_tail.clone(),
+                inventory,
+            )
+        });
     let name = url_segment(&h.hostname);
     format!(
         "<h1>{}{}</h1><p>{} &middot; {} &middot; last report {} &middot; rescue image {} &middot; backup {} &middot; {} report(s)</p><p>{}</p>\
@@ -258,7 +317,8 @@ pub fn host(
          <label for=\"a\">Older report</label><select id=\"a\" name=\"a\">{options}</select>\
          <label for=\"b\">Newer report</label><select id=\"b\" name=\"b\">{options}</select> \
          <button type=\"submit\">Show diff</button></form>\
-         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>",
+         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>\
+         <h2>Inventory (latest report)</h2><pre>{}</pre>",
         esc(&h.hostname),
         if h.domain.is_empty() {
             String::new()
@@ -278,6 +338,7 @@ pub fn host(
             esc(&layout)
         },
         esc(&log),
+        esc(&inventory),
     )
 }
 

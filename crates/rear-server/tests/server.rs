@@ -1,0 +1,20 @@
+//! Integration tests: the real server on 127.0.0.1:0 with a temporary SQLite database, driven
+//! over real HTTP (reqwest) and real SMTP/LMTP (a small tokio client in `common`).
+
+#[path = "server/common.rs"]
+mod common;
+
+#[path = "server/auth.rs"]
+mod auth;
+#[path = "server/cli.rs"]
+mod cli;
+#[path = "server/http.rs"]
+mod http;
+#[path = "server/ldap.rs"]
+mod ldap;
+#[path = "server/postfix.rs"]
+mod postfix;
+#[path = "server/smtp.rs"]
+mod smtp;
+#[path = "server/store.rs"]
+mod store;

@@ -1,0 +1,214 @@
+//! The storage contract, run against SQLite always and against a real PostgreSQL in `svc_` tests.
+
+use std::sync::Arc;
+
+use rear_proto::RunResult;
+use rear_proto::api::{IngestStatus, ReportSource};
+use rear_server::store::{
+    HostFilter, NewReport, Role, SessionRow, Store, StoreError, TokenRow, TokenScope, UserRow,
+};
+use reqwest::StatusCode;
+use time::OffsetDateTime;
+
+use crate::common::{PgCluster, report, start_with};
+
+async fn insert(store: &dyn Store, r: &rear_proto::Report) -> IngestStatus {
+    store
+        .insert_report(&NewReport {
+            report: r,
+            source: ReportSource::Http,
+            received_at: OffsetDateTime::now_utc(),
+            legacy_mail: false,
+        })
+        .await
+        .unwrap()
+}
+
+async fn store_contract(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    s.ping().await.unwrap();
+    let old = report("web1", "mkbackup");
+    let mut new = report("web1", "mkrescue");
+    new.started_at = old.started_at + time::Duration::minutes(1);
+    new.result = RunResult::Failure {
+        error: "boom".into(),
+    };
+    new.tags = vec!["prod".into(), "dmz".into()];
+    new.layout = Some("disk /dev/vdb 999 msdos\n".into());
+    let mut db = report("db1", "mkbackuponly");
+    db.domain = "db.example.com".into();
+    db.tags = vec!["prod".into()];
+
+    assert_eq!(insert(s, &new).await, IngestStatus::Stored);
+    assert_eq!(
+        insert(s, &old).await,
+        IngestStatus::Stored,
+        "older report after a newer one"
+    );
+    assert_eq!(insert(s, &old).await, IngestStatus::Duplicate);
+    assert_eq!(insert(s, &db).await, IngestStatus::Stored);
+
+    let web1 = s.host("web1").await.unwrap().unwrap();
+    assert_eq!(web1.report_count, 2);
+    assert_eq!(
+        web1.last.report_id, new.report_id,
+        "the newest by start time stays last"
+    );
+    assert_eq!(web1.tags, ["prod", "dmz"]);
+    assert!(!web1.last.success);
+    assert_eq!(web1.last.error.as_deref(), Some("boom"));
+    let ms = |t: Option<OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos() / 1_000_000);
+    assert_eq!(ms(web1.last_backup_at), ms(Some(old.started_at)));
+    // The newer mkrescue failed, so the last rescue image is the one of the older mkbackup.
+    assert_eq!(ms(web1.last_rescue_at), ms(Some(old.started_at)));
+    assert_eq!(
+        s.host("db1").await.unwrap().unwrap().last_rescue_at,
+        None,
+        "mkbackuponly"
+    );
+    assert!(s.host("nope").await.unwrap().is_none());
+
+    let all = s.hosts(&HostFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|h| h.hostname.as_str()).collect::<Vec<_>>(),
+        ["db1", "web1"]
+    );
+    let dmz = s
+        .hosts(&HostFilter {
+            tag: Some("dmz".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dmz.len(), 1);
+    let dom = s
+        .hosts(&HostFilter {
+            domain: Some("db.example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dom[0].hostname, "db1");
+    let facets = s.facets().await.unwrap();
+    let tag = |n: &str| facets.tags.iter().find(|c| c.name == n).map(|c| c.hosts);
+    assert_eq!(tag("prod"), Some(2));
+    assert_eq!(tag("dmz"), Some(1));
+    assert_eq!(tag("web"), None, "tags of older reports do not count");
+    assert_eq!(facets.domains.len(), 2);
+
+    let reports = s.host_reports("web1", 10).await.unwrap();
+    assert_eq!(
+        reports.iter().map(|r| r.report_id).collect::<Vec<_>>(),
+        [new.report_id, old.report_id]
+    );
+    assert_eq!(s.host_reports("web1", 1).await.unwrap().len(), 1);
+    let recent = s.recent_reports(2).await.unwrap();
+    assert_eq!(recent[0].report_id, db.report_id, "by arrival");
+    let full = s.report(new.report_id).await.unwrap().unwrap();
+    assert_eq!(full.report, new);
+
+    let hits = s.search("vdb", 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "prefix of /dev/vdb");
+    assert_eq!(hits[0].report.report_id, new.report_id);
+    assert!(
+        hits[0].snippet.contains('\u{2}'),
+        "marked: {:?}",
+        hits[0].snippet
+    );
+    assert_eq!(
+        s.search("db1 prod", 10).await.unwrap().len(),
+        1,
+        "all words must match"
+    );
+    assert!(s.search("\" OR ( ' :* &", 10).await.unwrap().is_empty());
+    assert!(s.search("   ", 10).await.unwrap().is_empty());
+
+    assert_eq!(s.user_count().await.unwrap(), 0);
+    let u = UserRow {
+        name: "ann".into(),
+        password_hash: "$argon2id$x".into(),
+        role: Role::Admin,
+    };
+    s.add_user(&u).await.unwrap();
+    assert!(matches!(s.add_user(&u).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.user("ann").await.unwrap().unwrap().role, Role::Admin);
+    let now = OffsetDateTime::now_utc();
+    let sess = SessionRow {
+        token_hash: "h1".into(),
+        username: "ann".into(),
+        csrf: "c1".into(),
+        expires_at: now + time::Duration::hours(1),
+    };
+    s.add_session(&sess).await.unwrap();
+    assert_eq!(s.session("h1", now).await.unwrap().unwrap().csrf, "c1");
+    assert!(
+        s.session("h1", now + time::Duration::hours(2))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    s.delete_session("h1").await.unwrap();
+    assert!(s.session("h1", now).await.unwrap().is_none());
+
+    let t = TokenRow {
+        token_hash: "t1".into(),
+        name: "web1".into(),
+        scope: TokenScope::Host("web1".into()),
+    };
+    s.add_token(&t).await.unwrap();
+    assert!(matches!(
+        s.add_token(&t).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.token("t1").await.unwrap().unwrap().scope,
+        TokenScope::Host("web1".into())
+    );
+    assert!(s.token("t2").await.unwrap().is_none());
+    assert_eq!(s.tokens().await.unwrap().len(), 1);
+    assert_eq!(s.users().await.unwrap()[0].name, "ann");
+    assert!(s.delete_token("web1").await.unwrap());
+    assert!(s.token("t1").await.unwrap().is_none(), "revoked");
+    assert!(!s.delete_token("web1").await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("t.db").display());
+    store_contract(rear_server::store::open(&url).await.unwrap()).await;
+    // Reopening runs the migrations again without harm.
+    let again = rear_server::store::open(&url).await.unwrap();
+    assert!(again.host("web1").await.unwrap().is_some());
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (scripts/test-all.sh runs it)"]
+async fn svc_postgres_store_contract() {
+    let pg = PgCluster::start();
+    store_contract(rear_server::store::open(&pg.url).await.unwrap()).await;
+    let again = rear_server::store::open(&pg.url).await.unwrap();
+    assert!(
+        again.host("web1").await.unwrap().is_some(),
+        "migrations are idempotent"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (scripts/test-all.sh runs it)"]
+async fn svc_postgres_server_ingest_api_and_search() {
+    let pg = PgCluster::start();
+    let url = pg.url.clone();
+    let s = start_with(move |c| c.database_url = Some(url)).await;
+    let token = s.token("site", TokenScope::Site).await;
+    let read = s.token("read", TokenScope::Read).await;
+    let r = report("pg1", "mkbackup");
+    assert_eq!(s.post_report(&token, &r).await.0, StatusCode::CREATED);
+    assert_eq!(s.post_report(&token, &r).await.0, StatusCode::OK);
+    let (status, host) = s.api(&read, "/api/v1/hosts/pg1").await;
+    assert_eq!(status, StatusCode::OK, "{host}");
+    assert_eq!(host["state"], "ok");
+    let (_, hits) = s.api(&read, "/api/v1/search?q=21474836480").await;
+    assert_eq!(hits["reports"][0]["report_id"], r.report_id.to_string());
+}
