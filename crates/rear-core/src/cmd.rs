@@ -46,6 +46,7 @@ pub struct Cmd {
     ok_codes: Vec<i32>,
     timeout: Option<Duration>,
     keep_env: Option<Vec<OsString>>,
+    interactive: bool,
 }
 
 impl Cmd {
@@ -70,6 +71,7 @@ impl Cmd {
             ok_codes: vec![0],
             timeout: None,
             keep_env: None,
+            interactive: false,
         }
     }
 
@@ -115,6 +117,18 @@ impl Cmd {
     pub fn env_clear_except(mut self, keep: &[&str]) -> Self {
         self.keep_env = Some(keep.iter().map(OsString::from).collect());
         self
+    }
+
+    /// Runs the command on the user's terminal (stdin, stdout and stderr inherited, nothing
+    /// captured): editors and shells the user asked for.
+    pub fn interactive(mut self) -> Self {
+        self.interactive = true;
+        self
+    }
+
+    /// Whether the command runs on the user's terminal.
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
     }
 
     /// The variables kept when the environment is cleared, or `None` when it is inherited.

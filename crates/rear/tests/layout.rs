@@ -222,3 +222,147 @@ fn loop_savelayout_then_checklayout_detects_a_relabel() {
             .contains("label=rearA")
     );
 }
+
+fn blkid(dev: &str, tag: &str) -> String {
+    let o = Std::new("blkid")
+        .args(["-c", "/dev/null", "-p", "-s", tag, "-o", "value", dev])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The whole `layout/prepare` + `layout/recreate` path of `rear recover`, through the binary:
+/// save the layout of a loop disk, destroy the disk's contents, recreate it with
+/// `rear -n layoutonly`, and find the same partition table and filesystem IDs mounted under
+/// /mnt/local.
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_layoutonly_recreates_a_wiped_disk() {
+    assert!(
+        !std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("/mnt/local")),
+        "/mnt/local is already in use"
+    );
+    let disk = LoopDisk::new("rearRoot");
+    let part = format!("{}p1", disk.dev);
+    let uuid = blkid(&part, "UUID");
+    let partuuid = blkid(&part, "PART_ENTRY_UUID");
+    let dump_before = String::from_utf8(
+        Std::new("sfdisk")
+            .args(["--dump", &disk.dev])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("local.conf"),
+        format!(
+            "VAR_DIR={0}/var\nLOGFILE={0}/rear.log\nLAYOUT_INCLUDE_LOOP_DEVICES=yes\nAUTOEXCLUDE_PATH=( /media )\nPRE_RECOVERY_SCRIPT=( 'touch {0}/pre-ran' )\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    rear(dir.path()).arg("savelayout").assert().success();
+    // The host's own disk and root filesystem are in the layout too. Edit the layout as an admin
+    // would in the rescue system: keep only the loop disk, and make its filesystem the root.
+    let layout_path = dir.path().join("var/layout/layout.conf");
+    let saved = std::fs::read_to_string(&layout_path).unwrap();
+    let ours = |l: &str| {
+        l.split_whitespace().any(|w| {
+            w == format!("dev={}", disk.dev)
+                || w == format!("disk={}", disk.dev)
+                || w == format!("dev={part}")
+        })
+    };
+    let edited: String = saved
+        .lines()
+        .filter(|l| {
+            l.starts_with("layout ") || l.starts_with('#') || l.trim().is_empty() || ours(l)
+        })
+        .map(|l| {
+            l.replace(
+                &format!("mountpoint={}", disk.mnt.display()),
+                "mountpoint=/",
+            ) + "\n"
+        })
+        .collect();
+    assert!(
+        edited.contains(&format!("fs dev={part} type=ext4 mountpoint=/ ")),
+        "{edited}"
+    );
+    std::fs::write(&layout_path, edited).unwrap();
+
+    // the disaster: unmount and wipe the disk
+    assert!(
+        Std::new("umount")
+            .arg(&disk.mnt)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Std::new("wipefs")
+            .args(["-a", "-q", &part])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Std::new("sfdisk")
+            .args(["--delete", &disk.dev])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert_eq!(blkid(&part, "UUID"), "");
+
+    let out = rear(dir.path()).args(["-n", "-v", "layoutonly"]).assert();
+    let cleanup = || {
+        let _ = Std::new("umount").args(["-R", "/mnt/local"]).output();
+    };
+    let output = out.get_output().clone();
+    if !output.status.success() {
+        cleanup();
+        panic!(
+            "layoutonly failed:\n{}\n{}\nlog:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(dir.path().join("rear.log")).unwrap_or_default()
+        );
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let mounted = mounts
+        .lines()
+        .any(|l| l.starts_with(&format!("{part} /mnt/local ")));
+    let after_uuid = blkid(&part, "UUID");
+    let after_label = blkid(&part, "LABEL");
+    let after_partuuid = blkid(&part, "PART_ENTRY_UUID");
+    let dump_after = String::from_utf8(
+        Std::new("sfdisk")
+            .args(["--dump", &disk.dev])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    cleanup();
+    assert!(mounted, "{part} is not mounted on /mnt/local:\n{mounts}");
+    assert_eq!(after_uuid, uuid);
+    assert_eq!(after_label, "rearRoot");
+    assert_eq!(after_partuuid, partuuid);
+    assert_eq!(dump_after, dump_before, "partition table differs");
+    assert!(
+        dir.path().join("pre-ran").exists(),
+        "PRE_RECOVERY_SCRIPT did not run"
+    );
+    let script = std::fs::read_to_string(dir.path().join("var/layout/diskrestore.sh")).unwrap();
+    assert!(
+        script.contains(&uuid),
+        "the reviewable script lacks the filesystem UUID"
+    );
+}

@@ -154,14 +154,22 @@ fn spawn_and_wait(path: &std::path::Path, cmd: &Cmd, line: &str) -> Result<Outpu
     command
         .args(cmd.arguments())
         .env("LC_ALL", "C")
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .stdin(if cmd.input().is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1");
+    if cmd.is_interactive() {
+        command
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+    } else {
+        command
+            .stdin(if cmd.input().is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    }
     for (k, v) in cmd.environment() {
         command.env(k, v);
     }

@@ -207,42 +207,7 @@ impl Guard {
     /// # Errors
     /// When a disk of the plan is protected, is not present, or is smaller than the plan needs.
     pub fn new(plan: &Plan, devices: &[SystemDevice], opts: &SafetyOptions) -> Result<Guard> {
-        let mut protected = BTreeMap::new();
-        let ids: BTreeSet<String> = opts
-            .write_protected_ids
-            .iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
-        for top in devices {
-            let mut why = None;
-            for kind in &opts.write_protected_id_types {
-                if top.any(&|d| {
-                    d.id_of(kind)
-                        .is_some_and(|v| ids.contains(&v.to_ascii_lowercase()))
-                }) {
-                    why = Some(format!("one of its {kind}s is in WRITE_PROTECTED_IDS"));
-                    break;
-                }
-            }
-            if why.is_none() {
-                for p in &opts.protected_devices {
-                    let canon = std::fs::canonicalize(p)
-                        .ok()
-                        .and_then(|c| c.to_str().map(str::to_string));
-                    if top.any(&|d| d.dev_path() == *p || Some(d.dev_path()) == canon) {
-                        why = Some(format!("it holds {p} (rescue medium or backup)"));
-                        break;
-                    }
-                }
-            }
-            if let Some(why) = why {
-                let mut paths = Vec::new();
-                top.all_paths(&mut paths);
-                for p in paths {
-                    protected.insert(p, format!("{} is write-protected: {why}", top.dev_path()));
-                }
-            }
-        }
+        let protected = protected_devices(devices, opts);
         for d in &plan.disks {
             if let Some(why) = protected.get(&d.dev) {
                 return Err(Error::invalid(
@@ -333,6 +298,52 @@ impl Guard {
     pub fn check_plan(&self, plan: &Plan) -> Result<()> {
         plan.mutating_commands().try_for_each(|c| self.check(c))
     }
+}
+
+/// Every device that must not be written, with the reason: all devices of a disk that has a
+/// `WRITE_PROTECTED_IDS` ID (of the `WRITE_PROTECTED_ID_TYPES`) anywhere on it, or that holds
+/// one of `opts.protected_devices` (rescue medium, backup).
+pub fn protected_devices(
+    devices: &[SystemDevice],
+    opts: &SafetyOptions,
+) -> BTreeMap<String, String> {
+    let mut protected = BTreeMap::new();
+    let ids: BTreeSet<String> = opts
+        .write_protected_ids
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    for top in devices {
+        let mut why = None;
+        for kind in &opts.write_protected_id_types {
+            if top.any(&|d| {
+                d.id_of(kind)
+                    .is_some_and(|v| ids.contains(&v.to_ascii_lowercase()))
+            }) {
+                why = Some(format!("one of its {kind}s is in WRITE_PROTECTED_IDS"));
+                break;
+            }
+        }
+        if why.is_none() {
+            for p in &opts.protected_devices {
+                let canon = std::fs::canonicalize(p)
+                    .ok()
+                    .and_then(|c| c.to_str().map(str::to_string));
+                if top.any(&|d| d.dev_path() == *p || Some(d.dev_path()) == canon) {
+                    why = Some(format!("it holds {p} (rescue medium or backup)"));
+                    break;
+                }
+            }
+        }
+        if let Some(why) = why {
+            let mut paths = Vec::new();
+            top.all_paths(&mut paths);
+            for p in paths {
+                protected.insert(p, format!("{} is write-protected: {why}", top.dev_path()));
+            }
+        }
+    }
+    protected
 }
 
 /// Shows the disks the plan will write to and asks for confirmation (`LAYOUT_CONFIRM_DISKS`).

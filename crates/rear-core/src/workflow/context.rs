@@ -83,6 +83,13 @@ impl<'a> Context<'a> {
             .and_then(|b| b.downcast_ref())
     }
 
+    /// A result stored by an earlier step, to change it.
+    pub fn get_mut<T: Any + Send>(&mut self) -> Option<&mut T> {
+        self.state
+            .get_mut(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_mut())
+    }
+
     /// Takes a stored result out.
     pub fn take<T: Any + Send>(&mut self) -> Option<T> {
         self.state

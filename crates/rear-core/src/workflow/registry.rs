@@ -266,7 +266,13 @@ pub const STEPS: &[Step] = &[
         BACKUP,
     ),
     // --- setup ---
-    todo("setup", 100, "run_pre_recovery_script", Always, RECOVER),
+    done(
+        "setup",
+        100,
+        "run_pre_recovery_script",
+        Always,
+        steps::run_pre_recovery_script,
+    ),
     // --- verify ---
     todo(
         "verify",
@@ -285,17 +291,41 @@ pub const STEPS: &[Step] = &[
     ),
     todo("verify", 200, "compare_disks", Always, RECREATE),
     // --- layout/prepare, layout/recreate ---
-    todo("layout/prepare", 100, "map_disks", Always, RECREATE),
-    todo("layout/prepare", 200, "plan_recreation", Always, RECREATE),
-    todo(
+    done(
+        "layout/prepare",
+        100,
+        "map_disks",
+        Always,
+        steps::recreate::map_disks,
+    ),
+    done(
+        "layout/prepare",
+        200,
+        "plan_recreation",
+        Always,
+        steps::recreate::plan_recreation,
+    ),
+    done(
         "layout/recreate",
         100,
         "confirm_and_wipe_disks",
         Always,
-        RECREATE,
+        steps::recreate::confirm_and_wipe_disks,
     ),
-    todo("layout/recreate", 200, "apply_plan", Always, RECREATE),
-    todo("layout/recreate", 300, "mount_target", Always, RECREATE),
+    done(
+        "layout/recreate",
+        200,
+        "apply_plan",
+        Always,
+        steps::recreate::apply_plan,
+    ),
+    done(
+        "layout/recreate",
+        300,
+        "mount_target",
+        Always,
+        steps::recreate::mount_target,
+    ),
     // --- restore ---
     todo("restore", 400, "restore_backup", Backup("NETFS"), BACKUP),
     todo("restore", 400, "restore_rsync", Backup("RSYNC"), BACKUP),

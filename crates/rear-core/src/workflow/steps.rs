@@ -2,6 +2,7 @@
 //! `rear dump`. Steps of other areas live with their areas and are listed in the registry.
 
 pub mod layout;
+pub mod recreate;
 
 use std::path::PathBuf;
 
@@ -232,5 +233,35 @@ pub fn collect_inventory(ctx: &mut Context<'_>) -> Result<()> {
         ),
     );
     ctx.put(inv);
+    Ok(())
+}
+
+/// `setup/default/100_run_pre_recovery_script`: `PRE_RECOVERY_SCRIPT` (a command, or an array
+/// of commands), each run with `bash -c`, before anything is recreated. A failure stops recovery.
+pub fn run_pre_recovery_script(ctx: &mut Context<'_>) -> Result<()> {
+    run_user_commands(ctx, "PRE_RECOVERY_SCRIPT")
+}
+
+/// Runs the commands of a ReaR hook variable (`PRE_RECOVERY_SCRIPT`, `POST_RECOVERY_SCRIPT`,
+/// `PRE_BACKUP_SCRIPT`, ...), each with `bash -c`, in order.
+///
+/// # Errors
+/// The first command that fails, naming the variable.
+pub fn run_user_commands(ctx: &mut Context<'_>, variable: &str) -> Result<()> {
+    let commands: Vec<String> = match ctx.config.get(variable) {
+        Some(crate::config::Value::Scalar(s)) if !s.trim().is_empty() => vec![s.clone()],
+        Some(crate::config::Value::Array(a)) => {
+            a.iter().filter(|c| !c.trim().is_empty()).cloned().collect()
+        }
+        _ => Vec::new(),
+    };
+    for c in commands {
+        ctx.ui
+            .message(Level::Progress, &format!("Running {variable}: {c}"));
+        crate::cmd::Cmd::mutate(tools::BASH)
+            .args(["-c", &c])
+            .describe(format!("running {variable}"))
+            .run(ctx.runner)?;
+    }
     Ok(())
 }

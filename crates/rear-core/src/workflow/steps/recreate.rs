@@ -1,0 +1,265 @@
+//! Steps of `layout/prepare` and `layout/recreate` (recover, layoutonly): map the saved layout
+//! onto the disks present, plan the recreation, confirm, and apply the plan.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::super::Context;
+use super::layout::LAYOUT_FILE;
+use crate::layout::{self, Layout};
+use crate::recreate::migrate::{self, Migration, ResizeOptions};
+use crate::recreate::safety::{self, Guard, SafetyOptions, SystemDevice};
+use crate::recreate::{self, PlanOptions, apply};
+use crate::ui::Level;
+use crate::{Error, Result};
+
+/// The target root the plan mounts the recreated filesystems under.
+pub const TARGET_ROOT: &str = "/mnt/local";
+
+/// What `layout/prepare` worked out, for the later steps.
+#[derive(Debug)]
+pub struct Recreation {
+    /// The saved layout.
+    pub layout: Layout,
+    /// The block devices of this system.
+    pub devices: Vec<SystemDevice>,
+    /// Devices that must not be written: rescue medium, backup disk, write-protected IDs.
+    pub protected: Vec<String>,
+    /// The layout mapped and resized onto the disks present.
+    pub migration: Migration,
+    /// The plan, once made.
+    pub plan: Option<recreate::Plan>,
+}
+
+fn layout_file(ctx: &Context<'_>) -> PathBuf {
+    ctx.config.layout_dir().join(LAYOUT_FILE)
+}
+
+/// Devices holding the rescue medium or the backup: filesystems labelled `REAR-000` or
+/// `REAR-EFI` (ReaR's rescue and backup disks), and the device of a `usb://` BACKUP_URL.
+fn rescue_and_backup_devices(ctx: &Context<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let by_label = |label: &str| -> Option<String> {
+        let text = crate::cmd::Cmd::probe(crate::cmd::tools::BLKID)
+            .args(["-c", "/dev/null", "-L", label])
+            .allow_exit_codes(&[2])
+            .describe("finding the rescue and backup media")
+            .output_string(ctx.runner)
+            .ok()?;
+        Some(text.trim().to_string()).filter(|s| !s.is_empty())
+    };
+    for label in ["REAR-000", "REAR-EFI"] {
+        out.extend(by_label(label));
+    }
+    if let Ok(Some(url)) = ctx.config.backup_url()
+        && url.scheme == "usb"
+    {
+        let path = url.path.clone();
+        match path.strip_prefix("/dev/disk/by-label/") {
+            Some(label) => out.extend(by_label(label)),
+            None => out.push(path),
+        }
+    }
+    out
+}
+
+/// The device mounted on `/`, when it is a block device.
+fn running_root_device() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (dev, mp) = (w.next()?, w.next()?);
+            (mp == "/" && dev.starts_with("/dev/")).then(|| dev.to_string())
+        })
+        .last()
+}
+
+/// `layout/prepare/default/100_map_disks`.
+pub fn map_disks(ctx: &mut Context<'_>) -> Result<()> {
+    let path = layout_file(ctx);
+    let layout = layout::file::load(&path).map_err(|e| match e {
+        Error::Io { .. } => Error::invalid(
+            path.display().to_string(),
+            "no saved disk layout: was this rescue image made with 'rear mkrescue'?",
+        ),
+        other => other,
+    })?;
+    let devices = safety::system_devices(ctx.runner)?;
+    let mut safety_opts = SafetyOptions::from_config(&ctx.config);
+    safety_opts.protected_devices = rescue_and_backup_devices(ctx);
+    // Never the disk the running system lives on: in the rescue system / is in memory, but
+    // `rear recover` started by mistake on a running server must not touch its own disk.
+    safety_opts.protected_devices.extend(running_root_device());
+    let protected_set: BTreeSet<String> = safety::protected_devices(&devices, &safety_opts)
+        .into_keys()
+        .collect();
+    let protected = safety_opts.protected_devices.clone();
+    let include_loop = ctx.config.is_true("LAYOUT_INCLUDE_LOOP_DEVICES");
+    let targets = migrate::target_disks(&devices, &protected_set, include_loop);
+    let resize = ResizeOptions::from_config(&ctx.config);
+    let mapping_path = ctx.config.string("CONFIG_DIR") + "/mappings/disk_mappings";
+    let mapping_text = std::fs::read_to_string(&mapping_path).ok();
+    let mapping = migrate::map_disks(
+        &layout,
+        &targets,
+        mapping_text.as_deref(),
+        &resize,
+        ctx.ui,
+        &ctx.config,
+    )?;
+    if migrate::must_confirm_mapping(&mapping, &ctx.config)? {
+        // shows the mapping itself
+        migrate::confirm_mapping(&mapping, ctx.ui, &ctx.config, ctx.options.non_interactive)?;
+    } else {
+        ctx.ui.message(
+            Level::Progress,
+            &format!("Disk mapping:\n{}", mapping.to_text().trim_end()),
+        );
+    }
+    let migration = migrate::migrate(&layout, &mapping, &targets, &resize)?;
+    let out = ctx.config.layout_dir().join("disk_mappings");
+    std::fs::write(&out, mapping.to_text()).map_err(|e| Error::io("writing", &out, e))?;
+    ctx.ui.message(
+        Level::Progress,
+        &format!("Disk mapping:\n{}", mapping.to_text().trim_end()),
+    );
+    ctx.put(Recreation {
+        layout,
+        devices,
+        protected,
+        migration,
+        plan: None,
+    });
+    Ok(())
+}
+
+fn recreation<'c>(ctx: &'c mut Context<'_>) -> Result<&'c mut Recreation> {
+    ctx.get_mut::<Recreation>().ok_or_else(|| {
+        Error::invalid(
+            "layout/prepare",
+            "the disks were not mapped before this step",
+        )
+    })
+}
+
+/// `layout/prepare/default/200_plan_recreation`: the plan, also written as
+/// `$VAR_DIR/layout/diskrestore.sh` for review and for running by hand.
+pub fn plan_recreation(ctx: &mut Context<'_>) -> Result<()> {
+    let layout_dir = ctx.config.layout_dir();
+    let mut opts = PlanOptions::from_config(&ctx.config, Some(&layout_dir.join("lvm")));
+    opts.target_root = PathBuf::from(TARGET_ROOT);
+    let rec = recreation(ctx)?;
+    rec.migration.apply_to(&mut opts);
+    let plan = recreate::plan(&rec.migration.layout, &opts)?;
+    let script = layout_dir.join("diskrestore.sh");
+    std::fs::write(&script, plan.to_shell_script())
+        .map_err(|e| Error::io("writing", &script, e))?;
+    let summary = plan.summary();
+    rec.plan = Some(plan);
+    ctx.ui.message(
+        Level::Progress,
+        &format!(
+            "Recovery plan (also in {}):\n{}",
+            script.display(),
+            summary.trim_end()
+        ),
+    );
+    Ok(())
+}
+
+/// `layout/recreate/default/100_confirm_and_wipe_disks`: shows the disks that will be written,
+/// asks (unless unattended), and releases what the rescue system uses on them.
+pub fn confirm_and_wipe_disks(ctx: &mut Context<'_>) -> Result<()> {
+    let unattended = ctx.options.non_interactive;
+    let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
+    let rec = recreation(ctx)?;
+    let plan = rec
+        .plan
+        .as_ref()
+        .ok_or_else(|| Error::invalid("layout/recreate", "no plan"))?;
+    safety::confirm_disks(plan, &rec.devices, ui, &config, unattended)?;
+    let released = safety::release_disks(plan, &rec.devices, runner)?;
+    for r in released {
+        ui.message(Level::Progress, &format!("Released {r}"));
+    }
+    Ok(())
+}
+
+/// `layout/recreate/default/200_apply_plan`: runs the plan step by step, resuming after a failed
+/// run; every mutating command is checked against the disks of the plan first.
+pub fn apply_plan(ctx: &mut Context<'_>) -> Result<()> {
+    let unattended = ctx.options.non_interactive;
+    // In $VAR_DIR, not the build directory: a second run after a failure resumes where it stopped.
+    let state_file = Some(ctx.config.layout_dir().join("recreate.state"));
+    let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
+    let rec = recreation(ctx)?;
+    let plan = rec
+        .plan
+        .as_ref()
+        .ok_or_else(|| Error::invalid("layout/recreate", "no plan"))?;
+    let safety_opts = SafetyOptions {
+        protected_devices: rec.protected.clone(),
+        ..SafetyOptions::from_config(&config)
+    };
+    let guard = Guard::new(plan, &rec.devices, &safety_opts)?;
+    let opts = apply::ApplyOptions {
+        state_file,
+        unattended,
+        ..Default::default()
+    };
+    loop {
+        let report = apply::apply(plan, runner, ui, &config, &guard, &opts)?;
+        match report.stopped {
+            None => {
+                ui.message(
+                    Level::Info,
+                    &format!(
+                        "Disk layout recreated ({} steps ran, {} skipped)",
+                        report.ran.len(),
+                        report.skipped.len()
+                    ),
+                );
+                return Ok(());
+            }
+            Some((step, error, stop)) => {
+                // The user chose to repair by hand: the script or a shell, then apply resumes.
+                let script = config.layout_dir().join("diskrestore.sh");
+                ui.message(Level::Warning, &format!("Step {step} failed: {error}"));
+                let cmd = match stop {
+                    apply::Stop::EditScript => crate::cmd::Cmd::mutate(crate::cmd::tools::BASH)
+                        .args([
+                            "-c",
+                            &format!("${{EDITOR:-vi}} {0} && bash {0}", script.display()),
+                        ]),
+                    apply::Stop::Shell => {
+                        crate::cmd::Cmd::mutate(crate::cmd::tools::BASH).arg("-i")
+                    }
+                };
+                if let Err(e) = cmd.interactive().run(runner) {
+                    ui.message(Level::Warning, &format!("{e}"));
+                }
+            }
+        }
+    }
+}
+
+/// `layout/recreate/default/300_mount_target`: the plan mounted the filesystems; make sure the
+/// root filesystem is there before anything is restored.
+pub fn mount_target(_ctx: &mut Context<'_>) -> Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts")
+        .map_err(|e| Error::io("reading", "/proc/self/mounts", e))?;
+    if mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(TARGET_ROOT))
+    {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            TARGET_ROOT,
+            "no filesystem is mounted there after recreating the layout: check the plan \
+             ($VAR_DIR/layout/diskrestore.sh) and the log",
+        ))
+    }
+}
