@@ -36,6 +36,8 @@ disks=() mpaths=()
 
 rm -rf "$run"
 mkdir -p "$run" "$logs"
+# A stale log could hold an old LAB-RC line if qemu failed to start.
+rm -f "$serial"
 while (($#)); do
     case $1 in
     --disk) disks+=("$(readlink -f "$2")"); shift 2 ;;
