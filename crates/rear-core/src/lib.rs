@@ -18,6 +18,7 @@ pub mod cmd;
 pub mod config;
 pub mod error;
 pub mod layout;
+pub mod rescue;
 pub mod system;
 pub mod ui;
 pub mod workflow;

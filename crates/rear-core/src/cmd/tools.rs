@@ -161,6 +161,13 @@ registry! {
     // --- network ---
     IP = "ip", Required, "iproute2";
     DHCLIENT = "dhclient", Optional, "isc-dhcp-client";
+    // --- rescue ---
+    DEPMOD = "depmod", Optional, "kmod";
+    XZ = "xz", Optional, "xz-utils";
+    GRUB_MKSTANDALONE = "grub-mkstandalone", Optional, "grub-common";
+    SETSID = "setsid", Required, "util-linux";
+    BUSYBOX = "busybox", Optional, "busybox-static";
+    LDCONFIG = "ldconfig", Optional, "libc-bin";
 }
 
 #[cfg(test)]

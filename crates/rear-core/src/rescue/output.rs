@@ -1,0 +1,350 @@
+//! Writing the rescue image out (ReaR's `output` stage).
+//!
+//! Contract: [`write_output`] takes the kernel and the packed initramfs and produces, in
+//! `OutputOptions::output_dir`:
+//! - `RAMDISK`: `kernel-PREFIX` and `initramfs-PREFIX.img`;
+//! - `ISO`: `PREFIX.iso`, a hybrid image (CD and USB stick) that boots on BIOS through isolinux
+//!   (`isolinux`/`syslinux-common` packages, `isohdpfx.bin` as the hybrid MBR) and on UEFI through a
+//!   GRUB standalone EFI image (`grub-mkstandalone -O x86_64-efi`, modules from
+//!   `grub-efi-amd64-bin`) placed as `\EFI\BOOT\BOOTX64.EFI` in a FAT image (`mkfs.vfat` + mtools,
+//!   no loop mount) that is the El Torito EFI boot image. Both menus offer "recover",
+//!   "recover unattended" and "boot from local disk". The ISO is written with `xorriso -as mkisofs`.
+//! - `PXE`, `USB`, `RAWDISK`: [`Error::NotImplemented`].
+//!
+//! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cmd::{Cmd, Runner, tools};
+use crate::ui::{Level, Ui};
+use crate::{Error, Result};
+
+/// The isolinux boot sector and the hybrid MBR (Debian's `isolinux` package).
+pub const ISOLINUX_DIR: &str = "/usr/lib/ISOLINUX";
+/// The BIOS syslinux modules (Debian's `syslinux-common` package).
+pub const SYSLINUX_BIOS_DIR: &str = "/usr/lib/syslinux/modules/bios";
+
+/// The kind of rescue media (`OUTPUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// A hybrid BIOS + UEFI ISO image.
+    Iso,
+    /// Kernel and initramfs only.
+    Ramdisk,
+    /// Network boot files (not built yet).
+    Pxe,
+    /// A `REAR-000` USB disk (not built yet).
+    Usb,
+    /// A bootable GPT disk image (not built yet).
+    Rawdisk,
+}
+
+impl OutputKind {
+    /// Maps `OUTPUT`.
+    pub fn from_config(value: &str) -> Result<Self> {
+        Ok(match value.trim().to_ascii_uppercase().as_str() {
+            "" | "ISO" => OutputKind::Iso,
+            "RAMDISK" => OutputKind::Ramdisk,
+            "PXE" => OutputKind::Pxe,
+            "USB" => OutputKind::Usb,
+            "RAWDISK" => OutputKind::Rawdisk,
+            other => {
+                return Err(Error::invalid(
+                    "OUTPUT",
+                    format!("'{other}' is not one of ISO, RAMDISK, PXE, USB, RAWDISK"),
+                ));
+            }
+        })
+    }
+}
+
+/// The boot menu entry chosen when the timeout expires (`ISO_DEFAULT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultEntry {
+    /// Boot from the local disk (`boothd`, ReaR's default).
+    LocalDisk,
+    /// The rescue system with a shell (`manual`).
+    Recover,
+    /// The rescue system recovering without questions (`automatic` with
+    /// `ISO_RECOVER_MODE=unattended`).
+    Unattended,
+}
+
+/// Options of [`write_output`].
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    /// `OUTPUT`.
+    pub kind: OutputKind,
+    /// Where the results go (`ISO_DIR`, default `/var/lib/rear/output`).
+    pub output_dir: PathBuf,
+    /// File name prefix (`ISO_PREFIX`, default `rear-HOSTNAME`).
+    pub prefix: String,
+    /// The ISO volume ID (`ISO_VOLID`, default `REAR-ISO`).
+    pub volume_id: String,
+    /// Kernel command line for the rescue system (`KERNEL_CMDLINE`).
+    pub kernel_args: Vec<String>,
+    /// A serial console (`ttyS0,115200`) added to the kernel command line and used by the boot
+    /// menus (`USE_SERIAL_CONSOLE`).
+    pub serial_console: Option<String>,
+    /// Seconds the boot menu waits.
+    pub timeout_secs: u32,
+    /// The entry booted after the timeout.
+    pub default_entry: DefaultEntry,
+    /// Scratch directory for the ISO tree and the EFI image.
+    pub work_dir: PathBuf,
+}
+
+impl OutputOptions {
+    /// Defaults: ISO in `/var/lib/rear/output`, prefix `rear-HOSTNAME`, 5 s menu, local disk.
+    pub fn new(work_dir: &Path, hostname: &str) -> Self {
+        OutputOptions {
+            kind: OutputKind::Iso,
+            output_dir: PathBuf::from("/var/lib/rear/output"),
+            prefix: format!("rear-{hostname}"),
+            volume_id: "REAR-ISO".into(),
+            kernel_args: Vec::new(),
+            serial_console: None,
+            timeout_secs: 5,
+            default_entry: DefaultEntry::LocalDisk,
+            work_dir: work_dir.to_path_buf(),
+        }
+    }
+
+    fn cmdline(&self, extra: &[&str]) -> String {
+        let mut v: Vec<String> = self.kernel_args.clone();
+        if let Some(s) = &self.serial_console {
+            // The last console= becomes /dev/console, where init prints and runs the shell.
+            v.push("console=tty0".into());
+            v.push(format!("console={s}"));
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.join(" ")
+    }
+}
+
+/// What [`write_output`] produced.
+#[derive(Debug, Clone, Default)]
+pub struct OutputReport {
+    /// The files written, main image first.
+    pub files: Vec<PathBuf>,
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(p) = to.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::io("creating directory", p, e))?;
+    }
+    std::fs::copy(from, to).map_err(|e| Error::io("copying", from, e))?;
+    Ok(())
+}
+
+/// Writes the rescue media. See the module documentation.
+pub fn write_output(
+    opts: &OutputOptions,
+    kernel: &Path,
+    initrd: &Path,
+    runner: &dyn Runner,
+    ui: &dyn Ui,
+) -> Result<OutputReport> {
+    std::fs::create_dir_all(&opts.output_dir)
+        .map_err(|e| Error::io("creating directory", &opts.output_dir, e))?;
+    match opts.kind {
+        OutputKind::Ramdisk => {
+            let k = opts.output_dir.join(format!("kernel-{}", opts.prefix));
+            let i = opts.output_dir.join(format!("initramfs-{}.img", opts.prefix));
+            copy(kernel, &k)?;
+            copy(initrd, &i)?;
+            ui.message(Level::Info, &format!("Wrote {} and {}", k.display(), i.display()));
+            Ok(OutputReport { files: vec![k, i] })
+        }
+        OutputKind::Iso => {
+            let iso = make_iso(opts, kernel, initrd, runner)?;
+            ui.message(Level::Info, &format!("Wrote ISO image {}", iso.display()));
+            Ok(OutputReport { files: vec![iso] })
+        }
+        OutputKind::Pxe => Err(Error::NotImplemented { what: "OUTPUT=PXE".into() }),
+        OutputKind::Usb => Err(Error::NotImplemented { what: "OUTPUT=USB".into() }),
+        OutputKind::Rawdisk => Err(Error::NotImplemented { what: "OUTPUT=RAWDISK".into() }),
+    }
+}
+
+/// The isolinux configuration.
+pub fn isolinux_cfg(opts: &OutputOptions, initrd_name: &str) -> String {
+    let default = match opts.default_entry {
+        DefaultEntry::LocalDisk => "boothd",
+        DefaultEntry::Recover => "recover",
+        DefaultEntry::Unattended => "unattended",
+    };
+    let mut s = String::new();
+    if let Some(serial) = &opts.serial_console {
+        let port = serial.trim_start_matches("ttyS").split(',').next().unwrap_or("0");
+        let speed = serial.split(',').nth(1).unwrap_or("115200");
+        s.push_str(&format!("serial {port} {speed}\n"));
+    }
+    s.push_str(&format!(
+        "ui menu.c32\nmenu title Relax-and-Recover (rear-rs) {prefix}\ntimeout {t}\ndefault {default}\n\n\
+         label recover\n  menu label ^Recover {prefix}\n  kernel /boot/kernel\n  append initrd=/boot/{initrd_name} {rec}\n\n\
+         label unattended\n  menu label Recover {prefix} ^unattended (no questions, then reboot)\n  kernel /boot/kernel\n  append initrd=/boot/{initrd_name} {una}\n\n\
+         label boothd\n  menu label Boot from ^local disk\n  localboot 0x80\n",
+        prefix = opts.prefix,
+        t = opts.timeout_secs * 10,
+        rec = opts.cmdline(&[]),
+        una = opts.cmdline(&["unattended"]),
+    ));
+    s
+}
+
+/// The GRUB configuration embedded in the EFI image.
+pub fn grub_cfg(opts: &OutputOptions, initrd_name: &str, marker: &str) -> String {
+    let default = match opts.default_entry {
+        DefaultEntry::Recover => 0,
+        DefaultEntry::Unattended => 1,
+        DefaultEntry::LocalDisk => 2,
+    };
+    let mut s = String::new();
+    if opts.serial_console.is_some() {
+        s.push_str("serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\n");
+    }
+    s.push_str(&format!(
+        "set timeout={t}\nset default={default}\n\
+         search --no-floppy --file --set=root /boot/{marker}\n\n\
+         menuentry 'Recover {prefix}' {{\n  linux /boot/kernel {rec}\n  initrd /boot/{initrd_name}\n}}\n\
+         menuentry 'Recover {prefix} unattended (no questions, then reboot)' {{\n  linux /boot/kernel {una}\n  initrd /boot/{initrd_name}\n}}\n\
+         menuentry 'Boot from local disk' {{\n  exit\n}}\n",
+        t = opts.timeout_secs,
+        prefix = opts.prefix,
+        rec = opts.cmdline(&[]),
+        una = opts.cmdline(&["unattended"]),
+    ));
+    s
+}
+
+/// GRUB modules put into the standalone EFI image (their dependencies come along).
+const GRUB_EFI_MODULES: &str = "part_gpt part_msdos fat iso9660 ext2 search search_fs_file \
+    search_label normal configfile linux echo test serial terminal all_video efi_gop gzio \
+    reboot halt chain ls";
+
+fn make_iso(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Runner) -> Result<PathBuf> {
+    let tree = opts.work_dir.join("iso");
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree).map_err(|e| Error::io("removing", &tree, e))?;
+    }
+    let initrd_name = initrd
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "initrd".into());
+    copy(kernel, &tree.join("boot/kernel"))?;
+    copy(initrd, &tree.join("boot").join(&initrd_name))?;
+    // A file only this image has, for GRUB's search.
+    let marker = format!("rear-{}.marker", std::process::id());
+    write(&tree.join("boot").join(&marker), opts.prefix.as_bytes())?;
+
+    // BIOS: isolinux.
+    let isolinux = tree.join("isolinux");
+    copy(&Path::new(ISOLINUX_DIR).join("isolinux.bin"), &isolinux.join("isolinux.bin"))?;
+    for m in ["ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32"] {
+        copy(&Path::new(SYSLINUX_BIOS_DIR).join(m), &isolinux.join(m))?;
+    }
+    write(&isolinux.join("isolinux.cfg"), isolinux_cfg(opts, &initrd_name).as_bytes())?;
+
+    // UEFI: GRUB standalone image in a FAT El Torito image.
+    let cfg = opts.work_dir.join("grub-embedded.cfg");
+    let grub = grub_cfg(opts, &initrd_name, &marker);
+    write(&cfg, grub.as_bytes())?;
+    write(&tree.join("boot/grub/grub.cfg"), grub.as_bytes())?;
+    let efi = opts.work_dir.join("BOOTX64.EFI");
+    Cmd::mutate(tools::GRUB_MKSTANDALONE)
+        .args(["-O", "x86_64-efi", "--locales=", "--fonts=", "--themes="])
+        .arg(format!("--install-modules={GRUB_EFI_MODULES}"))
+        .arg(format!("--modules={GRUB_EFI_MODULES}"))
+        .arg("-o")
+        .arg(&efi)
+        .arg(format!("boot/grub/grub.cfg={}", cfg.display()))
+        .describe("building the GRUB EFI image of the rescue ISO")
+        .timeout(Duration::from_secs(300))
+        .run(runner)?;
+    let efi_size = std::fs::metadata(&efi).map_err(|e| Error::io("reading", &efi, e))?.len();
+    // FAT overhead plus slack, in KiB, at least 2 MiB.
+    let kib = (efi_size / 1024 + 1024).max(2048);
+    let img = tree.join("boot/efiboot.img");
+    Cmd::mutate(tools::MKFS_VFAT)
+        .args(["-C", "-n", "REAR-EFI"])
+        .arg(&img)
+        .arg(kib.to_string())
+        .describe("creating the EFI boot image of the rescue ISO")
+        .run(runner)?;
+    let mtools = |t: tools::Tool, args: Vec<std::ffi::OsString>| {
+        Cmd::mutate(t)
+            .arg("-i")
+            .arg(&img)
+            .args(args)
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .describe("filling the EFI boot image of the rescue ISO")
+            .run(runner)
+    };
+    mtools(tools::MMD, vec!["::/EFI".into(), "::/EFI/BOOT".into()])?;
+    mtools(tools::MCOPY, vec![efi.clone().into(), "::/EFI/BOOT/BOOTX64.EFI".into()])?;
+
+    let iso = opts.output_dir.join(format!("{}.iso", opts.prefix));
+    Cmd::mutate(tools::XORRISO)
+        .args(["-as", "mkisofs", "-o"])
+        .arg(&iso)
+        .args(["-V", &opts.volume_id, "-R", "-J", "-joliet-long", "-isohybrid-mbr"])
+        .arg(Path::new(ISOLINUX_DIR).join("isohdpfx.bin"))
+        .args([
+            "-b",
+            "isolinux/isolinux.bin",
+            "-c",
+            "isolinux/boot.cat",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-eltorito-alt-boot",
+            "-e",
+            "boot/efiboot.img",
+            "-no-emul-boot",
+            "-isohybrid-gpt-basdat",
+        ])
+        .arg(&tree)
+        .describe("writing the rescue ISO image")
+        .timeout(Duration::from_secs(600))
+        .run(runner)?;
+    Ok(iso)
+}
+
+fn write(path: &Path, data: &[u8]) -> Result<()> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::io("creating directory", p, e))?;
+    }
+    std::fs::write(path, data).map_err(|e| Error::io("writing", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn menus_have_the_three_entries_and_serial_console() {
+        let mut o = OutputOptions::new(Path::new("/tmp/x"), "host1");
+        o.serial_console = Some("ttyS0,115200".into());
+        o.kernel_args = vec!["quiet".into()];
+        let i = isolinux_cfg(&o, "initrd.zst");
+        assert!(i.starts_with("serial 0 115200\n"));
+        assert!(i.contains("default boothd"));
+        assert!(i.contains("append initrd=/boot/initrd.zst quiet console=tty0 console=ttyS0,115200\n"));
+        assert!(i.contains("console=ttyS0,115200 unattended\n"));
+        assert!(i.contains("localboot 0x80"));
+        let g = grub_cfg(&o, "initrd.zst", "m");
+        assert!(g.contains("set default=2"));
+        assert!(g.contains("menuentry 'Boot from local disk'"));
+        assert!(g.contains("linux /boot/kernel quiet console=tty0 console=ttyS0,115200 unattended"));
+    }
+
+    #[test]
+    fn output_kinds() {
+        assert_eq!(OutputKind::from_config("iso").unwrap(), OutputKind::Iso);
+        assert_eq!(OutputKind::from_config("RAMDISK").unwrap(), OutputKind::Ramdisk);
+        assert!(OutputKind::from_config("OBDR").is_err());
+    }
+}
