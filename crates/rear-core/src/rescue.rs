@@ -164,13 +164,16 @@ impl FirmwareSelection {
 }
 
 /// What runs as PID 1 in the rescue system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitKind {
     /// `/init` is a symlink to the `rear` binary, which runs [`init::run_init`].
     Rust,
     /// `/init` is the commented bash script [`init::INIT_SCRIPT`], for a `rear` binary that does
     /// not dispatch to the Rust init.
     Script,
+    /// This program is shipped as `/init`; it must call [`init::run_init`] when it is PID 1 (used
+    /// by the VM tests, whose test binary is the init).
+    Program(PathBuf),
 }
 
 /// Everything [`build_rescue_tree`] needs. See `docs/rescue.md` for the configuration variable

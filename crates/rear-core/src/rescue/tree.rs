@@ -34,6 +34,10 @@ pub const BASE_PROGS: &[&str] = &[
     "touch", "tr", "true", "tty", "umount", "uname", "uniq", "vi", "wc", "which", "xargs", "zstd",
     "xz", "ip", "ss", "agetty", "login", "loadkeys", "dhclient", "dhclient-script", "ssh", "scp",
     "sftp", "sshd", "ssh-keygen", "curl", "nano", "lsblk", "blkid", "findmnt", "busybox",
+    "mkfs", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "e2fsck", "fsck", "fsck.ext4", "resize2fs",
+    "e2label", "xfs_repair", "xfs_growfs", "fsck.vfat", "fdisk", "sgdisk", "gdisk", "wipefs",
+    "partprobe", "vgchange", "lvchange", "pvcreate", "vgcreate", "lvcreate", "vgcfgrestore",
+    "shutdown", "halt", "openvt", "chvt", "setfont", "lspci", "ethtool", "rsync", "nc",
 ];
 
 /// Directories the rescue system needs, besides the host's `/bin`, `/sbin`, `/lib`, `/lib64`
@@ -165,6 +169,11 @@ pub fn build_rescue_tree(
         .map_err(|e| Error::io("reading the rear binary", &opts.rear_binary, e))?;
     stage.write(Path::new("/usr/sbin/rear"), &rear_data, 0o755)?;
     elf_files.push(opts.rear_binary.clone());
+    if let InitKind::Program(init) = &opts.init {
+        let data = std::fs::read(init).map_err(|e| Error::io("reading the init program", init, e))?;
+        stage.write(Path::new("/init"), &data, 0o755)?;
+        elf_files.push(init.clone());
+    }
 
     // COPY_AS_IS, configuration, VAR_DIR.
     let mut exclude = opts.copy_as_is_exclude.clone();
@@ -225,13 +234,14 @@ pub fn build_rescue_tree(
 
     // Generated files.
     write_etc(opts, &mut stage, runner)?;
-    match opts.init {
+    match &opts.init {
         InitKind::Rust => {
             let init = stage.dest(Path::new("/init"));
             std::os::unix::fs::symlink("usr/sbin/rear", &init)
                 .map_err(|e| Error::io("creating symlink", &init, e))?;
         }
         InitKind::Script => stage.write(Path::new("/init"), init::INIT_SCRIPT.as_bytes(), 0o755)?,
+        InitKind::Program(_) => {}
     }
     tree.bytes = stage.bytes_copied();
     tracing::info!(

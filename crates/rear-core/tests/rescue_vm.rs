@@ -1,0 +1,206 @@
+//! Boots the rescue ISO under qemu (TCG) on BIOS (SeaBIOS) and UEFI (OVMF) and checks, on the
+//! serial console, that the init ran, the tools are there, the network is up and `rear` runs.
+//!
+//! The init of these images is this test binary itself ([`InitKind::Program`]): run as PID 1
+//! with no arguments, libtest runs its only non-ignored test, [`init_entry_point`], which calls
+//! `rescue::init::run_init`. The kernel command line carries `rear.test=/etc/rear/check.sh`, so
+//! the init runs the check script, prints `REAR-TEST-RC=<rc>` and powers off.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rear_core::cmd::SystemRunner;
+use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_STARTED};
+use rear_core::rescue::output::{DefaultEntry, OutputKind, OutputOptions};
+use rear_core::rescue::{self, Compression, InitKind, KernelSource, RescueOptions, network::NetworkFacts};
+use rear_core::ui::RecordingUi;
+
+const CACHE: &str = "/var/cache/rear-lab/rescue-kernel";
+
+/// PID 1 of the test images; off PID 1 it checks the command line the images are booted with.
+#[test]
+fn init_entry_point() {
+    if std::process::id() == 1 {
+        rear_core::rescue::init::run_init(&SystemRunner::new());
+    }
+    let o = BootOptions::parse("console=tty0 console=ttyS0,115200 rear.test=/etc/rear/check.sh");
+    assert_eq!(o.test_command.as_deref(), Some("/etc/rear/check.sh"));
+    assert!(!o.unattended);
+}
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("bash").args(["-ec", cmd]).output().unwrap();
+    assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn debian_kernel() -> KernelSource {
+    let root = Path::new(CACHE).join("root");
+    let find = || -> Option<String> {
+        std::fs::read_dir(root.join("boot")).ok()?.filter_map(|e| e.ok()).find_map(|e| {
+            e.file_name().to_string_lossy().strip_prefix("vmlinuz-").map(str::to_string)
+        })
+    };
+    if find().is_none() {
+        sh(&format!(
+            "mkdir -p {CACHE} && cd {CACHE} && \
+             pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{{print $2; exit}}') && \
+             apt-get download -q $pkg && dpkg -x ${{pkg}}_*.deb root"
+        ));
+    }
+    let v = find().expect("kernel unpacked");
+    if !root.join("lib/modules").join(&v).join("modules.dep").exists() {
+        sh(&format!("depmod -b {} {v}", root.display()));
+    }
+    KernelSource::in_root(&root, &v).unwrap()
+}
+
+/// The workspace's `rear` binary (built when missing).
+fn rear_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let rear = target.join("rear");
+    if !rear.exists() {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let st = Command::new(cargo)
+            .args(["build", "-p", "rear", "--bin", "rear"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    rear
+}
+
+const CHECK: &str = r#"#!/bin/bash
+echo CHECK-BEGIN
+out=$(rear --version 2>&1); rc=$?
+echo "CHECK-REAR-RC=$rc"
+echo "CHECK-REAR-OUT=$(echo "$out" | head -1)"
+for t in bash lsblk sfdisk mkfs.xfs mkfs.ext4 lvm mdadm cryptsetup tar zstd parted ip modprobe; do
+  command -v $t >/dev/null && echo "CHECK-TOOL-OK $t" || echo "CHECK-TOOL-MISSING $t"
+done
+ip -4 -o addr show | sed 's/^/CHECK-IP /'
+ip route | sed 's/^/CHECK-ROUTE /'
+lsblk -d -n -o NAME | sed 's/^/CHECK-DISK /'
+cat /etc/rear-release | sed 's/^/CHECK-RELEASE /'
+echo CHECK-END
+"#;
+
+fn build_iso(work: &Path, facts: NetworkFacts) -> PathBuf {
+    let conf = work.join("etc-rear");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("check.sh"), CHECK).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(conf.join("check.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The init is this test binary, stripped to keep the initrd small.
+    let init = work.join("init");
+    std::fs::copy(std::env::current_exe().unwrap(), &init).unwrap();
+    sh(&format!("strip {}", init.display()));
+
+    let mut o = RescueOptions::new(work, debian_kernel(), &rear_binary());
+    o.init = InitKind::Program(init);
+    o.config_dir = conf;
+    o.var_dir = work.join("var-lib-rear");
+    o.network = Some(facts);
+    o.hostname = "vmtest".into();
+    let runner = SystemRunner::new();
+    let ui = RecordingUi::new();
+    let t0 = Instant::now();
+    let tree = rescue::build_rescue_tree(&o, &runner, &ui).unwrap();
+    eprintln!("{}", sh(&format!("cd {} && du -ak . | sort -n | tail -25", tree.root.display())));
+    let initrd = work.join("initrd.zst");
+    let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner).unwrap();
+    let mut out = OutputOptions::new(work, "vmtest");
+    out.kind = OutputKind::Iso;
+    out.output_dir = work.join("output");
+    out.serial_console = Some("ttyS0,115200".into());
+    out.kernel_args = vec!["rear.test=/etc/rear/check.sh".into(), "panic=-1".into()];
+    out.default_entry = DefaultEntry::Recover;
+    out.timeout_secs = 1;
+    let files = rescue::write_output(&out, &tree.kernel_image, &initrd, &runner, &ui).unwrap();
+    eprintln!(
+        "built ISO in {:.1?}: initrd {} MB (cpio {} MB), ISO {} MB",
+        t0.elapsed(),
+        rep.compressed_bytes / 1_000_000,
+        rep.cpio_bytes / 1_000_000,
+        std::fs::metadata(&files.files[0]).unwrap().len() / 1_000_000
+    );
+    files.files[0].clone()
+}
+
+/// Boots `iso` and returns the serial console output once the test command finished.
+fn boot(iso: &Path, work: &Path, uefi: bool) -> String {
+    let serial = work.join(if uefi { "serial-uefi.log" } else { "serial-bios.log" });
+    let disk = work.join("disk.raw");
+    std::fs::write(&disk, []).unwrap();
+    sh(&format!("truncate -s 64M {}", disk.display()));
+    let mut cmd = Command::new("timeout");
+    cmd.args(["240", "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max"])
+        .args(["-smp", "2", "-m", "1024", "-display", "none", "-no-reboot"])
+        .args(["-serial", &format!("file:{}", serial.display())])
+        .args(["-nic", "user,model=virtio-net-pci,mac=52:54:00:12:34:56"])
+        .args(["-drive", &format!("file={},if=virtio,format=raw", disk.display())])
+        .args(["-drive", &format!("file={},media=cdrom,readonly=on", iso.display())])
+        .args(["-boot", "d"]);
+    if uefi {
+        cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
+    }
+    let t0 = Instant::now();
+    let st = cmd.status().expect("qemu runs");
+    let log = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    eprintln!("qemu ({}) exited {st} after {:.1?}", if uefi { "OVMF" } else { "SeaBIOS" }, t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(239), "qemu timed out; serial log:\n{log}");
+    log
+}
+
+fn assert_rescue_works(log: &str, expected_rear: &str, expect_ip: &str) {
+    let ctx = || format!("serial log:\n{log}");
+    assert!(log.contains(MARKER_STARTED), "init did not start; {}", ctx());
+    assert!(log.contains(MARKER_READY), "init not ready; {}", ctx());
+    assert!(log.contains("REAR-TEST-RC=0"), "{}", ctx());
+    assert!(log.contains("CHECK-REAR-RC=0"), "rear did not run; {}", ctx());
+    assert!(log.contains(&format!("CHECK-REAR-OUT={expected_rear}")), "{}", ctx());
+    for t in ["bash", "lsblk", "sfdisk", "mkfs.ext4", "tar", "ip", "modprobe"] {
+        assert!(log.contains(&format!("CHECK-TOOL-OK {t}")), "{t} missing; {}", ctx());
+    }
+    assert!(log.lines().any(|l| l.starts_with("CHECK-IP") && l.contains(expect_ip)), "no {expect_ip}; {}", ctx());
+    assert!(log.lines().any(|l| l.starts_with("CHECK-ROUTE default via 10.0.2.2")), "{}", ctx());
+    assert!(log.contains("CHECK-DISK vda"), "virtio disk not seen; {}", ctx());
+}
+
+fn host_rear_version() -> String {
+    let out = Command::new(rear_binary()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
+    let work = tempfile::tempdir().unwrap();
+    // The source system's NIC had qemu's MAC: the init must put the recorded address on it.
+    let facts: NetworkFacts = serde_json::from_str(
+        r#"{"interfaces":[{"name":"enp0s2","mac":"52:54:00:12:34:56","mtu":1500,
+            "addresses":["10.0.2.15/24"]}],
+            "routes":[{"dst":"default","gateway":"10.0.2.2","dev":"enp0s2"}],
+            "nameservers":["10.0.2.3"],"use_dhcp":false}"#,
+    )
+    .unwrap();
+    let iso = build_iso(work.path(), facts);
+    let log = boot(&iso, work.path(), false);
+    assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    assert!(log.contains("network configured from the source system"), "{log}");
+}
+
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_iso_boots_on_uefi_with_dhcp() {
+    let work = tempfile::tempdir().unwrap();
+    let facts = NetworkFacts { use_dhcp: true, ..NetworkFacts::default() };
+    let iso = build_iso(work.path(), facts);
+    let log = boot(&iso, work.path(), true);
+    assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    assert!(log.contains("DHCP"), "{log}");
+}
