@@ -71,7 +71,11 @@ impl KernelSource {
                 ),
             ));
         }
-        Ok(KernelSource { image, version: version.to_string(), modules_root: root.to_path_buf() })
+        Ok(KernelSource {
+            image,
+            version: version.to_string(),
+            modules_root: root.to_path_buf(),
+        })
     }
 
     /// A kernel image file (`KERNEL_FILE`); its version is read from the bzImage header and its
@@ -79,9 +83,16 @@ impl KernelSource {
     pub fn from_image(image: &Path) -> Result<Self> {
         let data = std::fs::read(image).map_err(|e| Error::io("reading", image, e))?;
         let version = bzimage_version(&data).ok_or_else(|| {
-            Error::invalid(image.display().to_string(), "not an x86 bzImage with a version string")
+            Error::invalid(
+                image.display().to_string(),
+                "not an x86 bzImage with a version string",
+            )
         })?;
-        Ok(KernelSource { image: image.to_path_buf(), version, modules_root: PathBuf::from("/") })
+        Ok(KernelSource {
+            image: image.to_path_buf(),
+            version,
+            modules_root: PathBuf::from("/"),
+        })
     }
 
     /// The running kernel (`uname -r`).
@@ -132,7 +143,11 @@ impl ModuleSelection {
             ModuleSelection::None
         } else {
             ModuleSelection::Default(
-                modules.iter().filter(|m| *m != "loaded_modules").cloned().collect(),
+                modules
+                    .iter()
+                    .filter(|m| *m != "loaded_modules")
+                    .cloned()
+                    .collect(),
             )
         }
     }
@@ -277,13 +292,22 @@ mod tests {
     #[test]
     fn module_and_firmware_selection_from_config() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(ModuleSelection::from_config(&s(&["all_modules"])), ModuleSelection::All);
+        assert_eq!(
+            ModuleSelection::from_config(&s(&["all_modules"])),
+            ModuleSelection::All
+        );
         assert_eq!(
             ModuleSelection::from_config(&s(&["loaded_modules", "zram"])),
             ModuleSelection::Default(s(&["zram"]))
         );
-        assert_eq!(FirmwareSelection::from_config(&[]), FirmwareSelection::ForModules);
-        assert_eq!(FirmwareSelection::from_config(&s(&["no"])), FirmwareSelection::None);
+        assert_eq!(
+            FirmwareSelection::from_config(&[]),
+            FirmwareSelection::ForModules
+        );
+        assert_eq!(
+            FirmwareSelection::from_config(&s(&["no"])),
+            FirmwareSelection::None
+        );
     }
 
     #[test]

@@ -10,8 +10,11 @@ fn gnu_cpio_extracts_what_we_wrote() {
     std::fs::create_dir_all(src.path().join("usr/bin")).unwrap();
     std::fs::write(src.path().join("usr/bin/tool"), b"#!/bin/sh\necho hi\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(src.path().join("usr/bin/tool"), std::fs::Permissions::from_mode(0o750))
-        .unwrap();
+    std::fs::set_permissions(
+        src.path().join("usr/bin/tool"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
     std::fs::write(src.path().join("odd-size"), vec![7u8; 4097]).unwrap();
     std::fs::write(src.path().join("empty"), b"").unwrap();
     std::os::unix::fs::symlink("usr/bin", src.path().join("bin")).unwrap();
@@ -28,14 +31,32 @@ fn gnu_cpio_extracts_what_we_wrote() {
         .stdin_bytes(&archive)
         .expect("cpio runs");
     assert!(out.contains("dev/console"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("crw-------") && l.contains("5,") && l.contains("dev/console")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("lrwxrwxrwx") && l.contains("bin -> usr/bin")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("-rwxr-x---") && l.contains("usr/bin/tool")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("crw-------") && l.contains("5,") && l.contains("dev/console")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lrwxrwxrwx") && l.contains("bin -> usr/bin")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("-rwxr-x---") && l.contains("usr/bin/tool")),
+        "{out}"
+    );
 
     // extract (no device nodes needed) and compare
     let dst = tempfile::tempdir().unwrap();
     let mut child = Command::new("cpio")
-        .args(["-idm", "--quiet", "--no-absolute-filenames", "--nonmatching", "dev/console"])
+        .args([
+            "-idm",
+            "--quiet",
+            "--no-absolute-filenames",
+            "--nonmatching",
+            "dev/console",
+        ])
         .current_dir(dst.path())
         .stdin(std::process::Stdio::piped())
         .spawn()
@@ -43,10 +64,19 @@ fn gnu_cpio_extracts_what_we_wrote() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&archive).unwrap();
     assert!(child.wait().unwrap().success());
-    assert_eq!(std::fs::read(dst.path().join("usr/bin/tool")).unwrap(), b"#!/bin/sh\necho hi\n");
-    assert_eq!(std::fs::read(dst.path().join("odd-size")).unwrap(), vec![7u8; 4097]);
+    assert_eq!(
+        std::fs::read(dst.path().join("usr/bin/tool")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(
+        std::fs::read(dst.path().join("odd-size")).unwrap(),
+        vec![7u8; 4097]
+    );
     assert_eq!(std::fs::read(dst.path().join("empty")).unwrap(), b"");
-    assert_eq!(std::fs::read_link(dst.path().join("bin")).unwrap().to_str(), Some("usr/bin"));
+    assert_eq!(
+        std::fs::read_link(dst.path().join("bin")).unwrap().to_str(),
+        Some("usr/bin")
+    );
     let meta = std::fs::metadata(dst.path().join("odd-size")).unwrap();
     use std::os::unix::fs::MetadataExt;
     assert_eq!(meta.mtime(), 1_700_000_000);

@@ -6,8 +6,16 @@ use std::process::Command;
 use rear_core::rescue::elf::LibResolver;
 
 fn gcc(args: &[&str], dir: &Path) {
-    let out = Command::new("gcc").args(args).current_dir(dir).output().expect("gcc is installed");
-    assert!(out.status.success(), "gcc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("gcc")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("gcc is installed");
+    assert!(
+        out.status.success(),
+        "gcc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Builds `lib/libreartest.so` and `bin/prog` linked against it with the given extra flags.
@@ -20,7 +28,10 @@ fn build(dir: &Path, extra: &[&str]) -> PathBuf {
         "int rear_test_fn(void);\nint main(void) { return rear_test_fn() == 42 ? 0 : 1; }\n",
     )
     .unwrap();
-    gcc(&["-shared", "-fPIC", "-o", "lib/libreartest.so", "lib.c"], dir);
+    gcc(
+        &["-shared", "-fPIC", "-o", "lib/libreartest.so", "lib.c"],
+        dir,
+    );
     let mut args = vec!["-o", "bin/prog", "main.c", "-Llib", "-lreartest"];
     args.extend_from_slice(extra);
     gcc(&args, dir);
@@ -32,7 +43,9 @@ fn missing_library_fails_the_check_naming_binary_and_library() {
     let tmp = tempfile::tempdir().unwrap();
     let prog = build(tmp.path(), &[]);
     std::fs::remove_file(tmp.path().join("lib/libreartest.so")).unwrap();
-    let res = LibResolver::for_host().resolve(std::slice::from_ref(&prog)).unwrap();
+    let res = LibResolver::for_host()
+        .resolve(std::slice::from_ref(&prog))
+        .unwrap();
     assert_eq!(res.missing.len(), 1, "{:?}", res.missing);
     let err = res.check(&[]).unwrap_err().to_string();
     assert!(err.contains(&prog.display().to_string()), "{err}");
@@ -46,24 +59,41 @@ fn missing_library_fails_the_check_naming_binary_and_library() {
 #[test]
 fn runpath_with_origin_is_followed() {
     let tmp = tempfile::tempdir().unwrap();
-    let prog = build(tmp.path(), &["-Wl,-rpath,$ORIGIN/../lib", "-Wl,--enable-new-dtags"]);
-    let deps = rear_core::rescue::elf::read_elf_deps(&prog).unwrap().unwrap();
+    let prog = build(
+        tmp.path(),
+        &["-Wl,-rpath,$ORIGIN/../lib", "-Wl,--enable-new-dtags"],
+    );
+    let deps = rear_core::rescue::elf::read_elf_deps(&prog)
+        .unwrap()
+        .unwrap();
     assert_eq!(deps.runpath, vec!["$ORIGIN/../lib"]);
     // the program really runs with it
     assert!(Command::new(&prog).status().unwrap().success());
-    let res = LibResolver::for_host().resolve(std::slice::from_ref(&prog)).unwrap();
+    let res = LibResolver::for_host()
+        .resolve(std::slice::from_ref(&prog))
+        .unwrap();
     assert!(res.missing.is_empty(), "{:?}", res.missing);
-    let lib = tmp.path().canonicalize().unwrap().join("bin/../lib/libreartest.so");
+    let lib = tmp
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("bin/../lib/libreartest.so");
     assert!(res.libraries.contains(&lib), "{:?}", res.libraries);
 }
 
 #[test]
 fn old_style_rpath_is_followed() {
     let tmp = tempfile::tempdir().unwrap();
-    let libdir = tmp.path().join("lib").canonicalize().unwrap_or_else(|_| tmp.path().join("lib"));
+    let libdir = tmp
+        .path()
+        .join("lib")
+        .canonicalize()
+        .unwrap_or_else(|_| tmp.path().join("lib"));
     let flag = format!("-Wl,-rpath,{}", libdir.display());
     let prog = build(tmp.path(), &[&flag, "-Wl,--disable-new-dtags"]);
-    let deps = rear_core::rescue::elf::read_elf_deps(&prog).unwrap().unwrap();
+    let deps = rear_core::rescue::elf::read_elf_deps(&prog)
+        .unwrap()
+        .unwrap();
     assert!(deps.runpath.is_empty());
     assert_eq!(deps.rpath.len(), 1);
     let res = LibResolver::for_host().resolve(&[prog]).unwrap();

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use rear_core::cmd::SystemRunner;
 use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_STARTED};
 use rear_core::rescue::output::{DefaultEntry, OutputKind, OutputOptions};
-use rear_core::rescue::{self, Compression, InitKind, KernelSource, RescueOptions, network::NetworkFacts};
+use rear_core::rescue::{
+    self, Compression, InitKind, KernelSource, RescueOptions, network::NetworkFacts,
+};
 use rear_core::ui::RecordingUi;
 
 const CACHE: &str = "/var/cache/rear-lab/rescue-kernel";
@@ -31,16 +33,26 @@ fn init_entry_point() {
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("bash").args(["-ec", cmd]).output().unwrap();
-    assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn debian_kernel() -> KernelSource {
     let root = Path::new(CACHE).join("root");
     let find = || -> Option<String> {
-        std::fs::read_dir(root.join("boot")).ok()?.filter_map(|e| e.ok()).find_map(|e| {
-            e.file_name().to_string_lossy().strip_prefix("vmlinuz-").map(str::to_string)
-        })
+        std::fs::read_dir(root.join("boot"))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .find_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_prefix("vmlinuz-")
+                    .map(str::to_string)
+            })
     };
     if find().is_none() {
         sh(&format!(
@@ -50,7 +62,12 @@ fn debian_kernel() -> KernelSource {
         ));
     }
     let v = find().expect("kernel unpacked");
-    if !root.join("lib/modules").join(&v).join("modules.dep").exists() {
+    if !root
+        .join("lib/modules")
+        .join(&v)
+        .join("modules.dep")
+        .exists()
+    {
         sh(&format!("depmod -b {} {v}", root.display()));
     }
     KernelSource::in_root(&root, &v).unwrap()
@@ -93,7 +110,11 @@ fn build_iso(work: &Path, facts: NetworkFacts) -> PathBuf {
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(conf.join("check.sh"), CHECK).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(conf.join("check.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        conf.join("check.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     // The init is this test binary, stripped to keep the initrd small.
     let init = work.join("init");
     std::fs::copy(std::env::current_exe().unwrap(), &init).unwrap();
@@ -109,9 +130,16 @@ fn build_iso(work: &Path, facts: NetworkFacts) -> PathBuf {
     let ui = RecordingUi::new();
     let t0 = Instant::now();
     let tree = rescue::build_rescue_tree(&o, &runner, &ui).unwrap();
-    eprintln!("{}", sh(&format!("cd {} && du -ak . | sort -n | tail -25", tree.root.display())));
+    eprintln!(
+        "{}",
+        sh(&format!(
+            "cd {} && du -ak . | sort -n | tail -25",
+            tree.root.display()
+        ))
+    );
     let initrd = work.join("initrd.zst");
-    let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner).unwrap();
+    let rep =
+        rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner).unwrap();
     let mut out = OutputOptions::new(work, "vmtest");
     out.kind = OutputKind::Iso;
     out.output_dir = work.join("output");
@@ -132,48 +160,119 @@ fn build_iso(work: &Path, facts: NetworkFacts) -> PathBuf {
 
 /// Boots `iso` and returns the serial console output once the test command finished.
 fn boot(iso: &Path, work: &Path, uefi: bool) -> String {
-    let serial = work.join(if uefi { "serial-uefi.log" } else { "serial-bios.log" });
+    let serial = work.join(if uefi {
+        "serial-uefi.log"
+    } else {
+        "serial-bios.log"
+    });
     let disk = work.join("disk.raw");
     std::fs::write(&disk, []).unwrap();
     sh(&format!("truncate -s 64M {}", disk.display()));
     let mut cmd = Command::new("timeout");
-    cmd.args(["240", "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max"])
-        .args(["-smp", "2", "-m", "1024", "-display", "none", "-no-reboot"])
-        .args(["-serial", &format!("file:{}", serial.display())])
-        .args(["-nic", "user,model=virtio-net-pci,mac=52:54:00:12:34:56"])
-        .args(["-drive", &format!("file={},if=virtio,format=raw", disk.display())])
-        .args(["-drive", &format!("file={},media=cdrom,readonly=on", iso.display())])
-        .args(["-boot", "d"]);
+    cmd.args([
+        "240",
+        "qemu-system-x86_64",
+        "-accel",
+        "tcg",
+        "-machine",
+        "q35",
+        "-cpu",
+        "max",
+    ])
+    .args(["-smp", "2", "-m", "1024", "-display", "none", "-no-reboot"])
+    .args(["-serial", &format!("file:{}", serial.display())])
+    .args(["-nic", "user,model=virtio-net-pci,mac=52:54:00:12:34:56"])
+    .args([
+        "-drive",
+        &format!("file={},if=virtio,format=raw", disk.display()),
+    ])
+    .args([
+        "-drive",
+        &format!("file={},media=cdrom,readonly=on", iso.display()),
+    ])
+    .args(["-boot", "d"]);
     if uefi {
         cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
     }
     let t0 = Instant::now();
     let st = cmd.status().expect("qemu runs");
     let log = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-    eprintln!("qemu ({}) exited {st} after {:.1?}", if uefi { "OVMF" } else { "SeaBIOS" }, t0.elapsed());
-    assert!(t0.elapsed() < Duration::from_secs(239), "qemu timed out; serial log:\n{log}");
+    eprintln!(
+        "qemu ({}) exited {st} after {:.1?}",
+        if uefi { "OVMF" } else { "SeaBIOS" },
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(239),
+        "qemu timed out; serial log:\n{log}"
+    );
     log
 }
 
 fn assert_rescue_works(log: &str, expected_rear: &str, expect_ip: &str) {
     let ctx = || format!("serial log:\n{log}");
-    assert!(log.contains(MARKER_STARTED), "init did not start; {}", ctx());
+    assert!(
+        log.contains(MARKER_STARTED),
+        "init did not start; {}",
+        ctx()
+    );
     assert!(log.contains(MARKER_READY), "init not ready; {}", ctx());
     assert!(log.contains("REAR-TEST-RC=0"), "{}", ctx());
-    assert!(log.contains("CHECK-REAR-RC=0"), "rear did not run; {}", ctx());
-    assert!(log.contains(&format!("CHECK-REAR-OUT={expected_rear}")), "{}", ctx());
-    for t in ["bash", "lsblk", "sfdisk", "mkfs.ext4", "tar", "ip", "modprobe"] {
-        assert!(log.contains(&format!("CHECK-TOOL-OK {t}")), "{t} missing; {}", ctx());
+    assert!(
+        log.contains("CHECK-REAR-RC=0"),
+        "rear did not run; {}",
+        ctx()
+    );
+    assert!(
+        log.contains(&format!("CHECK-REAR-OUT={expected_rear}")),
+        "{}",
+        ctx()
+    );
+    for t in [
+        "bash",
+        "lsblk",
+        "sfdisk",
+        "mkfs.ext4",
+        "tar",
+        "ip",
+        "modprobe",
+    ] {
+        assert!(
+            log.contains(&format!("CHECK-TOOL-OK {t}")),
+            "{t} missing; {}",
+            ctx()
+        );
     }
-    assert!(log.lines().any(|l| l.starts_with("CHECK-IP") && l.contains(expect_ip)), "no {expect_ip}; {}", ctx());
-    assert!(log.lines().any(|l| l.starts_with("CHECK-ROUTE default via 10.0.2.2")), "{}", ctx());
-    assert!(log.contains("CHECK-DISK vda"), "virtio disk not seen; {}", ctx());
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("CHECK-IP") && l.contains(expect_ip)),
+        "no {expect_ip}; {}",
+        ctx()
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("CHECK-ROUTE default via 10.0.2.2")),
+        "{}",
+        ctx()
+    );
+    assert!(
+        log.contains("CHECK-DISK vda"),
+        "virtio disk not seen; {}",
+        ctx()
+    );
 }
 
 fn host_rear_version() -> String {
-    let out = Command::new(rear_binary()).arg("--version").output().unwrap();
+    let out = Command::new(rear_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 #[test]
@@ -191,14 +290,20 @@ fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
     let iso = build_iso(work.path(), facts);
     let log = boot(&iso, work.path(), false);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
-    assert!(log.contains("network configured from the source system"), "{log}");
+    assert!(
+        log.contains("network configured from the source system"),
+        "{log}"
+    );
 }
 
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
 fn vm_rescue_iso_boots_on_uefi_with_dhcp() {
     let work = tempfile::tempdir().unwrap();
-    let facts = NetworkFacts { use_dhcp: true, ..NetworkFacts::default() };
+    let facts = NetworkFacts {
+        use_dhcp: true,
+        ..NetworkFacts::default()
+    };
     let iso = build_iso(work.path(), facts);
     let log = boot(&iso, work.path(), true);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");

@@ -35,7 +35,11 @@ impl Stage {
     /// A stage rooted at `root` (created if missing).
     pub fn new(root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("creating directory", root, e))?;
-        Ok(Stage { root: root.to_path_buf(), done: BTreeSet::new(), bytes: 0 })
+        Ok(Stage {
+            root: root.to_path_buf(),
+            done: BTreeSet::new(),
+            bytes: 0,
+        })
     }
 
     /// The stage directory.
@@ -129,7 +133,10 @@ impl Stage {
 
     fn copy_path_as(&mut self, from: &Path, abs: &Path, depth: usize) -> Result<()> {
         if depth > 40 {
-            return Err(Error::invalid(abs.display().to_string(), "too many levels of symlinks"));
+            return Err(Error::invalid(
+                abs.display().to_string(),
+                "too many levels of symlinks",
+            ));
         }
         if !self.done.insert(abs.to_path_buf()) {
             return Ok(());
@@ -143,7 +150,8 @@ impl Stage {
             .map_err(|e| Error::io("creating directory", &parent_dest, e))?;
         let d = parent_dest.join(abs.file_name().unwrap_or_default());
         if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(from).map_err(|e| Error::io("reading link", from, e))?;
+            let target =
+                std::fs::read_link(from).map_err(|e| Error::io("reading link", from, e))?;
             if std::fs::symlink_metadata(&d).is_err() {
                 std::os::unix::fs::symlink(&target, &d)
                     .map_err(|e| Error::io("creating symlink", &d, e))?;
@@ -160,8 +168,11 @@ impl Stage {
             Ok(())
         } else if meta.is_dir() {
             std::fs::create_dir_all(&d).map_err(|e| Error::io("creating directory", &d, e))?;
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(meta.permissions().mode()))
-                .map_err(|e| Error::io("setting permissions of", &d, e))?;
+            std::fs::set_permissions(
+                &d,
+                std::fs::Permissions::from_mode(meta.permissions().mode()),
+            )
+            .map_err(|e| Error::io("setting permissions of", &d, e))?;
             Ok(())
         } else if meta.is_file() {
             self.copy_regular(from, &d)
@@ -188,7 +199,9 @@ impl Stage {
         if std::fs::symlink_metadata(abs).is_err() || excluded(abs) {
             return Ok(files);
         }
-        let walk = walkdir::WalkDir::new(abs).follow_links(false).sort_by_file_name();
+        let walk = walkdir::WalkDir::new(abs)
+            .follow_links(false)
+            .sort_by_file_name();
         let mut it = walk.into_iter();
         while let Some(entry) = it.next() {
             let entry = entry.map_err(|e| {
@@ -242,7 +255,10 @@ pub fn host_canonical(abs: &Path) -> PathBuf {
             }
             return out;
         }
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
             (Some(n), Some(p)) => {
                 rest.push(n);
                 existing = p.to_path_buf();
@@ -262,8 +278,17 @@ mod tests {
         let mut stage = Stage::new(tmp.path()).unwrap();
         stage.copy_path(Path::new("/bin/bash")).unwrap();
         let bin = tmp.path().join("bin");
-        if std::fs::symlink_metadata("/bin").unwrap().file_type().is_symlink() {
-            assert!(std::fs::symlink_metadata(&bin).unwrap().file_type().is_symlink());
+        if std::fs::symlink_metadata("/bin")
+            .unwrap()
+            .file_type()
+            .is_symlink()
+        {
+            assert!(
+                std::fs::symlink_metadata(&bin)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
             assert!(tmp.path().join("usr/bin/bash").is_file());
         }
         assert!(bin.join("bash").is_file());
@@ -282,6 +307,9 @@ mod tests {
         stage.copy_path(&link).unwrap();
         let staged_link = under(tmp.path(), &link);
         assert_eq!(std::fs::read_link(&staged_link).unwrap(), target);
-        assert_eq!(std::fs::read_to_string(under(tmp.path(), &target)).unwrap(), "data");
+        assert_eq!(
+            std::fs::read_to_string(under(tmp.path(), &target)).unwrap(),
+            "data"
+        );
     }
 }

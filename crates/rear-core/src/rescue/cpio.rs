@@ -35,7 +35,12 @@ pub struct CpioWriter<W: Write> {
 impl<W: Write> CpioWriter<W> {
     /// A writer that stamps every entry with `mtime` (seconds since the epoch).
     pub fn new(out: W, mtime: u32) -> Self {
-        CpioWriter { out, next_ino: 1, mtime, written: 0 }
+        CpioWriter {
+            out,
+            next_ino: 1,
+            mtime,
+            written: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -87,7 +92,10 @@ impl<W: Write> CpioWriter<W> {
     /// Adds a regular file with the given contents.
     pub fn add_file(&mut self, name: &str, perm: u32, data: &[u8]) -> io::Result<()> {
         let size = u32::try_from(data.len()).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: file over 4 GiB"))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name}: file over 4 GiB"),
+            )
         })?;
         self.header(name, S_IFREG | (perm & 0o7777), 1, size, (0, 0))?;
         self.put(data)?;
@@ -105,12 +113,24 @@ impl<W: Write> CpioWriter<W> {
 
     /// Adds a character device node (for example `dev/console`, 5:1, which the kernel opens before
     /// it starts init).
-    pub fn add_char_device(&mut self, name: &str, perm: u32, major: u32, minor: u32) -> io::Result<()> {
+    pub fn add_char_device(
+        &mut self,
+        name: &str,
+        perm: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
         self.header(name, S_IFCHR | (perm & 0o7777), 1, 0, (major, minor))
     }
 
     /// Adds a block device node.
-    pub fn add_block_device(&mut self, name: &str, perm: u32, major: u32, minor: u32) -> io::Result<()> {
+    pub fn add_block_device(
+        &mut self,
+        name: &str,
+        perm: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
         self.header(name, S_IFBLK | (perm & 0o7777), 1, 0, (major, minor))
     }
 
@@ -131,23 +151,37 @@ impl<W: Write> CpioWriter<W> {
 /// `root`. Symlinks are stored as links; devices, sockets and FIFOs are skipped except character
 /// and block devices.
 pub fn append_tree<W: Write>(cpio: &mut CpioWriter<W>, root: &Path) -> Result<()> {
-    let walk = walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name().follow_links(false);
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .follow_links(false);
     for entry in walk {
         let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf());
             Error::io("walking", path, e.into())
         })?;
         let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned();
-        let meta = entry.metadata().map_err(|e| Error::io("reading", path, e.into()))?;
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
+        let meta = entry
+            .metadata()
+            .map_err(|e| Error::io("reading", path, e.into()))?;
         let ft = meta.file_type();
         let perm = meta.mode() & 0o7777;
         let io = |e| Error::io("writing cpio entry for", path, e);
         if ft.is_dir() {
             cpio.add_dir(&rel, perm).map_err(io)?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(path).map_err(|e| Error::io("reading link", path, e))?;
-            cpio.add_symlink(&rel, &target.to_string_lossy()).map_err(io)?;
+            let target =
+                std::fs::read_link(path).map_err(|e| Error::io("reading link", path, e))?;
+            cpio.add_symlink(&rel, &target.to_string_lossy())
+                .map_err(io)?;
         } else if ft.is_file() {
             let data = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
             cpio.add_file(&rel, perm, &data).map_err(io)?;
@@ -157,7 +191,8 @@ pub fn append_tree<W: Write>(cpio: &mut CpioWriter<W>, root: &Path) -> Result<()
             if ft.is_char_device() {
                 cpio.add_char_device(&rel, perm, major, minor).map_err(io)?;
             } else {
-                cpio.add_block_device(&rel, perm, major, minor).map_err(io)?;
+                cpio.add_block_device(&rel, perm, major, minor)
+                    .map_err(io)?;
             }
         }
     }

@@ -115,10 +115,13 @@ impl Resolution {
             .missing
             .iter()
             .filter(|m| {
-                let name = m.binary.file_name().map(|n| n.to_string_lossy().into_owned());
-                !non_fatal.iter().any(|nf| {
-                    Path::new(nf) == m.binary || name.as_deref() == Some(nf.as_str())
-                })
+                let name = m
+                    .binary
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
+                !non_fatal
+                    .iter()
+                    .any(|nf| Path::new(nf) == m.binary || name.as_deref() == Some(nf.as_str()))
             })
             .collect();
         if fatal.is_empty() {
@@ -126,7 +129,13 @@ impl Resolution {
         }
         let lines: Vec<String> = fatal
             .iter()
-            .map(|m| format!("{} needs {}, which was not found", m.binary.display(), m.library))
+            .map(|m| {
+                format!(
+                    "{} needs {}, which was not found",
+                    m.binary.display(),
+                    m.library
+                )
+            })
             .collect();
         Err(Error::invalid(
             "rescue image",
@@ -160,8 +169,14 @@ impl LibResolver {
     /// A resolver that searches exactly `dirs` after the objects' own RPATH/RUNPATH.
     pub fn with_dirs(dirs: Vec<PathBuf>) -> Self {
         let mut seen = BTreeSet::new();
-        let system_dirs = dirs.into_iter().filter(|d| seen.insert(d.clone())).collect();
-        LibResolver { system_dirs, cache: HashMap::new() }
+        let system_dirs = dirs
+            .into_iter()
+            .filter(|d| seen.insert(d.clone()))
+            .collect();
+        LibResolver {
+            system_dirs,
+            cache: HashMap::new(),
+        }
     }
 
     /// The system directories searched, in order.
@@ -180,7 +195,11 @@ impl LibResolver {
 
     /// Finds a library by file name in the system directories (for [`RUNTIME_LIBS`] and `LIBS`).
     pub fn find_system_lib(&mut self, name: &str) -> Option<PathBuf> {
-        self.system_dirs.clone().into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+        self.system_dirs
+            .clone()
+            .into_iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
     }
 
     /// Resolves the libraries of every file in `files`, transitively.
@@ -193,7 +212,9 @@ impl LibResolver {
             if !done.insert(file.clone()) {
                 continue;
             }
-            let Some(deps) = self.deps(&file)? else { continue };
+            let Some(deps) = self.deps(&file)? else {
+                continue;
+            };
             if let Some(interp) = &deps.interpreter {
                 let p = PathBuf::from(interp);
                 if p.exists() {
@@ -274,7 +295,9 @@ fn read_ld_so_conf(conf: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     if depth > 8 {
         return;
     }
-    let Ok(text) = std::fs::read_to_string(conf) else { return };
+    let Ok(text) = std::fs::read_to_string(conf) else {
+        return;
+    };
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -299,12 +322,21 @@ fn read_ld_so_conf(conf: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 
 /// Expands a path whose last component may hold `*` wildcards.
 pub fn glob_last_component(pattern: &Path) -> Vec<PathBuf> {
-    let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !name.contains('*') && !name.contains('?') {
-        return if pattern.exists() { vec![pattern.to_path_buf()] } else { vec![] };
+        return if pattern.exists() {
+            vec![pattern.to_path_buf()]
+        } else {
+            vec![]
+        };
     }
     let dir = pattern.parent().unwrap_or(Path::new("/"));
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
     let mut out: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
         .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
@@ -361,12 +393,23 @@ mod tests {
         let bash = Path::new("/bin/bash");
         let d = read_elf_deps(bash).unwrap().expect("bash is ELF");
         assert!(d.needed.iter().any(|n| n == "libc.so.6"), "{d:?}");
-        assert_eq!(d.interpreter.as_deref(), Some("/lib64/ld-linux-x86-64.so.2"));
-        let res = LibResolver::for_host().resolve(&[bash.to_path_buf()]).unwrap();
+        assert_eq!(
+            d.interpreter.as_deref(),
+            Some("/lib64/ld-linux-x86-64.so.2")
+        );
+        let res = LibResolver::for_host()
+            .resolve(&[bash.to_path_buf()])
+            .unwrap();
         assert!(res.missing.is_empty(), "{:?}", res.missing);
         assert!(res.libraries.iter().any(|p| p.ends_with("libc.so.6")));
-        assert!(res.libraries.contains(Path::new("/lib64/ld-linux-x86-64.so.2")));
-        assert!(res.libraries.iter().any(|p| p.ends_with("libtinfo.so.6")), "{res:?}");
+        assert!(
+            res.libraries
+                .contains(Path::new("/lib64/ld-linux-x86-64.so.2"))
+        );
+        assert!(
+            res.libraries.iter().any(|p| p.ends_with("libtinfo.so.6")),
+            "{res:?}"
+        );
     }
 
     #[test]
@@ -381,11 +424,18 @@ mod tests {
         std::fs::write(dir.path().join("conf.d/b.conf"), "/opt/b # comment\n").unwrap();
         std::fs::write(dir.path().join("conf.d/a.conf"), "/opt/a\n").unwrap();
         std::fs::write(dir.path().join("conf.d/skip.txt"), "/opt/skip\n").unwrap();
-        std::fs::write(dir.path().join("ld.so.conf"), "include conf.d/*.conf\n/usr/local/lib\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("ld.so.conf"),
+            "include conf.d/*.conf\n/usr/local/lib\n",
+        )
+        .unwrap();
         assert_eq!(
             ld_so_conf_dirs(&dir.path().join("ld.so.conf")),
-            vec![PathBuf::from("/opt/a"), "/opt/b".into(), "/usr/local/lib".into()]
+            vec![
+                PathBuf::from("/opt/a"),
+                "/opt/b".into(),
+                "/usr/local/lib".into()
+            ]
         );
     }
 
@@ -394,7 +444,10 @@ mod tests {
         assert!(wildcard_match("nls_*", "nls_utf8"));
         assert!(wildcard_match("raid[0-9]*", "raid456"));
         assert!(!wildcard_match("raid[!0-9]", "raid1"));
-        assert!(wildcard_match("pci:v00001AF4d*sv*", "pci:v00001AF4d00001000sv00001AF4"));
+        assert!(wildcard_match(
+            "pci:v00001AF4d*sv*",
+            "pci:v00001AF4d00001000sv00001AF4"
+        ));
         assert!(!wildcard_match("a?c", "ac"));
     }
 }

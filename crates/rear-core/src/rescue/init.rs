@@ -130,12 +130,37 @@ pub fn console_line(line: &str) {
 fn mount_basics() {
     use rustix::mount::{MountFlags, mount};
     let mounts: &[(&str, &str, &str, MountFlags)] = &[
-        ("proc", "/proc", "proc", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC),
-        ("sysfs", "/sys", "sysfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC),
+        (
+            "proc",
+            "/proc",
+            "proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        ),
+        (
+            "sysfs",
+            "/sys",
+            "sysfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        ),
         ("devtmpfs", "/dev", "devtmpfs", MountFlags::NOSUID),
-        ("devpts", "/dev/pts", "devpts", MountFlags::NOSUID | MountFlags::NOEXEC),
-        ("tmpfs", "/run", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV),
-        ("tmpfs", "/tmp", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV),
+        (
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+        ),
+        (
+            "tmpfs",
+            "/run",
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+        ),
+        (
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+        ),
     ];
     for (src, target, fs, flags) in mounts {
         let _ = std::fs::create_dir_all(target);
@@ -210,7 +235,9 @@ pub fn load_modules(runner: &dyn Runner) {
 
 /// The Ethernet interfaces present now (name and MAC), from `sys_class_net`.
 pub fn present_nics(sys_class_net: &Path) -> Vec<PresentNic> {
-    let Ok(rd) = std::fs::read_dir(sys_class_net) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(sys_class_net) else {
+        return vec![];
+    };
     let mut out: Vec<PresentNic> = rd
         .filter_map(|e| e.ok())
         .filter(|e| {
@@ -231,7 +258,11 @@ pub fn present_nics(sys_class_net: &Path) -> Vec<PresentNic> {
 }
 
 fn ip(runner: &dyn Runner, args: &[String]) -> bool {
-    match Cmd::mutate(tools::IP).args(args).describe("configuring the network").run(runner) {
+    match Cmd::mutate(tools::IP)
+        .args(args)
+        .describe("configuring the network")
+        .run(runner)
+    {
         Ok(_) => true,
         Err(e) => {
             console_line(&format!("rear init: {e}"));
@@ -242,7 +273,10 @@ fn ip(runner: &dyn Runner, args: &[String]) -> bool {
 
 /// Configures the network from the recorded facts, falling back to DHCP. Returns a summary line.
 pub fn setup_network(runner: &dyn Runner) -> String {
-    let _ = ip(runner, &["link".into(), "set".into(), "lo".into(), "up".into()]);
+    let _ = ip(
+        runner,
+        &["link".into(), "set".into(), "lo".into(), "up".into()],
+    );
     let facts: NetworkFacts = std::fs::read(NETWORK_FILE)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -256,7 +290,10 @@ pub fn setup_network(runner: &dyn Runner) -> String {
         if !cmds.is_empty() {
             let ok = cmds.iter().all(|c| ip(runner, c));
             if ok && unmapped.is_empty() {
-                return format!("network configured from the source system ({} commands)", cmds.len());
+                return format!(
+                    "network configured from the source system ({} commands)",
+                    cmds.len()
+                );
             }
         }
     }
@@ -266,7 +303,10 @@ pub fn setup_network(runner: &dyn Runner) -> String {
 fn dhcp(runner: &dyn Runner, present: &[PresentNic]) -> String {
     let names: Vec<String> = present.iter().map(|p| p.name.clone()).collect();
     for n in &names {
-        let _ = ip(runner, &["link".into(), "set".into(), n.clone(), "up".into()]);
+        let _ = ip(
+            runner,
+            &["link".into(), "set".into(), n.clone(), "up".into()],
+        );
     }
     if tools::DHCLIENT.resolve().is_some() {
         let r = Cmd::mutate(tools::DHCLIENT)
@@ -284,7 +324,17 @@ fn dhcp(runner: &dyn Runner, present: &[PresentNic]) -> String {
         let mut got = Vec::new();
         for n in &names {
             let r = Cmd::mutate(tools::BUSYBOX)
-                .args(["udhcpc", "-i", n, "-n", "-q", "-t", "5", "-s", UDHCPC_SCRIPT_PATH])
+                .args([
+                    "udhcpc",
+                    "-i",
+                    n,
+                    "-n",
+                    "-q",
+                    "-t",
+                    "5",
+                    "-s",
+                    UDHCPC_SCRIPT_PATH,
+                ])
                 .timeout(Duration::from_secs(60))
                 .describe("getting an address by DHCP")
                 .run(runner);
@@ -360,7 +410,9 @@ fn console_shell() -> Result<()> {
             .open(&tty)
             .map_err(|e| Error::io("opening console", &tty, e))
     };
-    let setsid = tools::SETSID.resolve().unwrap_or_else(|| PathBuf::from("/usr/bin/setsid"));
+    let setsid = tools::SETSID
+        .resolve()
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/setsid"));
     // An interactive shell cannot go through the command runner, which captures output: it is
     // started directly, with the console as its terminal.
     let mut child = std::process::Command::new(setsid)
@@ -386,7 +438,11 @@ fn reap_zombies() {
 
 fn shutdown(poweroff: bool) -> ! {
     rustix::fs::sync();
-    console_line(if poweroff { "rear init: powering off" } else { "rear init: rebooting" });
+    console_line(if poweroff {
+        "rear init: powering off"
+    } else {
+        "rear init: rebooting"
+    });
     let cmd = if poweroff {
         rustix::system::RebootCommand::PowerOff
     } else {
@@ -517,14 +573,20 @@ mod tests {
     #[test]
     fn present_nics_reads_sysfs_layout() {
         let d = tempfile::tempdir().unwrap();
-        for (n, t, mac) in [("lo", "772", "00:00:00:00:00:00"), ("eth0", "1", "52:54:00:AB:CD:EF")] {
+        for (n, t, mac) in [
+            ("lo", "772", "00:00:00:00:00:00"),
+            ("eth0", "1", "52:54:00:AB:CD:EF"),
+        ] {
             std::fs::create_dir(d.path().join(n)).unwrap();
             std::fs::write(d.path().join(n).join("type"), format!("{t}\n")).unwrap();
             std::fs::write(d.path().join(n).join("address"), format!("{mac}\n")).unwrap();
         }
         assert_eq!(
             present_nics(d.path()),
-            vec![PresentNic { name: "eth0".into(), mac: "52:54:00:ab:cd:ef".into() }]
+            vec![PresentNic {
+                name: "eth0".into(),
+                mac: "52:54:00:ab:cd:ef".into()
+            }]
         );
     }
 }

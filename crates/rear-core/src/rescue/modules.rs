@@ -25,30 +25,128 @@ use crate::{Error, Result};
 /// common network drivers, USB and virtio (and 9p, for tests under qemu).
 pub const DEFAULT_MODULES: &[&str] = &[
     // storage
-    "ahci", "ata_piix", "ata_generic", "sd_mod", "sr_mod", "nvme", "virtio_blk", "virtio_scsi",
-    "virtio_pci", "virtio_mmio", "virtio_console", "virtio_rng", "scsi_mod", "sg", "mptsas",
-    "mptspi", "megaraid_sas", "mpt3sas", "aacraid", "hpsa", "smartpqi", "vmw_pvscsi", "hv_storvsc",
-    "xen-blkfront", "uas", "usb-storage", "mmc_block", "sdhci_pci", "loop",
+    "ahci",
+    "ata_piix",
+    "ata_generic",
+    "sd_mod",
+    "sr_mod",
+    "nvme",
+    "virtio_blk",
+    "virtio_scsi",
+    "virtio_pci",
+    "virtio_mmio",
+    "virtio_console",
+    "virtio_rng",
+    "scsi_mod",
+    "sg",
+    "mptsas",
+    "mptspi",
+    "megaraid_sas",
+    "mpt3sas",
+    "aacraid",
+    "hpsa",
+    "smartpqi",
+    "vmw_pvscsi",
+    "hv_storvsc",
+    "xen-blkfront",
+    "uas",
+    "usb-storage",
+    "mmc_block",
+    "sdhci_pci",
+    "loop",
     // USB and input
-    "xhci_pci", "xhci_hcd", "ehci_pci", "ehci_hcd", "ohci_pci", "uhci_hcd", "usbhid", "hid_generic",
-    "atkbd", "i8042",
+    "xhci_pci",
+    "xhci_hcd",
+    "ehci_pci",
+    "ehci_hcd",
+    "ohci_pci",
+    "uhci_hcd",
+    "usbhid",
+    "hid_generic",
+    "atkbd",
+    "i8042",
     // filesystems
-    "ext4", "xfs", "btrfs", "vfat", "msdos", "isofs", "udf", "squashfs", "overlay", "nls_*",
-    "efivarfs", "nfs", "nfsv3", "nfsv4", "cifs",
+    "ext4",
+    "xfs",
+    "btrfs",
+    "vfat",
+    "msdos",
+    "isofs",
+    "udf",
+    "squashfs",
+    "overlay",
+    "nls_*",
+    "efivarfs",
+    "nfs",
+    "nfsv3",
+    "nfsv4",
+    "cifs",
     // device-mapper, md
-    "dm-mod", "dm-crypt", "dm-thin-pool", "dm-mirror", "dm-raid", "dm-snapshot", "dm-multipath",
-    "dm-round-robin", "dm-cache", "dm-integrity", "md-mod", "raid0", "raid1", "raid10", "raid456",
+    "dm-mod",
+    "dm-crypt",
+    "dm-thin-pool",
+    "dm-mirror",
+    "dm-raid",
+    "dm-snapshot",
+    "dm-multipath",
+    "dm-round-robin",
+    "dm-cache",
+    "dm-integrity",
+    "md-mod",
+    "raid0",
+    "raid1",
+    "raid10",
+    "raid456",
     "linear",
     // crypto LUKS uses
-    "aes", "aesni_intel", "xts", "cbc", "ecb", "sha256", "sha512", "crc32c", "crc32c_intel",
-    "af_alg", "algif_skcipher", "algif_hash", "essiv", "cryptd",
+    "aes",
+    "aesni_intel",
+    "xts",
+    "cbc",
+    "ecb",
+    "sha256",
+    "sha512",
+    "crc32c",
+    "crc32c_intel",
+    "af_alg",
+    "algif_skcipher",
+    "algif_hash",
+    "essiv",
+    "cryptd",
     // network
-    "virtio_net", "e1000", "e1000e", "igb", "igc", "ixgbe", "i40e", "ice", "bnx2", "bnx2x",
-    "bnxt_en", "tg3", "r8169", "8139cp", "8139too", "ne2k-pci", "pcnet32", "vmxnet3", "hv_netvsc",
-    "xen-netfront", "mlx4_en", "mlx5_core", "be2net", "qede", "sfc", "bonding", "8021q", "bridge",
+    "virtio_net",
+    "e1000",
+    "e1000e",
+    "igb",
+    "igc",
+    "ixgbe",
+    "i40e",
+    "ice",
+    "bnx2",
+    "bnx2x",
+    "bnxt_en",
+    "tg3",
+    "r8169",
+    "8139cp",
+    "8139too",
+    "ne2k-pci",
+    "pcnet32",
+    "vmxnet3",
+    "hv_netvsc",
+    "xen-netfront",
+    "mlx4_en",
+    "mlx5_core",
+    "be2net",
+    "qede",
+    "sfc",
+    "bonding",
+    "8021q",
+    "bridge",
     "af_packet",
     // qemu shares and misc (tests)
-    "9p", "9pnet_virtio", "efi_pstore",
+    "9p",
+    "9pnet_virtio",
+    "efi_pstore",
 ];
 
 /// One module known to `modules.dep`.
@@ -126,7 +224,9 @@ impl ModuleTree {
     pub fn parse(dir: &Path, dep: &str, alias: &str, softdep: &str, builtin: &str) -> Self {
         let mut modules = BTreeMap::new();
         for line in dep.lines() {
-            let Some((path, deps)) = line.split_once(':') else { continue };
+            let Some((path, deps)) = line.split_once(':') else {
+                continue;
+            };
             let entry = ModuleEntry {
                 path: path.trim().to_string(),
                 deps: deps.split_whitespace().map(str::to_string).collect(),
@@ -153,7 +253,13 @@ impl ModuleTree {
             list.extend(w.filter(|x| !x.ends_with(':')).map(str::to_string));
         }
         let builtin = builtin.lines().map(|l| name_of_path(l.trim())).collect();
-        ModuleTree { dir: dir.to_path_buf(), modules, aliases, builtin, softdeps }
+        ModuleTree {
+            dir: dir.to_path_buf(),
+            modules,
+            aliases,
+            builtin,
+            softdeps,
+        }
     }
 
     /// The modules directory.
@@ -176,7 +282,12 @@ impl ModuleTree {
     pub fn lookup(&self, request: &str) -> Vec<String> {
         let n = normalize(request);
         if n.contains('*') || n.contains('?') || n.contains('[') {
-            return self.modules.keys().filter(|k| wildcard_match(&n, k)).cloned().collect();
+            return self
+                .modules
+                .keys()
+                .filter(|k| wildcard_match(&n, k))
+                .cloned()
+                .collect();
         }
         if self.modules.contains_key(&n) || self.builtin.contains(&n) {
             return vec![n];
@@ -280,7 +391,9 @@ pub fn read_module(path: &Path, runner: &dyn Runner) -> Result<Vec<u8>> {
 
 /// The `.modinfo` entries of a module (`key=value` strings), read from its ELF section.
 pub fn modinfo(bytes: &[u8]) -> Vec<(String, String)> {
-    let Ok(elf) = goblin::elf::Elf::parse(bytes) else { return vec![] };
+    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
+        return vec![];
+    };
     let Some(sh) = elf
         .section_headers
         .iter()
@@ -290,7 +403,9 @@ pub fn modinfo(bytes: &[u8]) -> Vec<(String, String)> {
     };
     let start = usize::try_from(sh.sh_offset).unwrap_or(usize::MAX);
     let len = usize::try_from(sh.sh_size).unwrap_or(0);
-    let Some(data) = bytes.get(start..start.saturating_add(len)) else { return vec![] };
+    let Some(data) = bytes.get(start..start.saturating_add(len)) else {
+        return vec![];
+    };
     data.split(|b| *b == 0)
         .filter_map(|kv| {
             let s = std::str::from_utf8(kv).ok()?;
@@ -303,7 +418,11 @@ pub fn modinfo(bytes: &[u8]) -> Vec<(String, String)> {
 /// The firmware files a module may load (`modinfo -F firmware`).
 pub fn module_firmware(path: &Path, runner: &dyn Runner) -> Result<Vec<String>> {
     let bytes = read_module(path, runner)?;
-    Ok(modinfo(&bytes).into_iter().filter(|(k, _)| k == "firmware").map(|(_, v)| v).collect())
+    Ok(modinfo(&bytes)
+        .into_iter()
+        .filter(|(k, _)| k == "firmware")
+        .map(|(_, v)| v)
+        .collect())
 }
 
 /// Finds a firmware file under the firmware directories of `root`, also as `.xz`/`.zst`.
@@ -334,7 +453,13 @@ alias usb:v*p*d*dc*dsc*dp*ic08isc06ip50in* usb_storage\n";
     const SOFT: &str = "softdep ext4 pre: crypto-crc32c\n";
 
     fn tree() -> ModuleTree {
-        ModuleTree::parse(Path::new("/m"), DEP, ALIAS, SOFT, "kernel/drivers/nvme/host/nvme.ko\n")
+        ModuleTree::parse(
+            Path::new("/m"),
+            DEP,
+            ALIAS,
+            SOFT,
+            "kernel/drivers/nvme/host/nvme.ko\n",
+        )
     }
 
     #[test]
@@ -351,8 +476,14 @@ alias usb:v*p*d*dc*dsc*dp*ic08isc06ip50in* usb_storage\n";
     #[test]
     fn dashes_wildcards_builtins_and_unknowns() {
         let s = tree().resolve(&["usb_storage", "nls_*", "nvme", "no-such-module"]);
-        assert!(s.files.contains(&"kernel/drivers/usb/core/usbcore.ko".to_string()));
-        assert!(s.files.contains(&"kernel/drivers/usb/storage/usb-storage.ko".to_string()));
+        assert!(
+            s.files
+                .contains(&"kernel/drivers/usb/core/usbcore.ko".to_string())
+        );
+        assert!(
+            s.files
+                .contains(&"kernel/drivers/usb/storage/usb-storage.ko".to_string())
+        );
         assert!(s.files.contains(&"kernel/fs/nls/nls_utf8.ko".to_string()));
         assert!(s.files.contains(&"kernel/fs/nls/nls_cp437.ko".to_string()));
         assert_eq!(s.builtin, vec!["nvme"]);

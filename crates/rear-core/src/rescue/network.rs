@@ -111,13 +111,19 @@ pub fn parse_ip_json(addr: &str, route: &str) -> Result<NetworkFacts> {
         .filter(|r| r.protocol != "kernel")
         .filter_map(|r| {
             let dev = r.dev?;
-            interfaces
-                .iter()
-                .any(|i| i.name == dev)
-                .then_some(Route { dst: r.dst, gateway: r.gateway, dev })
+            interfaces.iter().any(|i| i.name == dev).then_some(Route {
+                dst: r.dst,
+                gateway: r.gateway,
+                dev,
+            })
         })
         .collect();
-    Ok(NetworkFacts { interfaces, routes, nameservers: Vec::new(), use_dhcp: false })
+    Ok(NetworkFacts {
+        interfaces,
+        routes,
+        nameservers: Vec::new(),
+        use_dhcp: false,
+    })
 }
 
 /// Parses the `nameserver` lines of a resolv.conf.
@@ -126,7 +132,9 @@ pub fn parse_nameservers(resolv_conf: &str) -> Vec<String> {
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            (w.next() == Some("nameserver")).then(|| w.next().map(str::to_string)).flatten()
+            (w.next() == Some("nameserver"))
+                .then(|| w.next().map(str::to_string))
+                .flatten()
         })
         .collect()
 }
@@ -158,7 +166,10 @@ pub struct PresentNic {
 
 /// The `ip` argument lists that recreate the recorded network on the interfaces present now, and
 /// the recorded interfaces that could not be mapped.
-pub fn plan_network(facts: &NetworkFacts, present: &[PresentNic]) -> (Vec<Vec<String>>, Vec<String>) {
+pub fn plan_network(
+    facts: &NetworkFacts,
+    present: &[PresentNic],
+) -> (Vec<Vec<String>>, Vec<String>) {
     let mut map: Vec<(String, String)> = Vec::new(); // (recorded name, present name)
     let mut unmapped: Vec<&Interface> = Vec::new();
     for i in &facts.interfaces {
@@ -167,23 +178,36 @@ pub fn plan_network(facts: &NetworkFacts, present: &[PresentNic]) -> (Vec<Vec<St
             None => unmapped.push(i),
         }
     }
-    let free: Vec<&PresentNic> =
-        present.iter().filter(|p| !map.iter().any(|(_, n)| n == &p.name)).collect();
+    let free: Vec<&PresentNic> = present
+        .iter()
+        .filter(|p| !map.iter().any(|(_, n)| n == &p.name))
+        .collect();
     if unmapped.len() == 1 && free.len() == 1 {
         map.push((unmapped[0].name.clone(), free[0].name.clone()));
         unmapped.clear();
     }
     let mut cmds = Vec::new();
     for i in &facts.interfaces {
-        let Some((_, now)) = map.iter().find(|(rec, _)| rec == &i.name) else { continue };
+        let Some((_, now)) = map.iter().find(|(rec, _)| rec == &i.name) else {
+            continue;
+        };
         let s = |x: &str| x.to_string();
-        cmds.push(vec![s("link"), s("set"), now.clone(), s("mtu"), i.mtu.to_string(), s("up")]);
+        cmds.push(vec![
+            s("link"),
+            s("set"),
+            now.clone(),
+            s("mtu"),
+            i.mtu.to_string(),
+            s("up"),
+        ]);
         for a in &i.addresses {
             cmds.push(vec![s("addr"), s("add"), a.clone(), s("dev"), now.clone()]);
         }
     }
     for r in &facts.routes {
-        let Some((_, now)) = map.iter().find(|(rec, _)| rec == &r.dev) else { continue };
+        let Some((_, now)) = map.iter().find(|(rec, _)| rec == &r.dev) else {
+            continue;
+        };
         let mut c = vec!["route".to_string(), "replace".into(), r.dst.clone()];
         if let Some(g) = &r.gateway {
             c.extend(["via".to_string(), g.clone()]);
@@ -206,29 +230,58 @@ mod tests {
         let f = parse_ip_json(ADDR, ROUTE).unwrap();
         assert_eq!(f.interfaces.len(), 1);
         assert_eq!(f.interfaces[0].mac, "02:fc:00:00:00:01");
-        assert_eq!(f.interfaces[0].addresses, vec!["192.0.2.2/24", "fd00::2/64"]);
+        assert_eq!(
+            f.interfaces[0].addresses,
+            vec!["192.0.2.2/24", "fd00::2/64"]
+        );
         assert_eq!(f.routes.len(), 1);
         let present = vec![
-            PresentNic { name: "enp0s3".into(), mac: "52:54:00:12:34:56".into() },
-            PresentNic { name: "ens4".into(), mac: "02:fc:00:00:00:01".into() },
+            PresentNic {
+                name: "enp0s3".into(),
+                mac: "52:54:00:12:34:56".into(),
+            },
+            PresentNic {
+                name: "ens4".into(),
+                mac: "02:fc:00:00:00:01".into(),
+            },
         ];
         let (cmds, unmapped) = plan_network(&f, &present);
         assert!(unmapped.is_empty());
         assert_eq!(cmds[0], ["link", "set", "ens4", "mtu", "1400", "up"]);
         assert_eq!(cmds[1], ["addr", "add", "192.0.2.2/24", "dev", "ens4"]);
-        assert_eq!(cmds[3], ["route", "replace", "default", "via", "192.0.2.1", "dev", "ens4"]);
+        assert_eq!(
+            cmds[3],
+            [
+                "route",
+                "replace",
+                "default",
+                "via",
+                "192.0.2.1",
+                "dev",
+                "ens4"
+            ]
+        );
     }
 
     #[test]
     fn single_unknown_nic_is_mapped_to_the_single_free_one() {
         let f = parse_ip_json(ADDR, ROUTE).unwrap();
-        let present = vec![PresentNic { name: "eth0".into(), mac: "52:54:00:12:34:56".into() }];
+        let present = vec![PresentNic {
+            name: "eth0".into(),
+            mac: "52:54:00:12:34:56".into(),
+        }];
         let (cmds, unmapped) = plan_network(&f, &present);
         assert!(unmapped.is_empty());
         assert_eq!(cmds[1], ["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
         let two = vec![
-            PresentNic { name: "a".into(), mac: "1".into() },
-            PresentNic { name: "b".into(), mac: "2".into() },
+            PresentNic {
+                name: "a".into(),
+                mac: "1".into(),
+            },
+            PresentNic {
+                name: "b".into(),
+                mac: "2".into(),
+            },
         ];
         let (cmds, unmapped) = plan_network(&f, &two);
         assert!(cmds.is_empty());

@@ -151,10 +151,15 @@ pub fn write_output(
     match opts.kind {
         OutputKind::Ramdisk => {
             let k = opts.output_dir.join(format!("kernel-{}", opts.prefix));
-            let i = opts.output_dir.join(format!("initramfs-{}.img", opts.prefix));
+            let i = opts
+                .output_dir
+                .join(format!("initramfs-{}.img", opts.prefix));
             copy(kernel, &k)?;
             copy(initrd, &i)?;
-            ui.message(Level::Info, &format!("Wrote {} and {}", k.display(), i.display()));
+            ui.message(
+                Level::Info,
+                &format!("Wrote {} and {}", k.display(), i.display()),
+            );
             Ok(OutputReport { files: vec![k, i] })
         }
         OutputKind::Iso => {
@@ -162,9 +167,15 @@ pub fn write_output(
             ui.message(Level::Info, &format!("Wrote ISO image {}", iso.display()));
             Ok(OutputReport { files: vec![iso] })
         }
-        OutputKind::Pxe => Err(Error::NotImplemented { what: "OUTPUT=PXE".into() }),
-        OutputKind::Usb => Err(Error::NotImplemented { what: "OUTPUT=USB".into() }),
-        OutputKind::Rawdisk => Err(Error::NotImplemented { what: "OUTPUT=RAWDISK".into() }),
+        OutputKind::Pxe => Err(Error::NotImplemented {
+            what: "OUTPUT=PXE".into(),
+        }),
+        OutputKind::Usb => Err(Error::NotImplemented {
+            what: "OUTPUT=USB".into(),
+        }),
+        OutputKind::Rawdisk => Err(Error::NotImplemented {
+            what: "OUTPUT=RAWDISK".into(),
+        }),
     }
 }
 
@@ -177,7 +188,11 @@ pub fn isolinux_cfg(opts: &OutputOptions, initrd_name: &str) -> String {
     };
     let mut s = String::new();
     if let Some(serial) = &opts.serial_console {
-        let port = serial.trim_start_matches("ttyS").split(',').next().unwrap_or("0");
+        let port = serial
+            .trim_start_matches("ttyS")
+            .split(',')
+            .next()
+            .unwrap_or("0");
         let speed = serial.split(',').nth(1).unwrap_or("115200");
         s.push_str(&format!("serial {port} {speed}\n"));
     }
@@ -224,7 +239,12 @@ const GRUB_EFI_MODULES: &str = "part_gpt part_msdos fat iso9660 ext2 search sear
     search_label normal configfile linux echo test serial terminal all_video efi_gop gzio \
     reboot halt chain ls";
 
-fn make_iso(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Runner) -> Result<PathBuf> {
+fn make_iso(
+    opts: &OutputOptions,
+    kernel: &Path,
+    initrd: &Path,
+    runner: &dyn Runner,
+) -> Result<PathBuf> {
     let tree = opts.work_dir.join("iso");
     if tree.exists() {
         std::fs::remove_dir_all(&tree).map_err(|e| Error::io("removing", &tree, e))?;
@@ -241,11 +261,17 @@ fn make_iso(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Run
 
     // BIOS: isolinux.
     let isolinux = tree.join("isolinux");
-    copy(&Path::new(ISOLINUX_DIR).join("isolinux.bin"), &isolinux.join("isolinux.bin"))?;
+    copy(
+        &Path::new(ISOLINUX_DIR).join("isolinux.bin"),
+        &isolinux.join("isolinux.bin"),
+    )?;
     for m in ["ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32"] {
         copy(&Path::new(SYSLINUX_BIOS_DIR).join(m), &isolinux.join(m))?;
     }
-    write(&isolinux.join("isolinux.cfg"), isolinux_cfg(opts, &initrd_name).as_bytes())?;
+    write(
+        &isolinux.join("isolinux.cfg"),
+        isolinux_cfg(opts, &initrd_name).as_bytes(),
+    )?;
 
     // UEFI: GRUB standalone image in a FAT El Torito image.
     let cfg = opts.work_dir.join("grub-embedded.cfg");
@@ -263,7 +289,9 @@ fn make_iso(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Run
         .describe("building the GRUB EFI image of the rescue ISO")
         .timeout(Duration::from_secs(300))
         .run(runner)?;
-    let efi_size = std::fs::metadata(&efi).map_err(|e| Error::io("reading", &efi, e))?.len();
+    let efi_size = std::fs::metadata(&efi)
+        .map_err(|e| Error::io("reading", &efi, e))?
+        .len();
     // FAT overhead plus slack, in KiB, at least 2 MiB.
     let kib = (efi_size / 1024 + 1024).max(2048);
     let img = tree.join("boot/efiboot.img");
@@ -283,13 +311,23 @@ fn make_iso(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Run
             .run(runner)
     };
     mtools(tools::MMD, vec!["::/EFI".into(), "::/EFI/BOOT".into()])?;
-    mtools(tools::MCOPY, vec![efi.clone().into(), "::/EFI/BOOT/BOOTX64.EFI".into()])?;
+    mtools(
+        tools::MCOPY,
+        vec![efi.clone().into(), "::/EFI/BOOT/BOOTX64.EFI".into()],
+    )?;
 
     let iso = opts.output_dir.join(format!("{}.iso", opts.prefix));
     Cmd::mutate(tools::XORRISO)
         .args(["-as", "mkisofs", "-o"])
         .arg(&iso)
-        .args(["-V", &opts.volume_id, "-R", "-J", "-joliet-long", "-isohybrid-mbr"])
+        .args([
+            "-V",
+            &opts.volume_id,
+            "-R",
+            "-J",
+            "-joliet-long",
+            "-isohybrid-mbr",
+        ])
         .arg(Path::new(ISOLINUX_DIR).join("isohdpfx.bin"))
         .args([
             "-b",
@@ -332,19 +370,26 @@ mod tests {
         let i = isolinux_cfg(&o, "initrd.zst");
         assert!(i.starts_with("serial 0 115200\n"));
         assert!(i.contains("default boothd"));
-        assert!(i.contains("append initrd=/boot/initrd.zst quiet console=tty0 console=ttyS0,115200\n"));
+        assert!(
+            i.contains("append initrd=/boot/initrd.zst quiet console=tty0 console=ttyS0,115200\n")
+        );
         assert!(i.contains("console=ttyS0,115200 unattended\n"));
         assert!(i.contains("localboot 0x80"));
         let g = grub_cfg(&o, "initrd.zst", "m");
         assert!(g.contains("set default=2"));
         assert!(g.contains("menuentry 'Boot from local disk'"));
-        assert!(g.contains("linux /boot/kernel quiet console=tty0 console=ttyS0,115200 unattended"));
+        assert!(
+            g.contains("linux /boot/kernel quiet console=tty0 console=ttyS0,115200 unattended")
+        );
     }
 
     #[test]
     fn output_kinds() {
         assert_eq!(OutputKind::from_config("iso").unwrap(), OutputKind::Iso);
-        assert_eq!(OutputKind::from_config("RAMDISK").unwrap(), OutputKind::Ramdisk);
+        assert_eq!(
+            OutputKind::from_config("RAMDISK").unwrap(),
+            OutputKind::Ramdisk
+        );
         assert!(OutputKind::from_config("OBDR").is_err());
     }
 }

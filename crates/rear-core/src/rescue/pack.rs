@@ -131,12 +131,15 @@ fn compress(data: &[u8], compression: Compression, runner: &dyn Runner) -> Resul
                 .map_err(|e| Error::io("compressing", here, e))?;
             enc.multithread(u32::try_from(threads).unwrap_or(1))
                 .map_err(|e| Error::io("compressing", here, e))?;
-            enc.write_all(data).map_err(|e| Error::io("compressing", here, e))?;
+            enc.write_all(data)
+                .map_err(|e| Error::io("compressing", here, e))?;
             enc.finish().map_err(|e| Error::io("compressing", here, e))
         }
         Compression::Gzip(level) => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
-            enc.write_all(data).map_err(|e| Error::io("compressing", here, e))?;
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            enc.write_all(data)
+                .map_err(|e| Error::io("compressing", here, e))?;
             enc.finish().map_err(|e| Error::io("compressing", here, e))
         }
         Compression::Xz => Ok(Cmd::probe(tools::XZ)
@@ -157,7 +160,10 @@ mod tests {
     #[test]
     fn compression_names() {
         assert_eq!(Compression::from_config("").unwrap(), Compression::Zstd(9));
-        assert_eq!(Compression::from_config("fast").unwrap(), Compression::Gzip(1));
+        assert_eq!(
+            Compression::from_config("fast").unwrap(),
+            Compression::Gzip(1)
+        );
         assert_eq!(Compression::from_config("lzma").unwrap(), Compression::Xz);
         assert!(Compression::from_config("lz4").is_err());
     }

@@ -24,27 +24,165 @@ use crate::{Error, Result};
 /// Programs every rescue system gets when the host has them: what a shell session needs
 /// (ReaR's default `REQUIRED_PROGS` and a few more). Missing ones are skipped.
 pub const BASE_PROGS: &[&str] = &[
-    "bash", "sh", "awk", "bc", "cat", "chmod", "chown", "chroot", "cmp", "cp", "cpio", "cut",
-    "date", "dd", "df", "diff", "dirname", "basename", "dmesg", "du", "echo", "env", "expr",
-    "false", "find", "free", "fuser", "getopt", "grep", "gzip", "head", "hostname", "id", "insmod",
-    "kill", "kmod", "less", "ln", "ls", "lsmod", "md5sum", "mkdir", "mknod", "mktemp", "modinfo",
-    "modprobe", "more", "mount", "mv", "pidof", "ping", "ps", "pwd", "readlink", "realpath",
-    "reboot", "poweroff", "rm", "rmdir", "rmmod", "sed", "seq", "setsid", "sha256sum", "sleep",
-    "sort", "stat", "strings", "stty", "sync", "tac", "tail", "tar", "tee", "test", "timeout",
-    "touch", "tr", "true", "tty", "umount", "uname", "uniq", "vi", "wc", "which", "xargs", "zstd",
-    "xz", "ip", "ss", "agetty", "login", "loadkeys", "dhclient", "dhclient-script", "ssh", "scp",
-    "sftp", "sshd", "ssh-keygen", "curl", "nano", "lsblk", "blkid", "findmnt", "busybox",
-    "mkfs", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "e2fsck", "fsck", "fsck.ext4", "resize2fs",
-    "e2label", "xfs_repair", "xfs_growfs", "fsck.vfat", "fdisk", "sgdisk", "gdisk", "wipefs",
-    "partprobe", "vgchange", "lvchange", "pvcreate", "vgcreate", "lvcreate", "vgcfgrestore",
-    "shutdown", "halt", "openvt", "chvt", "setfont", "lspci", "ethtool", "rsync", "nc",
+    "bash",
+    "sh",
+    "awk",
+    "bc",
+    "cat",
+    "chmod",
+    "chown",
+    "chroot",
+    "cmp",
+    "cp",
+    "cpio",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "diff",
+    "dirname",
+    "basename",
+    "dmesg",
+    "du",
+    "echo",
+    "env",
+    "expr",
+    "false",
+    "find",
+    "free",
+    "fuser",
+    "getopt",
+    "grep",
+    "gzip",
+    "head",
+    "hostname",
+    "id",
+    "insmod",
+    "kill",
+    "kmod",
+    "less",
+    "ln",
+    "ls",
+    "lsmod",
+    "md5sum",
+    "mkdir",
+    "mknod",
+    "mktemp",
+    "modinfo",
+    "modprobe",
+    "more",
+    "mount",
+    "mv",
+    "pidof",
+    "ping",
+    "ps",
+    "pwd",
+    "readlink",
+    "realpath",
+    "reboot",
+    "poweroff",
+    "rm",
+    "rmdir",
+    "rmmod",
+    "sed",
+    "seq",
+    "setsid",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "strings",
+    "stty",
+    "sync",
+    "tac",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "timeout",
+    "touch",
+    "tr",
+    "true",
+    "tty",
+    "umount",
+    "uname",
+    "uniq",
+    "vi",
+    "wc",
+    "which",
+    "xargs",
+    "zstd",
+    "xz",
+    "ip",
+    "ss",
+    "agetty",
+    "login",
+    "loadkeys",
+    "dhclient",
+    "dhclient-script",
+    "ssh",
+    "scp",
+    "sftp",
+    "sshd",
+    "ssh-keygen",
+    "curl",
+    "nano",
+    "lsblk",
+    "blkid",
+    "findmnt",
+    "busybox",
+    "mkfs",
+    "mkfs.ext2",
+    "mkfs.ext3",
+    "mkfs.ext4",
+    "e2fsck",
+    "fsck",
+    "fsck.ext4",
+    "resize2fs",
+    "e2label",
+    "xfs_repair",
+    "xfs_growfs",
+    "fsck.vfat",
+    "fdisk",
+    "sgdisk",
+    "gdisk",
+    "wipefs",
+    "partprobe",
+    "vgchange",
+    "lvchange",
+    "pvcreate",
+    "vgcreate",
+    "lvcreate",
+    "vgcfgrestore",
+    "shutdown",
+    "halt",
+    "openvt",
+    "chvt",
+    "setfont",
+    "lspci",
+    "ethtool",
+    "rsync",
+    "nc",
 ];
 
 /// Directories the rescue system needs, besides the host's `/bin`, `/sbin`, `/lib`, `/lib64`
 /// (which are copied as they are on the host: directories or merged-/usr symlinks).
 const SKELETON: &[&str] = &[
-    "/usr/bin", "/usr/sbin", "/usr/lib", "/etc/rear", "/dev", "/proc", "/sys", "/run", "/tmp",
-    "/root", "/mnt/local", "/var/log", "/var/lib/rear", "/var/tmp", "/var/run",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/etc/rear",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/tmp",
+    "/root",
+    "/mnt/local",
+    "/var/log",
+    "/var/lib/rear",
+    "/var/tmp",
+    "/var/run",
 ];
 
 /// What went into the rescue tree.
@@ -79,10 +217,13 @@ fn find_program(name: &str) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return p.exists().then_some(p);
     }
-    tools::SEARCH_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    tools::SEARCH_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Builds the rescue tree. See the module documentation for what goes in.
@@ -117,7 +258,11 @@ pub fn build_rescue_tree(
 
     // Programs.
     let mut programs: BTreeSet<PathBuf> = BTreeSet::new();
-    for p in BASE_PROGS.iter().copied().chain(opts.progs.iter().map(String::as_str)) {
+    for p in BASE_PROGS
+        .iter()
+        .copied()
+        .chain(opts.progs.iter().map(String::as_str))
+    {
         match find_program(p) {
             Some(path) => {
                 programs.insert(path);
@@ -170,7 +315,8 @@ pub fn build_rescue_tree(
     stage.write(Path::new("/usr/sbin/rear"), &rear_data, 0o755)?;
     elf_files.push(opts.rear_binary.clone());
     if let InitKind::Program(init) = &opts.init {
-        let data = std::fs::read(init).map_err(|e| Error::io("reading the init program", init, e))?;
+        let data =
+            std::fs::read(init).map_err(|e| Error::io("reading the init program", init, e))?;
         stage.write(Path::new("/init"), &data, 0o755)?;
         elf_files.push(init.clone());
     }
@@ -221,7 +367,11 @@ pub fn build_rescue_tree(
     for m in &resolution.missing {
         ui.message(
             Level::Warning,
-            &format!("{} needs {} (not found; listed as non-fatal)", m.binary.display(), m.library),
+            &format!(
+                "{} needs {} (not found; listed as non-fatal)",
+                m.binary.display(),
+                m.library
+            ),
         );
     }
     for lib in &resolution.libraries {
@@ -258,16 +408,22 @@ pub fn build_rescue_tree(
 
 fn is_exec_or_lib(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     name.contains(".so")
         || std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Copies host directory `from` to rescue path `to` (for a config dir not at `/etc/rear`).
 fn copy_dir_to(stage: &mut Stage, from: &Path, to: &Path) -> Result<()> {
-    for entry in walkdir::WalkDir::new(from).follow_links(false).sort_by_file_name() {
-        let entry =
-            entry.map_err(|e| Error::io("walking", e.path().unwrap_or(from).to_path_buf(), e.into()))?;
+    for entry in walkdir::WalkDir::new(from)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry
+            .map_err(|e| Error::io("walking", e.path().unwrap_or(from).to_path_buf(), e.into()))?;
         let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
@@ -288,15 +444,24 @@ fn gconv_files(resolver: &LibResolver) -> Vec<PathBuf> {
         if !g.is_dir() {
             continue;
         }
-        for name in ["gconv-modules", "gconv-modules.cache", "UTF-16.so", "UTF-32.so", "UTF-7.so"]
-        {
+        for name in [
+            "gconv-modules",
+            "gconv-modules.cache",
+            "UTF-16.so",
+            "UTF-32.so",
+            "UTF-7.so",
+        ] {
             let p = g.join(name);
             if p.is_file() {
                 out.push(p);
             }
         }
         if let Ok(rd) = std::fs::read_dir(g.join("gconv-modules.d")) {
-            out.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+            out.extend(
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file()),
+            );
         }
         break;
     }
@@ -334,13 +499,21 @@ fn add_modules(
         tree.modules_unknown = set.unknown;
         set.files
     };
-    let excluded: BTreeSet<String> = opts.exclude_modules.iter().map(|m| modules::normalize(m)).collect();
+    let excluded: BTreeSet<String> = opts
+        .exclude_modules
+        .iter()
+        .map(|m| modules::normalize(m))
+        .collect();
     files.retain(|f| !excluded.contains(&modules::name_of_path(f)));
     let mod_dest = PathBuf::from("/lib/modules").join(&opts.kernel.version);
     for f in &files {
         stage.copy_file_to(&mtree.dir().join(f), &mod_dest.join(f))?;
     }
-    for meta in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] {
+    for meta in [
+        "modules.order",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
         let p = mtree.dir().join(meta);
         if p.is_file() {
             stage.copy_file_to(&p, &mod_dest.join(meta))?;
@@ -349,7 +522,11 @@ fn add_modules(
     // Let depmod write modules.dep and its binary indexes for the subset, so that modprobe
     // works in the rescue system.
     Cmd::mutate(tools::DEPMOD)
-        .args(["-b".as_ref(), stage.root().as_os_str(), opts.kernel.version.as_ref()])
+        .args([
+            "-b".as_ref(),
+            stage.root().as_os_str(),
+            opts.kernel.version.as_ref(),
+        ])
         .describe("indexing the kernel modules of the rescue system")
         .run(runner)?;
 
@@ -372,11 +549,16 @@ fn add_modules(
             if !Path::new(dir).is_dir() {
                 continue;
             }
-            for e in walkdir::WalkDir::new(dir).follow_links(false).into_iter().filter_map(|e| e.ok())
+            for e in walkdir::WalkDir::new(dir)
+                .follow_links(false)
+                .into_iter()
+                .filter_map(|e| e.ok())
             {
                 let s = e.path().to_string_lossy();
                 if e.file_type().is_file()
-                    && pats.iter().any(|p| p == "*" || elf::wildcard_match(&format!("*{p}"), &s))
+                    && pats
+                        .iter()
+                        .any(|p| p == "*" || elf::wildcard_match(&format!("*{p}"), &s))
                 {
                     fw.insert(e.path().to_path_buf());
                 }
@@ -418,11 +600,24 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
     )?;
     stage.write(
         Path::new("/etc/hosts"),
-        format!("127.0.0.1 localhost\n127.0.1.1 {}\n::1 localhost\n", opts.hostname).as_bytes(),
+        format!(
+            "127.0.0.1 localhost\n127.0.1.1 {}\n::1 localhost\n",
+            opts.hostname
+        )
+        .as_bytes(),
         0o644,
     )?;
-    stage.write(Path::new("/etc/hostname"), format!("{}\n", opts.hostname).as_bytes(), 0o644)?;
-    for f in ["/etc/services", "/etc/protocols", "/etc/inputrc", "/etc/localtime"] {
+    stage.write(
+        Path::new("/etc/hostname"),
+        format!("{}\n", opts.hostname).as_bytes(),
+        0o644,
+    )?;
+    for f in [
+        "/etc/services",
+        "/etc/protocols",
+        "/etc/inputrc",
+        "/etc/localtime",
+    ] {
         if Path::new(f).is_file() {
             stage.copy_path(Path::new(f))?;
         }
@@ -432,7 +627,11 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
         None => network::probe_network(runner)?,
     };
     facts.use_dhcp |= opts.use_dhcp;
-    let resolv: String = facts.nameservers.iter().map(|n| format!("nameserver {n}\n")).collect();
+    let resolv: String = facts
+        .nameservers
+        .iter()
+        .map(|n| format!("nameserver {n}\n"))
+        .collect();
     stage.write(Path::new("/etc/resolv.conf"), resolv.as_bytes(), 0o644)?;
     let json = serde_json::to_vec_pretty(&facts)
         .map_err(|e| Error::invalid("network facts", e.to_string()))?;
@@ -444,12 +643,19 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let mut conf = String::from("# Written by rear mkrescue: facts of the source system at build time.\n");
+    let mut conf =
+        String::from("# Written by rear mkrescue: facts of the source system at build time.\n");
     let q = bash_quote;
     conf.push_str(&format!("RESCUE_BUILD_DATE={}\n", q(&now)));
     conf.push_str(&format!("RESCUE_SOURCE_HOSTNAME={}\n", q(&opts.hostname)));
-    conf.push_str(&format!("RESCUE_KERNEL_VERSION={}\n", q(&opts.kernel.version)));
-    conf.push_str(&format!("USE_DHCLIENT={}\n", if facts.use_dhcp { "y" } else { "" }));
+    conf.push_str(&format!(
+        "RESCUE_KERNEL_VERSION={}\n",
+        q(&opts.kernel.version)
+    ));
+    conf.push_str(&format!(
+        "USE_DHCLIENT={}\n",
+        if facts.use_dhcp { "y" } else { "" }
+    ));
     for i in &facts.interfaces {
         conf.push_str(&format!(
             "# interface {} mac {} mtu {} addresses {}\n",
@@ -478,7 +684,11 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
     );
     stage.write(Path::new("/root/.bash_profile"), profile.as_bytes(), 0o644)?;
     stage.write(Path::new("/etc/motd"), init::BANNER.as_bytes(), 0o644)?;
-    stage.write(Path::new(init::UDHCPC_SCRIPT_PATH), init::UDHCPC_SCRIPT.as_bytes(), 0o755)?;
+    stage.write(
+        Path::new(init::UDHCPC_SCRIPT_PATH),
+        init::UDHCPC_SCRIPT.as_bytes(),
+        0o755,
+    )?;
     Ok(())
 }
 
