@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rear_core::cmd::SystemRunner;
-use rear_core::rescue::{self, Compression, KernelSource, RescueOptions};
 use rear_core::rescue::output::{OutputKind, OutputOptions};
+use rear_core::rescue::{self, Compression, KernelSource, RescueOptions};
 use rear_core::ui::RecordingUi;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,13 +34,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = rescue::write_output(&o, &tree.kernel_image, &initrd, &runner, &ui)?;
     let total = t0.elapsed();
     let iso = std::fs::metadata(&files.files[0])?.len();
-    println!("tree {:.2}s ({} programs, {} libraries, {} modules, {} firmware)",
-        t_tree.as_secs_f64(), tree.programs.len(), tree.libraries.len(), tree.modules.len(), tree.firmware.len());
-    println!("pack {:.2}s (cpio {} bytes)", (t_pack - t_tree).as_secs_f64(), pack.cpio_bytes);
+    println!(
+        "tree {:.2}s ({} programs, {} libraries, {} modules, {} firmware)",
+        t_tree.as_secs_f64(),
+        tree.programs.len(),
+        tree.libraries.len(),
+        tree.modules.len(),
+        tree.firmware.len()
+    );
+    println!(
+        "pack {:.2}s (cpio {} bytes)",
+        (t_pack - t_tree).as_secs_f64(),
+        pack.cpio_bytes
+    );
     println!("iso {:.2}s", (total - t_pack).as_secs_f64());
     println!(
         "RESULT total_s={:.2} initrd_bytes={} iso_bytes={} cpio_bytes={}",
-        total.as_secs_f64(), pack.compressed_bytes, iso, pack.cpio_bytes
+        total.as_secs_f64(),
+        pack.compressed_bytes,
+        iso,
+        pack.cpio_bytes
     );
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rear_core::cmd::SystemRunner;
@@ -105,66 +106,105 @@ cat /etc/rear-release | sed 's/^/CHECK-RELEASE /'
 echo CHECK-END
 "#;
 
-fn build_iso(work: &Path, facts: NetworkFacts) -> PathBuf {
-    let conf = work.join("etc-rear");
-    std::fs::create_dir_all(&conf).unwrap();
-    std::fs::write(conf.join("check.sh"), CHECK).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        conf.join("check.sh"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    // The init is this test binary, stripped to keep the initrd small.
-    let init = work.join("init");
-    std::fs::copy(std::env::current_exe().unwrap(), &init).unwrap();
-    sh(&format!("strip {}", init.display()));
+/// The kernel and initrd every VM test boots, built once per test process.
+struct Built {
+    work: PathBuf,
+    kernel: PathBuf,
+    initrd: PathBuf,
+}
 
-    let mut o = RescueOptions::new(work, debian_kernel(), &rear_binary());
-    o.init = InitKind::Program(init);
-    o.config_dir = conf;
-    o.var_dir = work.join("var-lib-rear");
-    o.network = Some(facts);
-    o.hostname = "vmtest".into();
-    let runner = SystemRunner::new();
-    let ui = RecordingUi::new();
-    let t0 = Instant::now();
-    let tree = rescue::build_rescue_tree(&o, &runner, &ui).unwrap();
-    eprintln!(
-        "{}",
-        sh(&format!(
-            "cd {} && du -ak . | sort -n | tail -25",
-            tree.root.display()
-        ))
-    );
-    let initrd = work.join("initrd.zst");
-    let rep =
-        rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner).unwrap();
-    let mut out = OutputOptions::new(work, "vmtest");
-    out.kind = OutputKind::Iso;
-    out.output_dir = work.join("output");
+static BUILT: OnceLock<Built> = OnceLock::new();
+
+fn built() -> &'static Built {
+    BUILT.get_or_init(|| {
+        let work = tempfile::tempdir().unwrap().keep();
+        let conf = work.join("etc-rear");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(conf.join("check.sh"), CHECK).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            conf.join("check.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        // The init is this test binary, stripped to keep the initrd small.
+        let init = work.join("init");
+        std::fs::copy(std::env::current_exe().unwrap(), &init).unwrap();
+        sh(&format!("strip {}", init.display()));
+        // The source system's NIC had qemu's MAC: the init puts the recorded address on it
+        // (unless the kernel command line says rear.dhcp).
+        let facts: NetworkFacts = serde_json::from_str(
+            r#"{"interfaces":[{"name":"enp0s2","mac":"52:54:00:12:34:56","mtu":1500,
+                "addresses":["10.0.2.15/24"]}],
+                "routes":[{"dst":"default","gateway":"10.0.2.2","dev":"enp0s2"}],
+                "nameservers":["10.0.2.3"],"use_dhcp":false}"#,
+        )
+        .unwrap();
+        let mut o = RescueOptions::new(&work, debian_kernel(), &rear_binary());
+        o.init = InitKind::Program(init);
+        o.config_dir = conf;
+        o.var_dir = work.join("var-lib-rear");
+        o.network = Some(facts);
+        o.hostname = "vmtest".into();
+        let runner = SystemRunner::new();
+        let t0 = Instant::now();
+        let tree = rescue::build_rescue_tree(&o, &runner, &RecordingUi::new()).unwrap();
+        let initrd = work.join("initrd.zst");
+        let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner)
+            .unwrap();
+        eprintln!(
+            "built the rescue system in {:.1?}: initrd {} MB (cpio {} MB)",
+            t0.elapsed(),
+            rep.compressed_bytes / 1_000_000,
+            rep.cpio_bytes / 1_000_000,
+        );
+        std::fs::remove_dir_all(&tree.root).unwrap();
+        Built {
+            work,
+            kernel: tree.kernel_image,
+            initrd,
+        }
+    })
+}
+
+/// Writes the boot medium `kind` with the test command on the kernel command line.
+fn medium(kind: OutputKind, extra_args: &[&str]) -> PathBuf {
+    let b = built();
+    let mut out = OutputOptions::new(&b.work.join(format!("{kind:?}")), "vmtest");
+    out.kind = kind;
+    out.output_dir = b.work.join("output");
     out.serial_console = Some("ttyS0,115200".into());
     out.kernel_args = vec!["rear.test=/etc/rear/check.sh".into(), "panic=-1".into()];
+    out.kernel_args
+        .extend(extra_args.iter().map(|s| s.to_string()));
     out.default_entry = DefaultEntry::Recover;
     out.timeout_secs = 1;
-    let files = rescue::write_output(&out, &tree.kernel_image, &initrd, &runner, &ui).unwrap();
+    let files = rescue::write_output(
+        &out,
+        &b.kernel,
+        &b.initrd,
+        &SystemRunner::new(),
+        &RecordingUi::new(),
+    )
+    .unwrap();
     eprintln!(
-        "built ISO in {:.1?}: initrd {} MB (cpio {} MB), ISO {} MB",
-        t0.elapsed(),
-        rep.compressed_bytes / 1_000_000,
-        rep.cpio_bytes / 1_000_000,
+        "{:?}: {} MB",
+        kind,
         std::fs::metadata(&files.files[0]).unwrap().len() / 1_000_000
     );
     files.files[0].clone()
 }
 
-/// Boots `iso` and returns the serial console output once the test command finished.
-fn boot(iso: &Path, work: &Path, uefi: bool) -> String {
-    let serial = work.join(if uefi {
-        "serial-uefi.log"
-    } else {
-        "serial-bios.log"
-    });
+enum Boot<'a> {
+    Cdrom(&'a Path),
+    Disk(&'a Path),
+}
+
+/// Boots the medium and returns the serial console output once the test command finished.
+fn boot(medium: Boot, uefi: bool) -> String {
+    let work = &built().work;
+    let serial = work.join("serial.log");
+    let _ = std::fs::remove_file(&serial);
     let disk = work.join("disk.raw");
     std::fs::write(&disk, []).unwrap();
     sh(&format!("truncate -s 64M {}", disk.display()));
@@ -185,12 +225,24 @@ fn boot(iso: &Path, work: &Path, uefi: bool) -> String {
     .args([
         "-drive",
         &format!("file={},if=virtio,format=raw", disk.display()),
-    ])
-    .args([
-        "-drive",
-        &format!("file={},media=cdrom,readonly=on", iso.display()),
-    ])
-    .args(["-boot", "d"]);
+    ]);
+    match medium {
+        Boot::Cdrom(iso) => {
+            cmd.args([
+                "-drive",
+                &format!("file={},media=cdrom,readonly=on", iso.display()),
+            ]);
+            cmd.args(["-boot", "d"]);
+        }
+        Boot::Disk(raw) => {
+            let drive = format!(
+                "file={},format=raw,if=none,id=rescue,snapshot=on",
+                raw.display()
+            );
+            cmd.args(["-drive", &drive]);
+            cmd.args(["-device", "virtio-blk-pci,drive=rescue,bootindex=1"]);
+        }
+    }
     if uefi {
         cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
     }
@@ -278,17 +330,8 @@ fn host_rear_version() -> String {
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
 fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
-    let work = tempfile::tempdir().unwrap();
-    // The source system's NIC had qemu's MAC: the init must put the recorded address on it.
-    let facts: NetworkFacts = serde_json::from_str(
-        r#"{"interfaces":[{"name":"enp0s2","mac":"52:54:00:12:34:56","mtu":1500,
-            "addresses":["10.0.2.15/24"]}],
-            "routes":[{"dst":"default","gateway":"10.0.2.2","dev":"enp0s2"}],
-            "nameservers":["10.0.2.3"],"use_dhcp":false}"#,
-    )
-    .unwrap();
-    let iso = build_iso(work.path(), facts);
-    let log = boot(&iso, work.path(), false);
+    let iso = medium(OutputKind::Iso, &[]);
+    let log = boot(Boot::Cdrom(&iso), false);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     assert!(
         log.contains("network configured from the source system"),
@@ -299,13 +342,18 @@ fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
 fn vm_rescue_iso_boots_on_uefi_with_dhcp() {
-    let work = tempfile::tempdir().unwrap();
-    let facts = NetworkFacts {
-        use_dhcp: true,
-        ..NetworkFacts::default()
-    };
-    let iso = build_iso(work.path(), facts);
-    let log = boot(&iso, work.path(), true);
+    let iso = medium(OutputKind::Iso, &["rear.dhcp"]);
+    let log = boot(Boot::Cdrom(&iso), true);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
-    assert!(log.contains("DHCP"), "{log}");
+    assert!(log.contains("rear init: DHCP"), "{log}");
+}
+
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_rawdisk_boots_on_bios_and_uefi() {
+    let raw = medium(OutputKind::Rawdisk, &[]);
+    for uefi in [false, true] {
+        let log = boot(Boot::Disk(&raw), uefi);
+        assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    }
 }

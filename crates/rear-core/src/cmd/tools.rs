@@ -168,6 +168,8 @@ registry! {
     SETSID = "setsid", Required, "util-linux";
     BUSYBOX = "busybox", Optional, "busybox-static";
     LDCONFIG = "ldconfig", Optional, "libc-bin";
+    SYSLINUX = "syslinux", Optional, "syslinux";
+    GRUB_MKNETDIR = "grub-mknetdir", Optional, "grub-common";
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //!    dm, md, crypto) the kernel loads on demand through `/sbin/modprobe`;
 //! 4. brings up the network from [`NETWORK_FILE`]: the recorded addresses and routes on the NIC
 //!    with the recorded MAC ([`network::plan_network`]), else DHCP (`dhclient`, or busybox
-//!    `udhcpc`), unless the kernel command line says `noip`;
+//!    `udhcpc`) or when the kernel command line says `rear.dhcp`; nothing with `noip`;
 //! 5. runs what the kernel command line asks ([`BootOptions`]): `rear.test=CMD` runs `bash -c CMD`,
 //!    prints its output and `REAR-TEST-RC=<rc>`, then powers off (for tests); `unattended` runs
 //!    `rear --non-interactive recover` and reboots (powers off with `rear.poweroff`);
@@ -61,6 +61,8 @@ pub struct BootOptions {
     pub debug: bool,
     /// `rear.poweroff`: power off instead of rebooting after an unattended recovery.
     pub poweroff: bool,
+    /// `rear.dhcp`: use DHCP even when addresses were recorded.
+    pub dhcp: bool,
 }
 
 /// Splits a kernel command line into words, honouring double quotes (`a="b c"` is one word,
@@ -108,6 +110,7 @@ impl BootOptions {
                 "noip" => o.no_network = true,
                 "debug" => o.debug = true,
                 "rear.poweroff" => o.poweroff = true,
+                "rear.dhcp" => o.dhcp = true,
                 _ => {
                     if let Some(cmd) = w.strip_prefix("rear.test=") {
                         o.test_command = Some(cmd.to_string());
@@ -272,7 +275,7 @@ fn ip(runner: &dyn Runner, args: &[String]) -> bool {
 }
 
 /// Configures the network from the recorded facts, falling back to DHCP. Returns a summary line.
-pub fn setup_network(runner: &dyn Runner) -> String {
+pub fn setup_network(runner: &dyn Runner, force_dhcp: bool) -> String {
     let _ = ip(
         runner,
         &["link".into(), "set".into(), "lo".into(), "up".into()],
@@ -285,7 +288,7 @@ pub fn setup_network(runner: &dyn Runner) -> String {
     if present.is_empty() {
         return "no network interface found".into();
     }
-    if !facts.use_dhcp && !facts.interfaces.is_empty() {
+    if !force_dhcp && !facts.use_dhcp && !facts.interfaces.is_empty() {
         let (cmds, unmapped) = network::plan_network(&facts, &present);
         if !cmds.is_empty() {
             let ok = cmds.iter().all(|c| ip(runner, c));
@@ -467,7 +470,7 @@ pub fn run_init(runner: &dyn Runner) -> ! {
     load_modules(runner);
     console_line("rear init: kernel modules loaded");
     if !boot.no_network {
-        let summary = setup_network(runner);
+        let summary = setup_network(runner, boot.dhcp);
         console_line(&format!("rear init: {summary}"));
     }
     tracing::info!("sshd and keyboard maps are not set up by this init yet");

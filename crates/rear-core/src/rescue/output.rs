@@ -9,7 +9,9 @@
 //!   `grub-efi-amd64-bin`) placed as `\EFI\BOOT\BOOTX64.EFI` in a FAT image (`mkfs.vfat` + mtools,
 //!   no loop mount) that is the El Torito EFI boot image. Both menus offer "recover",
 //!   "recover unattended" and "boot from local disk". The ISO is written with `xorriso -as mkisofs`.
-//! - `PXE`, `USB`, `RAWDISK`: [`Error::NotImplemented`].
+//! - `RAWDISK`: `PREFIX.raw`, a GPT disk image that boots on BIOS (syslinux) and UEFI (the same
+//!   GRUB EFI image), built without loop devices;
+//! - `PXE`, `USB`: [`Error::NotImplemented`].
 //!
 //! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
 
@@ -173,9 +175,11 @@ pub fn write_output(
         OutputKind::Usb => Err(Error::NotImplemented {
             what: "OUTPUT=USB".into(),
         }),
-        OutputKind::Rawdisk => Err(Error::NotImplemented {
-            what: "OUTPUT=RAWDISK".into(),
-        }),
+        OutputKind::Rawdisk => {
+            let raw = make_rawdisk(opts, kernel, initrd, runner)?;
+            ui.message(Level::Info, &format!("Wrote disk image {}", raw.display()));
+            Ok(OutputReport { files: vec![raw] })
+        }
     }
 }
 
@@ -274,21 +278,9 @@ fn make_iso(
     )?;
 
     // UEFI: GRUB standalone image in a FAT El Torito image.
-    let cfg = opts.work_dir.join("grub-embedded.cfg");
     let grub = grub_cfg(opts, &initrd_name, &marker);
-    write(&cfg, grub.as_bytes())?;
     write(&tree.join("boot/grub/grub.cfg"), grub.as_bytes())?;
-    let efi = opts.work_dir.join("BOOTX64.EFI");
-    Cmd::mutate(tools::GRUB_MKSTANDALONE)
-        .args(["-O", "x86_64-efi", "--locales=", "--fonts=", "--themes="])
-        .arg(format!("--install-modules={GRUB_EFI_MODULES}"))
-        .arg(format!("--modules={GRUB_EFI_MODULES}"))
-        .arg("-o")
-        .arg(&efi)
-        .arg(format!("boot/grub/grub.cfg={}", cfg.display()))
-        .describe("building the GRUB EFI image of the rescue ISO")
-        .timeout(Duration::from_secs(300))
-        .run(runner)?;
+    let efi = grub_efi_image(opts, &grub, runner)?;
     let efi_size = std::fs::metadata(&efi)
         .map_err(|e| Error::io("reading", &efi, e))?
         .len();
@@ -349,6 +341,143 @@ fn make_iso(
         .timeout(Duration::from_secs(600))
         .run(runner)?;
     Ok(iso)
+}
+
+/// Builds `WORK_DIR/BOOTX64.EFI`: a GRUB standalone EFI image with `grub_cfg` embedded.
+fn grub_efi_image(opts: &OutputOptions, grub_cfg: &str, runner: &dyn Runner) -> Result<PathBuf> {
+    let cfg = opts.work_dir.join("grub-embedded.cfg");
+    write(&cfg, grub_cfg.as_bytes())?;
+    let efi = opts.work_dir.join("BOOTX64.EFI");
+    Cmd::mutate(tools::GRUB_MKSTANDALONE)
+        .args(["-O", "x86_64-efi", "--locales=", "--fonts=", "--themes="])
+        .arg(format!("--install-modules={GRUB_EFI_MODULES}"))
+        .arg(format!("--modules={GRUB_EFI_MODULES}"))
+        .arg("-o")
+        .arg(&efi)
+        .arg(format!("boot/grub/grub.cfg={}", cfg.display()))
+        .describe("building the GRUB EFI image of the rescue system")
+        .timeout(Duration::from_secs(300))
+        .run(runner)?;
+    Ok(efi)
+}
+
+/// The GPT type GUID of an EFI system partition.
+const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+/// The syslinux GPT-aware MBR boot code (Debian's `syslinux-common`).
+pub const SYSLINUX_GPTMBR: &str = "/usr/lib/syslinux/mbr/gptmbr.bin";
+
+/// `RAWDISK`: a GPT disk image with one FAT partition (an ESP marked legacy-BIOS-bootable) that
+/// boots on UEFI through `\EFI\BOOT\BOOTX64.EFI` (GRUB) and on BIOS through syslinux
+/// (`gptmbr.bin` in the MBR, `ldlinux.sys` in the partition). Built on the image file with
+/// sfdisk, `mkfs.vfat --offset`, mtools and `syslinux --offset`: no loop device.
+fn make_rawdisk(
+    opts: &OutputOptions,
+    kernel: &Path,
+    initrd: &Path,
+    runner: &dyn Runner,
+) -> Result<PathBuf> {
+    let initrd_name = initrd
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "initrd".into());
+    std::fs::create_dir_all(&opts.work_dir)
+        .map_err(|e| Error::io("creating directory", &opts.work_dir, e))?;
+    let marker = format!("rear-{}.marker", std::process::id());
+    let grub = grub_cfg(opts, &initrd_name, &marker);
+    let efi = grub_efi_image(opts, &grub, runner)?;
+    let size_of = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len())
+            .map_err(|e| Error::io("reading", p, e))
+    };
+    let payload = size_of(kernel)? + size_of(initrd)? + size_of(&efi)?;
+    // FAT needs ~2% for its tables; 16 MiB slack; 1 MiB before the partition and 1 MiB for the
+    // backup GPT after it.
+    let part_mib = (payload + payload / 50) / (1 << 20) + 16;
+    let disk_mib = part_mib + 2;
+    let raw = opts.output_dir.join(format!("{}.raw", opts.prefix));
+    let f = std::fs::File::create(&raw).map_err(|e| Error::io("creating", &raw, e))?;
+    f.set_len(disk_mib << 20)
+        .map_err(|e| Error::io("sizing", &raw, e))?;
+    drop(f);
+    let layout = format!(
+        "label: gpt\nstart=2048, size={}, type={ESP_TYPE}, name=\"REAR-RAWDISK\", attrs=\"LegacyBIOSBootable\"\n",
+        part_mib * 2048
+    );
+    Cmd::mutate(tools::SFDISK)
+        .args(["--no-reread", "--no-tell-kernel", "-q"])
+        .arg(&raw)
+        .stdin_bytes(layout)
+        .describe("partitioning the rescue disk image")
+        .run(runner)?;
+    Cmd::mutate(tools::MKFS_VFAT)
+        .args(["--offset=2048", "-F", "32", "-n", "REAR-EFI"])
+        .arg(&raw)
+        .arg((part_mib * 1024).to_string())
+        .describe("creating the file system of the rescue disk image")
+        .run(runner)?;
+    let at = format!("{}@@1M", raw.display());
+    let mtools = |t: tools::Tool, args: Vec<std::ffi::OsString>| {
+        Cmd::mutate(t)
+            .arg("-i")
+            .arg(&at)
+            .args(args)
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .describe("filling the rescue disk image")
+            .run(runner)
+    };
+    mtools(
+        tools::MMD,
+        vec![
+            "::/EFI".into(),
+            "::/EFI/BOOT".into(),
+            "::/boot".into(),
+            "::/syslinux".into(),
+        ],
+    )?;
+    let marker_file = opts.work_dir.join(&marker);
+    write(&marker_file, opts.prefix.as_bytes())?;
+    let syslinux_cfg = opts.work_dir.join("syslinux.cfg");
+    write(&syslinux_cfg, isolinux_cfg(opts, &initrd_name).as_bytes())?;
+    let mut copies: Vec<(PathBuf, String)> = vec![
+        (efi.clone(), "::/EFI/BOOT/BOOTX64.EFI".into()),
+        (kernel.to_path_buf(), "::/boot/kernel".into()),
+        (initrd.to_path_buf(), format!("::/boot/{initrd_name}")),
+        (marker_file, format!("::/boot/{marker}")),
+        (syslinux_cfg, "::/syslinux/syslinux.cfg".into()),
+    ];
+    for m in ["menu.c32", "libutil.c32", "libcom32.c32"] {
+        copies.push((
+            Path::new(SYSLINUX_BIOS_DIR).join(m),
+            format!("::/syslinux/{m}"),
+        ));
+    }
+    for (from, to) in copies {
+        mtools(tools::MCOPY, vec![from.into(), to.into()])?;
+    }
+    Cmd::mutate(tools::SYSLINUX)
+        .args([
+            "--offset",
+            "1048576",
+            "--install",
+            "--directory",
+            "/syslinux",
+        ])
+        .arg(&raw)
+        .describe("installing syslinux into the rescue disk image")
+        .run(runner)?;
+    // The GPT-aware MBR boot code goes into the first 440 bytes, before the disk signature and
+    // the protective partition entry that sfdisk wrote.
+    let mbr =
+        std::fs::read(SYSLINUX_GPTMBR).map_err(|e| Error::io("reading", SYSLINUX_GPTMBR, e))?;
+    let mut img = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&raw)
+        .map_err(|e| Error::io("opening", &raw, e))?;
+    use std::io::Write as _;
+    img.write_all(&mbr[..mbr.len().min(440)])
+        .map_err(|e| Error::io("writing the MBR of", &raw, e))?;
+    Ok(raw)
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<()> {
