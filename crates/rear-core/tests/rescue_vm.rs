@@ -150,7 +150,7 @@ fn built() -> &'static Built {
         let t0 = Instant::now();
         let tree = rescue::build_rescue_tree(&o, &runner, &RecordingUi::new()).unwrap();
         let initrd = work.join("initrd.zst");
-        let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::default(), 0, &runner)
+        let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::Zstd(3), 0, &runner)
             .unwrap();
         eprintln!(
             "built the rescue system in {:.1?}: initrd {} MB (cpio {} MB)",
@@ -198,6 +198,8 @@ fn medium(kind: OutputKind, extra_args: &[&str]) -> PathBuf {
 enum Boot<'a> {
     Cdrom(&'a Path),
     Disk(&'a Path),
+    /// Network boot from qemu's TFTP server: (TFTP root, boot file).
+    Net(&'a Path, &'a str),
 }
 
 /// Boots the medium and returns the serial console output once the test command finished.
@@ -221,11 +223,11 @@ fn boot(medium: Boot, uefi: bool) -> String {
     ])
     .args(["-smp", "2", "-m", "1024", "-display", "none", "-no-reboot"])
     .args(["-serial", &format!("file:{}", serial.display())])
-    .args(["-nic", "user,model=virtio-net-pci,mac=52:54:00:12:34:56"])
     .args([
         "-drive",
         &format!("file={},if=virtio,format=raw", disk.display()),
     ]);
+    let mut nic = "user,model=virtio-net-pci,mac=52:54:00:12:34:56".to_string();
     match medium {
         Boot::Cdrom(iso) => {
             cmd.args([
@@ -242,7 +244,12 @@ fn boot(medium: Boot, uefi: bool) -> String {
             cmd.args(["-drive", &drive]);
             cmd.args(["-device", "virtio-blk-pci,drive=rescue,bootindex=1"]);
         }
+        Boot::Net(tftp, bootfile) => {
+            nic.push_str(&format!(",tftp={},bootfile={bootfile}", tftp.display()));
+            cmd.args(["-boot", "n"]);
+        }
     }
+    cmd.args(["-nic", &nic]);
     if uefi {
         cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
     }
@@ -356,4 +363,32 @@ fn vm_rescue_rawdisk_boots_on_bios_and_uefi() {
         let log = boot(Boot::Disk(&raw), uefi);
         assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     }
+}
+
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_pxe_boots_with_pxelinux_and_grub() {
+    let b = built();
+    let mut out = OutputOptions::new(&b.work.join("pxe-work"), "vmtest");
+    out.kind = OutputKind::Pxe;
+    out.output_dir = b.work.join("output");
+    out.pxe.tftp_dir = b.work.join("tftp");
+    out.pxe.macs = vec!["52:54:00:12:34:56".into()];
+    out.serial_console = Some("ttyS0,115200".into());
+    out.kernel_args = vec!["rear.test=/etc/rear/check.sh".into(), "panic=-1".into()];
+    out.default_entry = DefaultEntry::Recover;
+    out.timeout_secs = 1;
+    let files =
+        rescue::write_output(&out, &b.kernel, &b.initrd, &SystemRunner::new(), &RecordingUi::new())
+            .unwrap();
+    let tftp = &out.pxe.tftp_dir;
+    assert!(files.files.contains(&tftp.join("pxelinux.cfg/01-52-54-00-12-34-56")), "{files:?}");
+    assert!(tftp.join("boot/grub/x86_64-efi/core.efi").is_file());
+    assert!(tftp.join("boot/grub/i386-pc/core.0").is_file());
+    // BIOS: pxelinux picks the per-MAC menu
+    let log = boot(Boot::Net(tftp, "pxelinux.0"), false);
+    assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    // UEFI: GRUB's network image
+    let log = boot(Boot::Net(tftp, "boot/grub/x86_64-efi/core.efi"), true);
+    assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
 }

@@ -11,7 +11,11 @@
 //!   "recover unattended" and "boot from local disk". The ISO is written with `xorriso -as mkisofs`.
 //! - `RAWDISK`: `PREFIX.raw`, a GPT disk image that boots on BIOS (syslinux) and UEFI (the same
 //!   GRUB EFI image), built without loop devices;
-//! - `PXE`, `USB`: [`Error::NotImplemented`].
+//! - `PXE`: in the TFTP directory, `PREFIX.kernel` and the initrd, pxelinux (`pxelinux.0`,
+//!   `lpxelinux.0` for HTTP, menus in `pxelinux.cfg/rear-PREFIX` with a `01-MAC` link per MAC),
+//!   GRUB for BIOS and UEFI network boot (`grub-mknetdir`: `boot/grub/i386-pc/core.0`,
+//!   `boot/grub/x86_64-efi/core.efi`, `grub.cfg-01-MAC`), and an iPXE script `PREFIX.ipxe`;
+//! - `USB`: [`Error::NotImplemented`].
 //!
 //! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
 
@@ -95,6 +99,23 @@ pub struct OutputOptions {
     pub default_entry: DefaultEntry,
     /// Scratch directory for the ISO tree and the EFI image.
     pub work_dir: PathBuf,
+    /// Network boot settings (`OUTPUT=PXE`).
+    pub pxe: PxeOptions,
+}
+
+/// Where and how `OUTPUT=PXE` writes its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PxeOptions {
+    /// The TFTP (or HTTP) root directory (`PXE_TFTP_URL` as a `file://` URL or a local path;
+    /// default `OUTPUT_DIR/pxe`).
+    pub tftp_dir: PathBuf,
+    /// The pxelinux configuration directory (`PXE_CONFIG_URL`; default `TFTP_DIR/pxelinux.cfg`).
+    pub config_dir: Option<PathBuf>,
+    /// Prefix of the kernel and initrd file names (`PXE_TFTP_PREFIX`, default `PREFIX.`).
+    pub file_prefix: Option<String>,
+    /// MAC addresses that get their own boot configuration (`PXE_CREATE_LINKS=MAC`: the source
+    /// system's NICs).
+    pub macs: Vec<String>,
 }
 
 impl OutputOptions {
@@ -110,6 +131,12 @@ impl OutputOptions {
             timeout_secs: 5,
             default_entry: DefaultEntry::LocalDisk,
             work_dir: work_dir.to_path_buf(),
+            pxe: PxeOptions {
+                tftp_dir: PathBuf::from("/var/lib/rear/output/pxe"),
+                config_dir: None,
+                file_prefix: None,
+                macs: Vec::new(),
+            },
         }
     }
 
@@ -169,9 +196,14 @@ pub fn write_output(
             ui.message(Level::Info, &format!("Wrote ISO image {}", iso.display()));
             Ok(OutputReport { files: vec![iso] })
         }
-        OutputKind::Pxe => Err(Error::NotImplemented {
-            what: "OUTPUT=PXE".into(),
-        }),
+        OutputKind::Pxe => {
+            let files = make_pxe(opts, kernel, initrd, runner)?;
+            ui.message(
+                Level::Info,
+                &format!("Wrote network boot files to {}", opts.pxe.tftp_dir.display()),
+            );
+            Ok(OutputReport { files })
+        }
         OutputKind::Usb => Err(Error::NotImplemented {
             what: "OUTPUT=USB".into(),
         }),
@@ -359,6 +391,112 @@ fn grub_efi_image(opts: &OutputOptions, grub_cfg: &str, runner: &dyn Runner) -> 
         .timeout(Duration::from_secs(300))
         .run(runner)?;
     Ok(efi)
+}
+
+/// The pxelinux boot programs (Debian's `pxelinux` package).
+pub const PXELINUX_DIR: &str = "/usr/lib/PXELINUX";
+
+/// A MAC address in pxelinux's and GRUB's config file form: `01-aa-bb-cc-dd-ee-ff`.
+pub fn mac_config_name(mac: &str) -> String {
+    format!("01-{}", mac.to_lowercase().replace(':', "-"))
+}
+
+/// The GRUB configuration for network boot (paths on the TFTP server).
+pub fn grub_net_cfg(opts: &OutputOptions, kernel: &str, initrd: &str) -> String {
+    let full = grub_cfg(opts, initrd, "");
+    full.lines()
+        .filter(|l| !l.starts_with("search "))
+        .map(|l| {
+            l.replace("linux /boot/kernel", &format!("linux /{kernel}"))
+                .replace(&format!("initrd /boot/{initrd}"), &format!("initrd /{initrd}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The iPXE script (`chain tftp://SERVER/PREFIX.ipxe`).
+pub fn ipxe_script(opts: &OutputOptions, kernel: &str, initrd: &str) -> String {
+    format!(
+        "#!ipxe\n# Relax-and-Recover rescue system of {p}\nkernel {kernel} initrd={initrd} {args}\ninitrd {initrd}\nboot\n",
+        p = opts.prefix,
+        args = opts.cmdline(&[]),
+    )
+}
+
+fn make_pxe(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Runner) -> Result<Vec<PathBuf>> {
+    let tftp = &opts.pxe.tftp_dir;
+    let prefix = opts.pxe.file_prefix.clone().unwrap_or_else(|| format!("{}.", opts.prefix));
+    let ext = initrd
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "img".into());
+    let kname = format!("{prefix}kernel");
+    let iname = format!("{prefix}initrd.{ext}");
+    let mut files = vec![tftp.join(&kname), tftp.join(&iname)];
+    copy(kernel, &files[0])?;
+    copy(initrd, &files[1])?;
+
+    // pxelinux (BIOS): boot programs, modules, the menu and a link per MAC.
+    for (dir, f) in [
+        (PXELINUX_DIR, "pxelinux.0"),
+        (PXELINUX_DIR, "lpxelinux.0"),
+        (SYSLINUX_BIOS_DIR, "ldlinux.c32"),
+        (SYSLINUX_BIOS_DIR, "menu.c32"),
+        (SYSLINUX_BIOS_DIR, "libutil.c32"),
+        (SYSLINUX_BIOS_DIR, "libcom32.c32"),
+    ] {
+        let to = tftp.join(f);
+        if !to.exists() {
+            copy(&Path::new(dir).join(f), &to)?;
+        }
+    }
+    let cfg_dir = opts.pxe.config_dir.clone().unwrap_or_else(|| tftp.join("pxelinux.cfg"));
+    let menu = isolinux_cfg(opts, &iname)
+        .replace("kernel /boot/kernel", &format!("kernel {kname}"))
+        .replace(&format!("initrd=/boot/{iname}"), &format!("initrd={iname}"));
+    let cfg_name = format!("rear-{}", opts.prefix);
+    write(&cfg_dir.join(&cfg_name), menu.as_bytes())?;
+    files.push(cfg_dir.join(&cfg_name));
+    for mac in &opts.pxe.macs {
+        let link = cfg_dir.join(mac_config_name(mac));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&cfg_name, &link).map_err(|e| Error::io("creating symlink", &link, e))?;
+        files.push(link);
+    }
+
+    // GRUB (BIOS and UEFI network boot).
+    Cmd::mutate(tools::GRUB_MKNETDIR)
+        .arg(format!("--net-directory={}", tftp.display()))
+        .args(["--subdir=boot/grub", "-d", "/usr/lib/grub/i386-pc"])
+        .describe("writing the GRUB BIOS network boot image")
+        .timeout(Duration::from_secs(300))
+        .run(runner)?;
+    Cmd::mutate(tools::GRUB_MKNETDIR)
+        .arg(format!("--net-directory={}", tftp.display()))
+        .args(["--subdir=boot/grub", "-d", "/usr/lib/grub/x86_64-efi"])
+        .describe("writing the GRUB UEFI network boot image")
+        .timeout(Duration::from_secs(300))
+        .run(runner)?;
+    let grub = grub_net_cfg(opts, &kname, &iname);
+    let grub_dir = tftp.join("boot/grub");
+    let grub_main = grub_dir.join(format!("grub.cfg-rear-{}", opts.prefix));
+    write(&grub_main, grub.as_bytes())?;
+    files.push(grub_main);
+    for mac in &opts.pxe.macs {
+        let p = grub_dir.join(format!("grub.cfg-{}", mac_config_name(mac)));
+        write(&p, grub.as_bytes())?;
+        files.push(p);
+    }
+    // GRUB falls back to grub.cfg: only written when the server has none, as pxelinux's
+    // `default` is left alone.
+    if !grub_dir.join("grub.cfg").exists() {
+        write(&grub_dir.join("grub.cfg"), grub.as_bytes())?;
+    }
+    let ipxe = tftp.join(format!("{}.ipxe", opts.prefix));
+    write(&ipxe, ipxe_script(opts, &kname, &iname).as_bytes())?;
+    files.push(ipxe);
+    Ok(files)
 }
 
 /// The GPT type GUID of an EFI system partition.
