@@ -274,6 +274,48 @@ impl RescueOptions {
         }
     }
 
+    /// Takes the rescue settings from ReaR's configuration variables: `MODULES`,
+    /// `MODULES_LOAD`, `EXCLUDE_MODULES`, `FIRMWARE_FILES`, `PROGS`, `REQUIRED_PROGS`,
+    /// `COPY_AS_IS`, `COPY_AS_IS_EXCLUDE`, `LIBS`, `NON_FATAL_BINARIES_WITH_MISSING_LIBRARY`,
+    /// `CONFIG_DIR`, `VAR_DIR`, `HOSTNAME` and `USE_DHCLIENT`. Unset variables keep the
+    /// current values. The kernel (`KERNEL_FILE`, `-r`) is chosen by the caller
+    /// ([`KernelSource`]).
+    pub fn apply_config(&mut self, config: &crate::config::Config) {
+        let set = |name: &str| config.get(name).is_some();
+        if set("MODULES") {
+            self.modules = ModuleSelection::from_config(&config.list("MODULES"));
+        }
+        if set("FIRMWARE_FILES") {
+            self.firmware = FirmwareSelection::from_config(&config.list("FIRMWARE_FILES"));
+        }
+        let lists: [(&str, &mut Vec<String>); 7] = [
+            ("MODULES_LOAD", &mut self.modules_load),
+            ("EXCLUDE_MODULES", &mut self.exclude_modules),
+            ("PROGS", &mut self.progs),
+            ("REQUIRED_PROGS", &mut self.required_progs),
+            ("COPY_AS_IS_EXCLUDE", &mut self.copy_as_is_exclude),
+            ("LIBS", &mut self.libs),
+            ("NON_FATAL_BINARIES_WITH_MISSING_LIBRARY", &mut self.non_fatal_binaries),
+        ];
+        for (name, field) in lists {
+            if set(name) {
+                *field = config.list(name);
+            }
+        }
+        if set("COPY_AS_IS") {
+            self.copy_as_is = config.list("COPY_AS_IS").into_iter().map(PathBuf::from).collect();
+        }
+        for (name, field) in [("CONFIG_DIR", &mut self.config_dir), ("VAR_DIR", &mut self.var_dir)] {
+            if let Some(v) = config.get_string(name).filter(|v| !v.is_empty()) {
+                *field = PathBuf::from(v);
+            }
+        }
+        if let Some(h) = config.get_string("HOSTNAME").filter(|v| !v.is_empty()) {
+            self.hostname = h;
+        }
+        self.use_dhcp |= config.is_true("USE_DHCLIENT");
+    }
+
     /// The stage directory.
     pub fn stage_dir(&self) -> PathBuf {
         self.work_dir.join("rootfs")
@@ -308,6 +350,35 @@ mod tests {
             FirmwareSelection::from_config(&s(&["no"])),
             FirmwareSelection::None
         );
+    }
+
+    #[test]
+    fn options_from_config_variables() {
+        use crate::config::{Config, Value};
+        let mut c = Config::new();
+        let arr = |v: &[&str]| Value::Array(v.iter().map(|s| s.to_string()).collect());
+        c.set("MODULES", arr(&["all_modules"]));
+        c.set("MODULES_LOAD", Value::Scalar("vmxnet3 zram".into()));
+        c.set("FIRMWARE_FILES", arr(&["no"]));
+        c.set("PROGS", arr(&["strace"]));
+        c.set("COPY_AS_IS", arr(&["/opt/agent", "/etc/agent.conf"]));
+        c.set("USE_DHCLIENT", Value::Scalar("yes".into()));
+        c.set("VAR_DIR", Value::Scalar("/srv/rear".into()));
+        let k = KernelSource {
+            image: "/boot/vmlinuz-x".into(),
+            version: "x".into(),
+            modules_root: "/".into(),
+        };
+        let mut o = RescueOptions::new(Path::new("/tmp/w"), k, Path::new("/usr/sbin/rear"));
+        o.apply_config(&c);
+        assert_eq!(o.modules, ModuleSelection::All);
+        assert_eq!(o.modules_load, vec!["vmxnet3", "zram"]);
+        assert_eq!(o.firmware, FirmwareSelection::None);
+        assert_eq!(o.progs, vec!["strace"]);
+        assert_eq!(o.copy_as_is, vec![PathBuf::from("/opt/agent"), "/etc/agent.conf".into()]);
+        assert!(o.use_dhcp);
+        assert_eq!(o.var_dir, PathBuf::from("/srv/rear"));
+        assert_eq!(o.config_dir, PathBuf::from("/etc/rear"));
     }
 
     #[test]

@@ -140,6 +140,75 @@ impl OutputOptions {
         }
     }
 
+    /// Takes the output settings from ReaR's configuration variables: `OUTPUT`, `ISO_DIR`,
+    /// `ISO_PREFIX`, `ISO_VOLID`, `KERNEL_CMDLINE`, `USE_SERIAL_CONSOLE` (with
+    /// `SERIAL_CONSOLE_DEVICES` naming the first device), `USER_INPUT_TIMEOUT` (menu timeout),
+    /// `ISO_DEFAULT` (`boothd`/`manual`/`automatic`, with `ISO_RECOVER_MODE=unattended`),
+    /// `PXE_TFTP_URL`/`PXE_TFTP_PATH`, `PXE_CONFIG_URL`/`PXE_CONFIG_PATH`, `PXE_TFTP_PREFIX`.
+    /// `file://` URLs and plain paths are accepted for the PXE directories.
+    pub fn apply_config(&mut self, config: &crate::config::Config) -> Result<()> {
+        let get = |n: &str| config.get_string(n).filter(|v| !v.is_empty());
+        if let Some(o) = get("OUTPUT") {
+            self.kind = OutputKind::from_config(&o)?;
+        }
+        if let Some(d) = get("ISO_DIR") {
+            self.output_dir = PathBuf::from(d);
+        }
+        if let Some(p) = get("ISO_PREFIX") {
+            self.prefix = p;
+        }
+        if let Some(v) = get("ISO_VOLID") {
+            self.volume_id = v;
+        }
+        if config.get("KERNEL_CMDLINE").is_some() {
+            self.kernel_args = config.list("KERNEL_CMDLINE");
+        }
+        if config.is_true("USE_SERIAL_CONSOLE") {
+            let dev = config
+                .list("SERIAL_CONSOLE_DEVICES")
+                .first()
+                .map(|d| d.trim_start_matches("/dev/").to_string())
+                .unwrap_or_else(|| "ttyS0".into());
+            self.serial_console = Some(format!("{dev},115200"));
+        }
+        if let Some(t) = get("USER_INPUT_TIMEOUT").and_then(|t| t.parse().ok()) {
+            self.timeout_secs = t;
+        }
+        match get("ISO_DEFAULT").as_deref() {
+            Some("manual") => self.default_entry = DefaultEntry::Recover,
+            Some("automatic") => {
+                self.default_entry = if get("ISO_RECOVER_MODE").as_deref() == Some("unattended") {
+                    DefaultEntry::Unattended
+                } else {
+                    DefaultEntry::Recover
+                }
+            }
+            Some(_) => self.default_entry = DefaultEntry::LocalDisk,
+            None => {}
+        }
+        let dir = |v: String| PathBuf::from(v.strip_prefix("file://").unwrap_or(&v));
+        if let Some(d) = get("PXE_TFTP_PATH").or_else(|| get("PXE_TFTP_URL")) {
+            if d.contains("://") && !d.starts_with("file://") {
+                return Err(Error::NotImplemented {
+                    what: format!("PXE_TFTP_URL '{d}' (only file:// and local paths)"),
+                });
+            }
+            self.pxe.tftp_dir = dir(d);
+        }
+        if let Some(d) = get("PXE_CONFIG_PATH").or_else(|| get("PXE_CONFIG_URL")) {
+            if d.contains("://") && !d.starts_with("file://") {
+                return Err(Error::NotImplemented {
+                    what: format!("PXE_CONFIG_URL '{d}' (only file:// and local paths)"),
+                });
+            }
+            self.pxe.config_dir = Some(dir(d));
+        }
+        if let Some(p) = get("PXE_TFTP_PREFIX") {
+            self.pxe.file_prefix = Some(p);
+        }
+        Ok(())
+    }
+
     fn cmdline(&self, extra: &[&str]) -> String {
         let mut v: Vec<String> = self.kernel_args.clone();
         if let Some(s) = &self.serial_console {
