@@ -111,13 +111,18 @@ struct Built {
     work: PathBuf,
     kernel: PathBuf,
     initrd: PathBuf,
+    stage: PathBuf,
 }
 
 static BUILT: OnceLock<Built> = OnceLock::new();
 
 fn built() -> &'static Built {
     BUILT.get_or_init(|| {
-        let work = tempfile::tempdir().unwrap().keep();
+        // One fixed directory, emptied at the start of each run, so runs do not pile up images
+        // (the static is never dropped, so a temporary directory would never be removed).
+        let work = PathBuf::from("/var/tmp/rear-rescue-vm-test");
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
         let conf = work.join("etc-rear");
         std::fs::create_dir_all(&conf).unwrap();
         std::fs::write(conf.join("check.sh"), CHECK).unwrap();
@@ -158,12 +163,7 @@ fn built() -> &'static Built {
             rep.compressed_bytes / 1_000_000,
             rep.cpio_bytes / 1_000_000,
         );
-        std::fs::remove_dir_all(&tree.root).unwrap();
-        Built {
-            work,
-            kernel: tree.kernel_image,
-            initrd,
-        }
+        Built { work, kernel: tree.kernel_image, initrd, stage: tree.root }
     })
 }
 
@@ -200,6 +200,8 @@ enum Boot<'a> {
     Disk(&'a Path),
     /// Network boot from qemu's TFTP server: (TFTP root, boot file).
     Net(&'a Path, &'a str),
+    /// qemu's own loader: (kernel, initrd, command line).
+    Direct(&'a Path, &'a Path, &'a str),
 }
 
 /// Boots the medium and returns the serial console output once the test command finished.
@@ -243,6 +245,9 @@ fn boot(medium: Boot, uefi: bool) -> String {
             );
             cmd.args(["-drive", &drive]);
             cmd.args(["-device", "virtio-blk-pci,drive=rescue,bootindex=1"]);
+        }
+        Boot::Direct(kernel, initrd, append) => {
+            cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).args(["-append", append]);
         }
         Boot::Net(tftp, bootfile) => {
             nic.push_str(&format!(",tftp={},bootfile={bootfile}", tftp.display()));
@@ -391,4 +396,30 @@ fn vm_rescue_pxe_boots_with_pxelinux_and_grub() {
     // UEFI: GRUB's network image
     let log = boot(Boot::Net(tftp, "boot/grub/x86_64-efi/core.efi"), true);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+}
+
+/// The bash /init (InitKind::Script), booted from RAMDISK output with qemu's -kernel/-initrd.
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_ramdisk_boots_with_the_script_init() {
+    let b = built();
+    let init = b.stage.join("init");
+    std::fs::remove_file(&init).unwrap();
+    std::fs::write(&init, rear_core::rescue::init::INIT_SCRIPT).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let initrd = b.work.join("initrd-script.zst");
+    let runner = SystemRunner::new();
+    rescue::pack_initramfs(&b.stage, &initrd, Compression::Zstd(3), 0, &runner).unwrap();
+    let mut out = OutputOptions::new(&b.work.join("ramdisk-work"), "vmtest");
+    out.kind = OutputKind::Ramdisk;
+    out.output_dir = b.work.join("output");
+    let files = rescue::write_output(&out, &b.kernel, &initrd, &runner, &RecordingUi::new()).unwrap();
+    assert_eq!(files.files.len(), 2);
+    let log = boot(
+        Boot::Direct(&files.files[0], &files.files[1], "console=ttyS0,115200 rear.test=/etc/rear/check.sh"),
+        false,
+    );
+    assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    assert!(log.contains("rear init: DHCP (busybox udhcpc)"), "{log}");
 }

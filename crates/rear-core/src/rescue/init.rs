@@ -508,6 +508,8 @@ pub const INIT_SCRIPT: &str = r#"#!/bin/bash
 # PID 1 of the rear rescue system (the bash alternative to the init built into the rear binary).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 say() { echo "$*" > /dev/console; }
+# poweroff/reboot without depending on systemctl or busybox: the kernel's sysrq trigger
+halt_now() { sync; echo "$1" > /proc/sysrq-trigger; sleep 10; }
 # 1. pseudo file systems
 mkdir -p /proc /sys /dev /run /tmp
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
@@ -533,7 +535,9 @@ case " $cmdline " in *" noip "*) ;; *)
     [ "$(cat $n/type)" = 1 ] && [ "${n##*/}" != lo ] || continue
     ip link set "${n##*/}" up
     if command -v dhclient >/dev/null; then dhclient -1 "${n##*/}"
-    elif command -v busybox >/dev/null; then busybox udhcpc -i "${n##*/}" -n -q -t 5 -s /etc/rear/udhcpc.script
+    elif command -v busybox >/dev/null; then
+      busybox udhcpc -i "${n##*/}" -n -q -t 5 -s /etc/rear/udhcpc.script >/dev/null 2>&1 &&
+        say "rear init: DHCP (busybox udhcpc) on ${n##*/}"
     fi
   done ;;
 esac
@@ -541,14 +545,19 @@ say "REAR-RESCUE-INIT: ready"
 # 4. what the kernel command line asks for
 test_cmd=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^rear\.test=//p')
 if [ -n "$test_cmd" ]; then
-  bash -c "${test_cmd//\"/}" > /dev/console 2>&1; say "REAR-TEST-RC=$?"; sync; poweroff -f
+  bash -c "$test_cmd" > /dev/console 2>&1; say "REAR-TEST-RC=$?"; halt_now o
 fi
 case " $cmdline " in
-  *" unattended "*) rear --non-interactive recover > /dev/console 2>&1; sync; reboot -f ;;
+  *" unattended "*) rear --non-interactive recover > /dev/console 2>&1
+    case " $cmdline " in *" rear.poweroff "*) halt_now o ;; *) halt_now b ;; esac ;;
   *" auto_recover "*|*" automatic "*) rear recover < /dev/console > /dev/console 2>&1 ;;
 esac
-# 5. a login shell on the console, forever
-while true; do cat /etc/motd > /dev/console; setsid -c bash -l < /dev/console > /dev/console 2>&1; done
+# 5. a login shell on the primary console, forever
+tty=$(sed 's/.* //' /sys/class/tty/console/active); [ "$tty" = tty0 ] && tty=tty1
+while true; do
+  cat /etc/motd > /dev/$tty
+  setsid -c bash -l < /dev/$tty > /dev/$tty 2>&1
+done
 "#;
 
 #[cfg(test)]
