@@ -295,7 +295,10 @@ impl RescueOptions {
             ("REQUIRED_PROGS", &mut self.required_progs),
             ("COPY_AS_IS_EXCLUDE", &mut self.copy_as_is_exclude),
             ("LIBS", &mut self.libs),
-            ("NON_FATAL_BINARIES_WITH_MISSING_LIBRARY", &mut self.non_fatal_binaries),
+            (
+                "NON_FATAL_BINARIES_WITH_MISSING_LIBRARY",
+                &mut self.non_fatal_binaries,
+            ),
         ];
         for (name, field) in lists {
             if set(name) {
@@ -303,9 +306,16 @@ impl RescueOptions {
             }
         }
         if set("COPY_AS_IS") {
-            self.copy_as_is = config.list("COPY_AS_IS").into_iter().map(PathBuf::from).collect();
+            self.copy_as_is = config
+                .list("COPY_AS_IS")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect();
         }
-        for (name, field) in [("CONFIG_DIR", &mut self.config_dir), ("VAR_DIR", &mut self.var_dir)] {
+        for (name, field) in [
+            ("CONFIG_DIR", &mut self.config_dir),
+            ("VAR_DIR", &mut self.var_dir),
+        ] {
             if let Some(v) = config.get_string(name).filter(|v| !v.is_empty()) {
                 *field = PathBuf::from(v);
             }
@@ -375,7 +385,10 @@ mod tests {
         assert_eq!(o.modules_load, vec!["vmxnet3", "zram"]);
         assert_eq!(o.firmware, FirmwareSelection::None);
         assert_eq!(o.progs, vec!["strace"]);
-        assert_eq!(o.copy_as_is, vec![PathBuf::from("/opt/agent"), "/etc/agent.conf".into()]);
+        assert_eq!(
+            o.copy_as_is,
+            vec![PathBuf::from("/opt/agent"), "/etc/agent.conf".into()]
+        );
         assert!(o.use_dhcp);
         assert_eq!(o.var_dir, PathBuf::from("/srv/rear"));
         assert_eq!(o.config_dir, PathBuf::from("/etc/rear"));

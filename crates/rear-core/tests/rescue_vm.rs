@@ -155,15 +155,20 @@ fn built() -> &'static Built {
         let t0 = Instant::now();
         let tree = rescue::build_rescue_tree(&o, &runner, &RecordingUi::new()).unwrap();
         let initrd = work.join("initrd.zst");
-        let rep = rescue::pack_initramfs(&tree.root, &initrd, Compression::Zstd(3), 0, &runner)
-            .unwrap();
+        let rep =
+            rescue::pack_initramfs(&tree.root, &initrd, Compression::Zstd(3), 0, &runner).unwrap();
         eprintln!(
             "built the rescue system in {:.1?}: initrd {} MB (cpio {} MB)",
             t0.elapsed(),
             rep.compressed_bytes / 1_000_000,
             rep.cpio_bytes / 1_000_000,
         );
-        Built { work, kernel: tree.kernel_image, initrd, stage: tree.root }
+        Built {
+            work,
+            kernel: tree.kernel_image,
+            initrd,
+            stage: tree.root,
+        }
     })
 }
 
@@ -247,7 +252,11 @@ fn boot(medium: Boot, uefi: bool) -> String {
             cmd.args(["-device", "virtio-blk-pci,drive=rescue,bootindex=1"]);
         }
         Boot::Direct(kernel, initrd, append) => {
-            cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).args(["-append", append]);
+            cmd.arg("-kernel")
+                .arg(kernel)
+                .arg("-initrd")
+                .arg(initrd)
+                .args(["-append", append]);
         }
         Boot::Net(tftp, bootfile) => {
             nic.push_str(&format!(",tftp={},bootfile={bootfile}", tftp.display()));
@@ -383,11 +392,21 @@ fn vm_rescue_pxe_boots_with_pxelinux_and_grub() {
     out.kernel_args = vec!["rear.test=/etc/rear/check.sh".into(), "panic=-1".into()];
     out.default_entry = DefaultEntry::Recover;
     out.timeout_secs = 1;
-    let files =
-        rescue::write_output(&out, &b.kernel, &b.initrd, &SystemRunner::new(), &RecordingUi::new())
-            .unwrap();
+    let files = rescue::write_output(
+        &out,
+        &b.kernel,
+        &b.initrd,
+        &SystemRunner::new(),
+        &RecordingUi::new(),
+    )
+    .unwrap();
     let tftp = &out.pxe.tftp_dir;
-    assert!(files.files.contains(&tftp.join("pxelinux.cfg/01-52-54-00-12-34-56")), "{files:?}");
+    assert!(
+        files
+            .files
+            .contains(&tftp.join("pxelinux.cfg/01-52-54-00-12-34-56")),
+        "{files:?}"
+    );
     assert!(tftp.join("boot/grub/x86_64-efi/core.efi").is_file());
     assert!(tftp.join("boot/grub/i386-pc/core.0").is_file());
     // BIOS: pxelinux picks the per-MAC menu
@@ -414,10 +433,15 @@ fn vm_rescue_ramdisk_boots_with_the_script_init() {
     let mut out = OutputOptions::new(&b.work.join("ramdisk-work"), "vmtest");
     out.kind = OutputKind::Ramdisk;
     out.output_dir = b.work.join("output");
-    let files = rescue::write_output(&out, &b.kernel, &initrd, &runner, &RecordingUi::new()).unwrap();
+    let files =
+        rescue::write_output(&out, &b.kernel, &initrd, &runner, &RecordingUi::new()).unwrap();
     assert_eq!(files.files.len(), 2);
     let log = boot(
-        Boot::Direct(&files.files[0], &files.files[1], "console=ttyS0,115200 rear.test=/etc/rear/check.sh"),
+        Boot::Direct(
+            &files.files[0],
+            &files.files[1],
+            "console=ttyS0,115200 rear.test=/etc/rear/check.sh",
+        ),
         false,
     );
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");

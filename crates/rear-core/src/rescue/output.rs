@@ -269,7 +269,10 @@ pub fn write_output(
             let files = make_pxe(opts, kernel, initrd, runner)?;
             ui.message(
                 Level::Info,
-                &format!("Wrote network boot files to {}", opts.pxe.tftp_dir.display()),
+                &format!(
+                    "Wrote network boot files to {}",
+                    opts.pxe.tftp_dir.display()
+                ),
             );
             Ok(OutputReport { files })
         }
@@ -477,7 +480,10 @@ pub fn grub_net_cfg(opts: &OutputOptions, kernel: &str, initrd: &str) -> String 
         .filter(|l| !l.starts_with("search "))
         .map(|l| {
             l.replace("linux /boot/kernel", &format!("linux /{kernel}"))
-                .replace(&format!("initrd /boot/{initrd}"), &format!("initrd /{initrd}"))
+                .replace(
+                    &format!("initrd /boot/{initrd}"),
+                    &format!("initrd /{initrd}"),
+                )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -493,9 +499,18 @@ pub fn ipxe_script(opts: &OutputOptions, kernel: &str, initrd: &str) -> String {
     )
 }
 
-fn make_pxe(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Runner) -> Result<Vec<PathBuf>> {
+fn make_pxe(
+    opts: &OutputOptions,
+    kernel: &Path,
+    initrd: &Path,
+    runner: &dyn Runner,
+) -> Result<Vec<PathBuf>> {
     let tftp = &opts.pxe.tftp_dir;
-    let prefix = opts.pxe.file_prefix.clone().unwrap_or_else(|| format!("{}.", opts.prefix));
+    let prefix = opts
+        .pxe
+        .file_prefix
+        .clone()
+        .unwrap_or_else(|| format!("{}.", opts.prefix));
     let ext = initrd
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
@@ -520,7 +535,11 @@ fn make_pxe(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Run
             copy(&Path::new(dir).join(f), &to)?;
         }
     }
-    let cfg_dir = opts.pxe.config_dir.clone().unwrap_or_else(|| tftp.join("pxelinux.cfg"));
+    let cfg_dir = opts
+        .pxe
+        .config_dir
+        .clone()
+        .unwrap_or_else(|| tftp.join("pxelinux.cfg"));
     let menu = isolinux_cfg(opts, &iname)
         .replace("kernel /boot/kernel", &format!("kernel {kname}"))
         .replace(&format!("initrd=/boot/{iname}"), &format!("initrd={iname}"));
@@ -530,7 +549,8 @@ fn make_pxe(opts: &OutputOptions, kernel: &Path, initrd: &Path, runner: &dyn Run
     for mac in &opts.pxe.macs {
         let link = cfg_dir.join(mac_config_name(mac));
         let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&cfg_name, &link).map_err(|e| Error::io("creating symlink", &link, e))?;
+        std::os::unix::fs::symlink(&cfg_name, &link)
+            .map_err(|e| Error::io("creating symlink", &link, e))?;
         files.push(link);
     }
 

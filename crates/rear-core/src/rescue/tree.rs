@@ -379,8 +379,11 @@ pub fn build_rescue_tree(
     }
     tree.libraries = resolution.libraries.iter().cloned().collect();
     // The loader's cache, so that libraries in ld.so.conf directories are found as on the host.
-    let conf: String =
-        resolver.system_dirs().iter().map(|d| format!("{}\n", d.display())).collect();
+    let conf: String = resolver
+        .system_dirs()
+        .iter()
+        .map(|d| format!("{}\n", d.display()))
+        .collect();
     stage.write(Path::new("/etc/ld.so.conf"), conf.as_bytes(), 0o644)?;
     if tools::LDCONFIG.resolve().is_some() {
         Cmd::mutate(tools::LDCONFIG)
