@@ -11,8 +11,8 @@
 //! 2. [`pack_initramfs`] (stage `pack`): writes the stage as a reproducible cpio newc archive
 //!    ([`cpio`]) compressed with zstd (multithreaded, the default), gzip or xz.
 //! 3. [`write_output`] (stage `output`): `RAMDISK` (kernel + initrd) or `ISO` (hybrid BIOS via
-//!    isolinux + UEFI via a GRUB standalone EFI image), see [`output`]. `PXE`, `USB` and
-//!    `RAWDISK` return [`Error::NotImplemented`].
+//!    isolinux + UEFI via a GRUB standalone EFI image), `RAWDISK`, `PXE` and `USB` ([`usb`]), see
+//!    [`output`].
 //!
 //! At boot the image runs [`init::run_init`] as PID 1 (the `rear` binary dispatches to it when it
 //! runs as PID 1 or as `/init`); a commented bash `/init` is the alternative ([`InitKind`]).
@@ -27,6 +27,7 @@ pub mod network;
 pub mod output;
 pub mod pack;
 pub mod tree;
+pub mod usb;
 
 use std::path::{Path, PathBuf};
 

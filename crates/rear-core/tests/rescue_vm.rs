@@ -447,3 +447,55 @@ fn vm_rescue_ramdisk_boots_with_the_script_init() {
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     assert!(log.contains("rear init: DHCP (busybox udhcpc)"), "{log}");
 }
+
+/// `rear format` + `OUTPUT=USB` on a disk image: two rescue systems written, one kept, and the
+/// disk boots on BIOS and UEFI.
+#[test]
+#[ignore = "needs qemu (scripts/test-all.sh runs it)"]
+fn vm_rescue_usb_disk_boots_on_bios_and_uefi() {
+    use rear_core::rescue::usb;
+    let b = built();
+    let disk = b.work.join("usb.img");
+    std::fs::write(&disk, []).unwrap();
+    sh(&format!("truncate -s 1G {}", disk.display()));
+    let runner = SystemRunner::new();
+    usb::format_usb(&disk, &usb::UsbFormatOptions { efi_mib: 256 }, &runner).unwrap();
+    // the data partition is a real ext4 labelled REAR-000
+    let parts = sh(&format!("sfdisk --json {}", disk.display()));
+    let (data_start, _) = usb::find_partition(&parts, usb::DATA_LABEL).unwrap();
+    let probe = sh(&format!(
+        "blkid -p -O {data_start} -o export {}",
+        disk.display()
+    ));
+    assert!(
+        probe.contains("LABEL=REAR-000") && probe.contains("TYPE=ext4"),
+        "{probe}"
+    );
+
+    let mut out = OutputOptions::new(&b.work.join("usb-work"), "vmtest");
+    out.kind = OutputKind::Usb;
+    out.usb_disk = Some(disk.clone());
+    out.usb_retain = 1;
+    out.serial_console = Some("ttyS0,115200".into());
+    out.kernel_args = vec!["rear.test=/etc/rear/check.sh".into(), "panic=-1".into()];
+    out.default_entry = DefaultEntry::Recover;
+    out.timeout_secs = 1;
+    let ui = RecordingUi::new();
+    rescue::write_output(&out, &b.kernel, &b.initrd, &runner, &ui).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    rescue::write_output(&out, &b.kernel, &b.initrd, &runner, &ui).unwrap();
+    let (efi_start, _) = usb::find_partition(&parts, usb::EFI_LABEL).unwrap();
+    let listing = sh(&format!(
+        "MTOOLS_SKIP_CHECK=1 mdir -b -i {}@@{efi_start} ::/rear/rear-vmtest",
+        disk.display()
+    ));
+    assert_eq!(
+        listing.lines().count(),
+        1,
+        "only the newest copy is kept: {listing}"
+    );
+    for uefi in [false, true] {
+        let log = boot(Boot::Disk(&disk), uefi);
+        assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    }
+}

@@ -170,6 +170,8 @@ registry! {
     LDCONFIG = "ldconfig", Optional, "libc-bin";
     SYSLINUX = "syslinux", Optional, "syslinux";
     GRUB_MKNETDIR = "grub-mknetdir", Optional, "grub-common";
+    MDIR = "mdir", Optional, "mtools";
+    MDELTREE = "mdeltree", Optional, "mtools";
 }
 
 #[cfg(test)]

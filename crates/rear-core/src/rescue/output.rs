@@ -15,7 +15,8 @@
 //!   `lpxelinux.0` for HTTP, menus in `pxelinux.cfg/rear-PREFIX` with a `01-MAC` link per MAC),
 //!   GRUB for BIOS and UEFI network boot (`grub-mknetdir`: `boot/grub/i386-pc/core.0`,
 //!   `boot/grub/x86_64-efi/core.efi`, `grub.cfg-01-MAC`), and an iPXE script `PREFIX.ipxe`;
-//! - `USB`: [`Error::NotImplemented`].
+//! - `USB`: the rescue disk prepared by `rear format` gets the new rescue system and keeps the
+//!   last `USB_RETAIN_BACKUP_NR` ones, see [`crate::rescue::usb`].
 //!
 //! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
 
@@ -101,6 +102,11 @@ pub struct OutputOptions {
     pub work_dir: PathBuf,
     /// Network boot settings (`OUTPUT=PXE`).
     pub pxe: PxeOptions,
+    /// The rescue disk for `OUTPUT=USB` (the whole disk prepared by
+    /// [`crate::rescue::usb::format_usb`]; the caller resolves `USB_DEVICE`).
+    pub usb_disk: Option<PathBuf>,
+    /// How many rescue systems the USB disk keeps (`USB_RETAIN_BACKUP_NR`, default 2).
+    pub usb_retain: usize,
 }
 
 /// Where and how `OUTPUT=PXE` writes its files.
@@ -137,6 +143,8 @@ impl OutputOptions {
                 file_prefix: None,
                 macs: Vec::new(),
             },
+            usb_disk: None,
+            usb_retain: 2,
         }
     }
 
@@ -205,6 +213,9 @@ impl OutputOptions {
         }
         if let Some(p) = get("PXE_TFTP_PREFIX") {
             self.pxe.file_prefix = Some(p);
+        }
+        if let Some(n) = get("USB_RETAIN_BACKUP_NR").and_then(|n| n.parse().ok()) {
+            self.usb_retain = n;
         }
         Ok(())
     }
@@ -276,9 +287,23 @@ pub fn write_output(
             );
             Ok(OutputReport { files })
         }
-        OutputKind::Usb => Err(Error::NotImplemented {
-            what: "OUTPUT=USB".into(),
-        }),
+        OutputKind::Usb => {
+            let disk = opts.usb_disk.as_ref().ok_or_else(|| {
+                Error::invalid(
+                    "USB_DEVICE",
+                    "OUTPUT=USB needs the rescue disk (USB_DEVICE)",
+                )
+            })?;
+            let dir =
+                crate::rescue::usb::write_usb(opts, disk, opts.usb_retain, kernel, initrd, runner)?;
+            ui.message(
+                Level::Info,
+                &format!("Wrote the rescue system to {} ({dir})", disk.display()),
+            );
+            Ok(OutputReport {
+                files: vec![disk.clone()],
+            })
+        }
         OutputKind::Rawdisk => {
             let raw = make_rawdisk(opts, kernel, initrd, runner)?;
             ui.message(Level::Info, &format!("Wrote disk image {}", raw.display()));
@@ -384,7 +409,7 @@ fn make_iso(
     // UEFI: GRUB standalone image in a FAT El Torito image.
     let grub = grub_cfg(opts, &initrd_name, &marker);
     write(&tree.join("boot/grub/grub.cfg"), grub.as_bytes())?;
-    let efi = grub_efi_image(opts, &grub, runner)?;
+    let efi = grub_efi_image_for(opts, &grub, runner)?;
     let efi_size = std::fs::metadata(&efi)
         .map_err(|e| Error::io("reading", &efi, e))?
         .len();
@@ -448,7 +473,11 @@ fn make_iso(
 }
 
 /// Builds `WORK_DIR/BOOTX64.EFI`: a GRUB standalone EFI image with `grub_cfg` embedded.
-fn grub_efi_image(opts: &OutputOptions, grub_cfg: &str, runner: &dyn Runner) -> Result<PathBuf> {
+pub(crate) fn grub_efi_image_for(
+    opts: &OutputOptions,
+    grub_cfg: &str,
+    runner: &dyn Runner,
+) -> Result<PathBuf> {
     let cfg = opts.work_dir.join("grub-embedded.cfg");
     write(&cfg, grub_cfg.as_bytes())?;
     let efi = opts.work_dir.join("BOOTX64.EFI");
@@ -611,7 +640,7 @@ fn make_rawdisk(
         .map_err(|e| Error::io("creating directory", &opts.work_dir, e))?;
     let marker = format!("rear-{}.marker", std::process::id());
     let grub = grub_cfg(opts, &initrd_name, &marker);
-    let efi = grub_efi_image(opts, &grub, runner)?;
+    let efi = grub_efi_image_for(opts, &grub, runner)?;
     let size_of = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.len())
