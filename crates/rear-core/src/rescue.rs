@@ -234,6 +234,8 @@ pub struct RescueOptions {
     pub network: Option<network::NetworkFacts>,
     /// `USE_DHCLIENT`: the rescue system uses DHCP instead of the recorded addresses.
     pub use_dhcp: bool,
+    /// `NETWORKING_PREPARATION_COMMANDS`, run by the init before the network setup.
+    pub networking_preparation_commands: Vec<String>,
     /// Extra `KEY=value` lines for `/etc/rear/rescue.conf` (build-time facts the workflow wants
     /// the rescue system to know).
     pub rescue_conf: Vec<(String, String)>,
@@ -269,6 +271,7 @@ impl RescueOptions {
                 .unwrap_or_else(|_| "localhost".into()),
             network: None,
             use_dhcp: false,
+            networking_preparation_commands: Vec::new(),
             rescue_conf: Vec::new(),
             init: InitKind::Rust,
             ship_registry_tools: true,
@@ -278,7 +281,7 @@ impl RescueOptions {
     /// Takes the rescue settings from ReaR's configuration variables: `MODULES`,
     /// `MODULES_LOAD`, `EXCLUDE_MODULES`, `FIRMWARE_FILES`, `PROGS`, `REQUIRED_PROGS`,
     /// `COPY_AS_IS`, `COPY_AS_IS_EXCLUDE`, `LIBS`, `NON_FATAL_BINARIES_WITH_MISSING_LIBRARY`,
-    /// `CONFIG_DIR`, `VAR_DIR`, `HOSTNAME` and `USE_DHCLIENT`. Unset variables keep the
+    /// `CONFIG_DIR`, `VAR_DIR`, `HOSTNAME`, `USE_DHCLIENT` and `NETWORKING_PREPARATION_COMMANDS`. Unset variables keep the
     /// current values. The kernel (`KERNEL_FILE`, `-r`) is chosen by the caller
     /// ([`KernelSource`]).
     pub fn apply_config(&mut self, config: &crate::config::Config) {
@@ -289,7 +292,11 @@ impl RescueOptions {
         if set("FIRMWARE_FILES") {
             self.firmware = FirmwareSelection::from_config(&config.list("FIRMWARE_FILES"));
         }
-        let lists: [(&str, &mut Vec<String>); 7] = [
+        let lists: [(&str, &mut Vec<String>); 8] = [
+            (
+                "NETWORKING_PREPARATION_COMMANDS",
+                &mut self.networking_preparation_commands,
+            ),
             ("MODULES_LOAD", &mut self.modules_load),
             ("EXCLUDE_MODULES", &mut self.exclude_modules),
             ("PROGS", &mut self.progs),

@@ -8,7 +8,8 @@
 //!    drivers for every `modalias` under `/sys/devices` with `modprobe -a -b -q`, repeating while new
 //!    devices appear (virtio-pci first reveals the virtio devices). Everything else (file systems,
 //!    dm, md, crypto) the kernel loads on demand through `/sbin/modprobe`;
-//! 4. brings up the network from [`NETWORK_FILE`]: the recorded addresses and routes on the NIC
+//! 4. runs `NETWORKING_PREPARATION_COMMANDS` (stopping at a `return`), then brings up the
+//!    network from [`NETWORK_FILE`]: the recorded addresses and routes on the NIC
 //!    with the recorded MAC ([`network::plan_network`]), else DHCP (`dhclient`, or busybox
 //!    `udhcpc`) or when the kernel command line says `rear.dhcp`; nothing with `noip`;
 //! 5. runs what the kernel command line asks ([`BootOptions`]): `rear.test=CMD` runs `bash -c CMD`,
@@ -284,6 +285,15 @@ pub fn setup_network(runner: &dyn Runner, force_dhcp: bool) -> String {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    for c in &facts.preparation_commands {
+        if c.trim() == "return" {
+            return "network set up by NETWORKING_PREPARATION_COMMANDS".into();
+        }
+        let rc = run_shell_command(runner, c);
+        if rc != 0 {
+            console_line(&format!("rear init: '{c}' exited with {rc}"));
+        }
+    }
     let present = present_nics(Path::new("/sys/class/net"));
     if present.is_empty() {
         return "no network interface found".into();

@@ -48,6 +48,10 @@ pub struct NetworkFacts {
     pub nameservers: Vec<String>,
     /// Use DHCP instead of the recorded addresses (`USE_DHCLIENT`).
     pub use_dhcp: bool,
+    /// `NETWORKING_PREPARATION_COMMANDS`: bash commands run before the network is set up; a
+    /// command that is just `return` ends the network setup there (as in ReaR).
+    #[serde(default)]
+    pub preparation_commands: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +127,7 @@ pub fn parse_ip_json(addr: &str, route: &str) -> Result<NetworkFacts> {
         routes,
         nameservers: Vec::new(),
         use_dhcp: false,
+        preparation_commands: Vec::new(),
     })
 }
 

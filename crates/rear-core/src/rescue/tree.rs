@@ -641,6 +641,9 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
         None => network::probe_network(runner)?,
     };
     facts.use_dhcp |= opts.use_dhcp;
+    facts
+        .preparation_commands
+        .clone_from(&opts.networking_preparation_commands);
     let resolv: String = facts
         .nameservers
         .iter()
