@@ -142,7 +142,8 @@ fn built() -> &'static Built {
             r#"{"interfaces":[{"name":"enp0s2","mac":"52:54:00:12:34:56","mtu":1500,
                 "addresses":["10.0.2.15/24"]}],
                 "routes":[{"dst":"default","gateway":"10.0.2.2","dev":"enp0s2"}],
-                "nameservers":["10.0.2.3"],"use_dhcp":false}"#,
+                "nameservers":["10.0.2.3"],"use_dhcp":false,
+                "preparation_commands":["echo REAR-PREP-RAN"]}"#,
         )
         .unwrap();
         let mut o = RescueOptions::new(&work, debian_kernel(), &rear_binary());
@@ -357,6 +358,15 @@ fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
     assert!(
         log.contains("network configured from the source system"),
         "{log}"
+    );
+    // NETWORKING_PREPARATION_COMMANDS ran before the network setup
+    let prep = log
+        .find("REAR-PREP-RAN")
+        .expect("preparation command output");
+    assert!(
+        prep < log
+            .find("network configured from the source system")
+            .unwrap()
     );
 }
 
