@@ -138,6 +138,9 @@ fn small_tree_is_complete_and_packs_for_gnu_cpio() {
         assert!(root.join(f).exists(), "{f} missing");
     }
     assert_eq!(t.programs_missing, vec!["no-such-prog-xyz"]);
+    // reboot is not the host's systemctl link (no systemd in the rescue system)
+    let reboot = std::fs::read_to_string(root.join("usr/sbin/reboot")).unwrap();
+    assert!(reboot.contains("echo b > /proc/sysrq-trigger"), "{reboot}");
     // libraries of lsblk (libblkid, libsmartcols) and the run-time ones
     for l in [
         "libblkid.so.1",

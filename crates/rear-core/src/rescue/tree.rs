@@ -79,8 +79,6 @@ pub const BASE_PROGS: &[&str] = &[
     "pwd",
     "readlink",
     "realpath",
-    "reboot",
-    "poweroff",
     "rm",
     "rmdir",
     "rmmod",
@@ -154,8 +152,6 @@ pub const BASE_PROGS: &[&str] = &[
     "vgcreate",
     "lvcreate",
     "vgcfgrestore",
-    "shutdown",
-    "halt",
     "openvt",
     "chvt",
     "setfont",
@@ -643,7 +639,7 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
     facts.use_dhcp |= opts.use_dhcp;
     facts
         .preparation_commands
-        .clone_from(&opts.networking_preparation_commands);
+        .extend(opts.networking_preparation_commands.iter().cloned());
     let resolv: String = facts
         .nameservers
         .iter()
@@ -706,6 +702,20 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
         init::UDHCPC_SCRIPT.as_bytes(),
         0o755,
     )?;
+    // On the host these are links to systemctl, which needs a running systemd: the rescue system
+    // gets small scripts that sync, unmount and use the kernel's sysrq trigger instead.
+    for (name, key) in [
+        ("reboot", "b"),
+        ("poweroff", "o"),
+        ("halt", "o"),
+        ("shutdown", "o"),
+    ] {
+        let script = format!(
+            "#!/bin/bash\n# {name} in the rear rescue system (no systemd here)\nsync\n\
+             umount -a -r 2>/dev/null\nsync\necho {key} > /proc/sysrq-trigger\n"
+        );
+        stage.write(&Path::new("/usr/sbin").join(name), script.as_bytes(), 0o755)?;
+    }
     Ok(())
 }
 
