@@ -16,7 +16,7 @@
 //!
 //! At boot the image runs [`init::run_init`] as PID 1 (the `rear` binary dispatches to it when it
 //! runs as PID 1 or as `/init`); a commented bash `/init` is the alternative ([`InitKind`]).
-//! Nothing here prints: progress goes through [`Ui`], details to the log.
+//! Nothing here prints: progress goes through [`crate::ui::Ui`], details to the log.
 
 pub mod copy;
 pub mod cpio;
@@ -37,8 +37,6 @@ use crate::{Error, Result};
 pub use output::{OutputKind, OutputOptions, OutputReport, write_output};
 pub use pack::{Compression, PackReport, pack_initramfs};
 pub use tree::{RescueTree, build_rescue_tree};
-
-use crate::ui::Ui;
 
 /// The kernel the rescue system boots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,11 +336,6 @@ impl RescueOptions {
     pub fn stage_dir(&self) -> PathBuf {
         self.work_dir.join("rootfs")
     }
-}
-
-#[allow(dead_code)]
-fn progress(ui: &dyn Ui, msg: impl Into<String>) {
-    ui.message(crate::ui::Level::Progress, &msg.into());
 }
 
 #[cfg(test)]
