@@ -25,6 +25,7 @@ pub mod layout;
 pub mod probe;
 pub mod recreate;
 pub mod report;
+pub mod rescue;
 pub mod system;
 pub mod ui;
 pub mod workflow;

@@ -183,6 +183,17 @@ registry! {
     MKDIR = "mkdir", Required, "coreutils";
     CHATTR = "chattr", Optional, "e2fsprogs";
     KPARTX = "kpartx", Optional, "kpartx";
+    // --- rescue ---
+    DEPMOD = "depmod", Optional, "kmod";
+    XZ = "xz", Optional, "xz-utils";
+    GRUB_MKSTANDALONE = "grub-mkstandalone", Optional, "grub-common";
+    SETSID = "setsid", Required, "util-linux";
+    BUSYBOX = "busybox", Optional, "busybox-static";
+    LDCONFIG = "ldconfig", Optional, "libc-bin";
+    SYSLINUX = "syslinux", Optional, "syslinux";
+    GRUB_MKNETDIR = "grub-mknetdir", Optional, "grub-common";
+    MDIR = "mdir", Optional, "mtools";
+    MDELTREE = "mdeltree", Optional, "mtools";
 }
 
 #[cfg(test)]
