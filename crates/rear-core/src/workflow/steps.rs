@@ -3,6 +3,7 @@
 
 pub mod layout;
 pub mod recreate;
+pub mod rescue;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,237 @@
+//! Steps of mkrescue and mkbackup that build the rescue system and write the rescue media:
+//! `rescue` (the tree), `build` (its checks), `pack` (the initramfs) and `output`.
+
+use std::path::{Path, PathBuf};
+
+use super::super::Context;
+use crate::report::OutputFiles;
+use crate::rescue::{self, Compression, KernelSource, OutputOptions, RescueOptions, RescueTree};
+use crate::ui::Level;
+use crate::{Error, Result};
+
+fn build_dir(ctx: &Context<'_>) -> Result<PathBuf> {
+    ctx.build_dir
+        .clone()
+        .ok_or_else(|| Error::invalid("build directory", "was not created by the prep stage"))
+}
+
+/// The kernel for the rescue system: `KERNEL_FILE`, else `KERNEL_VERSION` (the running kernel,
+/// or `-r KERNEL`) as installed in /boot and /lib/modules.
+fn kernel(ctx: &Context<'_>) -> Result<KernelSource> {
+    let file = ctx.config.string("KERNEL_FILE");
+    if !file.trim().is_empty() {
+        return KernelSource::from_image(Path::new(file.trim()));
+    }
+    KernelSource::installed(ctx.config.string("KERNEL_VERSION").trim())
+}
+
+/// `rescue/default/100_build_rescue_tree`: programs and their libraries (every tool rear may
+/// run, plus PROGS and REQUIRED_PROGS), kernel modules and firmware, configuration, layout and
+/// recovery facts, network facts and the init.
+pub fn build_rescue_tree(ctx: &mut Context<'_>) -> Result<()> {
+    let work = build_dir(ctx)?;
+    let rear_binary = std::env::current_exe()
+        .map_err(|e| Error::io("finding the rear binary", "/proc/self/exe", e))?;
+    let mut opts = RescueOptions::new(&work, kernel(ctx)?, &rear_binary);
+    opts.apply_config(&ctx.config);
+    ctx.ui
+        .message(Level::Progress, "Copying binaries and libraries");
+    let tree = rescue::build_rescue_tree(&opts, ctx.runner, ctx.ui)?;
+    ctx.put(tree);
+    Ok(())
+}
+
+fn tree<'c>(ctx: &'c Context<'_>) -> Result<&'c RescueTree> {
+    ctx.get::<RescueTree>().ok_or_else(|| {
+        Error::invalid(
+            "rescue system",
+            "the rescue tree was not built before this step",
+        )
+    })
+}
+
+/// `build/default/100_check_rescue_tree`: the tree builder already refused missing libraries
+/// and required programs; here the optional things that are missing are shown, so that the
+/// admin knows before a disaster.
+pub fn check_rescue_tree(ctx: &mut Context<'_>) -> Result<()> {
+    let t = tree(ctx)?;
+    let mut warnings = Vec::new();
+    if !t.programs_missing.is_empty() {
+        warnings.push(format!(
+            "programs asked for in PROGS but not installed: {}",
+            t.programs_missing.join(" ")
+        ));
+    }
+    if !t.modules_unknown.is_empty() {
+        warnings.push(format!(
+            "kernel modules asked for but not in kernel {}: {}",
+            t.kernel_version,
+            t.modules_unknown.join(" ")
+        ));
+    }
+    if !t.firmware_missing.is_empty() {
+        warnings.push(format!(
+            "firmware declared by the shipped modules but not installed: {}",
+            t.firmware_missing.join(" ")
+        ));
+    }
+    let summary = format!(
+        "Rescue system: {} programs, {} libraries, {} kernel modules, {} firmware files for kernel {}",
+        t.programs.len(),
+        t.libraries.len(),
+        t.modules.len(),
+        t.firmware.len(),
+        t.kernel_version
+    );
+    for w in warnings {
+        ctx.ui.message(Level::Warning, &w);
+    }
+    ctx.ui.message(Level::Progress, &summary);
+    Ok(())
+}
+
+/// The packed initramfs.
+#[derive(Debug, Clone)]
+pub struct Initramfs(pub PathBuf);
+
+/// `pack/default/100_pack_initramfs`: the tree as a cpio archive, compressed with
+/// `REAR_INITRD_COMPRESSION` (zstd by default).
+pub fn pack_initramfs(ctx: &mut Context<'_>) -> Result<()> {
+    let stage = tree(ctx)?.root.clone();
+    let compression = Compression::from_config(&ctx.config.string("REAR_INITRD_COMPRESSION"))?;
+    let dest = build_dir(ctx)?.join("initrd.cgz");
+    // Reproducible archives when SOURCE_DATE_EPOCH is set, as in reproducible-builds.org.
+    let mtime = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ctx.ui.message(Level::Progress, "Creating the initramfs");
+    let report = rescue::pack_initramfs(&stage, &dest, compression, mtime, ctx.runner)?;
+    ctx.ui.message(
+        Level::Progress,
+        &format!(
+            "Created the initramfs ({}) in {:.1} s",
+            crate::layout::show::human_size(report.compressed_bytes),
+            report.elapsed.as_secs_f64()
+        ),
+    );
+    ctx.put(Initramfs(dest));
+    Ok(())
+}
+
+/// `output/<OUTPUT>/100_*`: writes the rescue media chosen by OUTPUT.
+pub fn write_rescue_media(ctx: &mut Context<'_>) -> Result<()> {
+    let kernel_image = tree(ctx)?.kernel_image.clone();
+    let initrd = ctx.get::<Initramfs>().map(|i| i.0.clone()).ok_or_else(|| {
+        Error::invalid(
+            "rescue system",
+            "the initramfs was not packed before this step",
+        )
+    })?;
+    let mut opts = OutputOptions::new(&build_dir(ctx)?.join("output"), &ctx.system.hostname);
+    opts.apply_config(&ctx.config)?;
+    opts.usb_retain = ctx
+        .config
+        .string("USB_RETAIN_BACKUP_NR")
+        .trim()
+        .parse()
+        .unwrap_or(opts.usb_retain);
+    if opts.kind == rescue::output::OutputKind::Usb {
+        let dev = ctx.config.string("USB_DEVICE");
+        if dev.trim().is_empty() {
+            return Err(Error::invalid(
+                "USB_DEVICE",
+                "OUTPUT=USB needs USB_DEVICE (the disk prepared with 'rear format')",
+            ));
+        }
+        opts.usb_disk = Some(
+            std::fs::canonicalize(dev.trim())
+                .map_err(|e| Error::io("resolving USB_DEVICE", dev.trim(), e))?,
+        );
+    }
+    if opts.kind == rescue::output::OutputKind::Pxe {
+        opts.pxe.macs = host_macs();
+    }
+    let report = rescue::write_output(&opts, &kernel_image, &initrd, ctx.runner, ctx.ui)?;
+    if let Some(main) = report.files.first()
+        && let Ok(meta) = std::fs::metadata(main)
+    {
+        ctx.ui.message(
+            Level::Info,
+            &format!(
+                "Wrote {} ({})",
+                main.display(),
+                crate::layout::show::human_size(meta.len())
+            ),
+        );
+    }
+    let mut outputs = ctx.take::<OutputFiles>().unwrap_or_default();
+    if matches!(
+        opts.kind,
+        rescue::output::OutputKind::Iso | rescue::output::OutputKind::Rawdisk
+    ) {
+        outputs.image = report.files.first().cloned();
+    }
+    outputs.files.extend(report.files);
+    ctx.put(outputs);
+    Ok(())
+}
+
+/// MAC addresses of the host's NICs (for per-MAC PXE configurations).
+fn host_macs() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    let mut macs: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_name() != "lo")
+        .filter_map(|e| std::fs::read_to_string(e.path().join("address")).ok())
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty() && m != "00:00:00:00:00:00")
+        .collect();
+    macs.sort();
+    macs.dedup();
+    macs
+}
+
+/// `output/default/900_copy_to_output_url`: with a `file://` OUTPUT_URL (or BACKUP_URL), the
+/// rescue media are copied to `<path>/<OUTPUT_PREFIX>/`, each under a temporary name first.
+pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
+    let Some(url) = ctx.config.output_url()? else {
+        return Ok(());
+    };
+    let files = ctx
+        .get::<OutputFiles>()
+        .map(|o| o.files.clone())
+        .unwrap_or_default();
+    match url.scheme.as_str() {
+        "file" => {
+            let prefix = ctx.config.string("OUTPUT_PREFIX");
+            let dir = Path::new(&url.path).join(prefix.trim());
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating directory", &dir, e))?;
+            for f in files {
+                let Some(name) = f.file_name() else { continue };
+                let dest = dir.join(name);
+                if dest == f {
+                    continue;
+                }
+                let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+                std::fs::copy(&f, &tmp).map_err(|e| Error::io("copying rescue media", &f, e))?;
+                std::fs::rename(&tmp, &dest)
+                    .map_err(|e| Error::io("copying rescue media", &dest, e))?;
+                ctx.ui.message(
+                    Level::Progress,
+                    &format!("Copied {} to {}", f.display(), dest.display()),
+                );
+            }
+            Ok(())
+        }
+        // The rescue system boots from the ISO/USB/PXE files in the local output directory; with a
+        // network OUTPUT_URL they must also reach the share.
+        other => Err(Error::NotImplemented {
+            what: format!(
+                "copying rescue media to an {other}:// OUTPUT_URL (use file://, or set OUTPUT_URL=null)"
+            ),
+        }),
+    }
+}
