@@ -1,0 +1,543 @@
+//! Restoring and verifying backups with our own tar reader.
+//!
+//! A restore applies the chain that ends in the chosen backup: the full backup, then each
+//! incremental (or the one differential) in order; after each later backup, paths its manifest no
+//! longer lists are deleted. Decompression and decryption run on their own thread, feeding the
+//! thread that writes files through a bounded channel. Every file's BLAKE3 and every archive's
+//! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
+//! what it could, naming the files.
+//!
+//! Member paths are checked before use: absolute paths, `..` and paths below a symlink the
+//! archive created are refused, so nothing is written outside the destination.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, bounded};
+
+use super::create::load_manifest;
+use super::manifest::{Manifest, ManifestEntry};
+use super::store::{self, BackupKind, Stored};
+use super::stream::{self, Compression, SharedHash};
+use super::tar::{Header, Kind, TarReader};
+use super::{Phase, Progress, RestoreOptions, RestoreSummary, cancelled, meta};
+use crate::{Error, Result};
+
+/// The chain of backups that restores `opts.backup_id` (or the newest), full backup first.
+///
+/// # Errors
+/// No backups, an unknown ID, or a broken chain (a base backup is missing).
+pub fn find_chain(opts: &RestoreOptions) -> Result<Vec<(Stored, Manifest)>> {
+    let dir = store::host_dir(&opts.location, &opts.hostname);
+    let all = store::list(&dir)?;
+    let target = match &opts.backup_id {
+        Some(id) => all.iter().find(|s| &s.id == id).ok_or_else(|| {
+            Error::invalid(
+                dir.display().to_string(),
+                format!("there is no backup {id}"),
+            )
+        })?,
+        None => all.last().ok_or_else(|| {
+            Error::invalid(dir.display().to_string(), "there is no backup to restore")
+        })?,
+    };
+    let mut chain = Vec::new();
+    let mut cur = target.clone();
+    loop {
+        let m = load_manifest(&cur, opts.encryption.as_ref())?;
+        let base = m.head.base.clone();
+        let kind = cur.kind;
+        chain.push((cur, m));
+        if kind == BackupKind::Full {
+            break;
+        }
+        let base = base.ok_or_else(|| {
+            Error::invalid(
+                dir.display().to_string(),
+                "a non-full backup without a base",
+            )
+        })?;
+        cur = all.iter().find(|s| s.id == base).cloned().ok_or_else(|| {
+            Error::invalid(
+                dir.display().to_string(),
+                format!("backup {base}, which later backups build on, is missing"),
+            )
+        })?;
+        if chain.len() > 10_000 {
+            return Err(Error::invalid(
+                dir.display().to_string(),
+                "backup chain loops",
+            ));
+        }
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// Restores a backup (and the chain it builds on) into `opts.destination`.
+///
+/// # Errors
+/// A missing or unreadable backup, a wrong key, write errors in the destination, or checksum
+/// mismatches (reported after restoring all that could be restored).
+pub fn restore_backup(
+    opts: &RestoreOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<RestoreSummary> {
+    run(opts, progress, true)
+}
+
+/// Reads a backup and its chain completely, checking every file and archive checksum against the
+/// manifests, without writing anything.
+///
+/// # Errors
+/// As [`restore_backup`]; any mismatch is an error that names the files.
+pub fn verify_backup(
+    opts: &RestoreOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<RestoreSummary> {
+    run(opts, progress, false)
+}
+
+fn run(
+    opts: &RestoreOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+    write: bool,
+) -> Result<RestoreSummary> {
+    let started = Instant::now();
+    let chain = find_chain(opts)?;
+    let mut summary = RestoreSummary::default();
+    let mut problems: Vec<String> = Vec::new();
+    let total: u64 = chain.iter().map(|(_, m)| m.tail.bytes).sum();
+    if write {
+        std::fs::create_dir_all(&opts.destination)
+            .map_err(|e| Error::io("creating restore destination", &opts.destination, e))?;
+    }
+    let mut prev: Option<&Manifest> = None;
+    for (stored, manifest) in &chain {
+        tracing::info!(
+            "{} backup {}",
+            if write { "restoring" } else { "verifying" },
+            stored.id
+        );
+        summary.chain.push(stored.id.clone());
+        apply_one(
+            opts,
+            stored,
+            manifest,
+            write,
+            &mut summary,
+            &mut problems,
+            total,
+            started,
+            progress,
+        )?;
+        if let Some(prev) = prev
+            && write
+        {
+            summary.deleted += delete_missing(&opts.destination, prev, manifest, &mut problems);
+        }
+        prev = Some(manifest);
+    }
+    summary.elapsed = started.elapsed();
+    progress(&Progress {
+        phase: if write { Phase::Restore } else { Phase::Verify },
+        files: summary.entries,
+        bytes: summary.bytes,
+        total_bytes: Some(total),
+        elapsed: summary.elapsed,
+    });
+    if !problems.is_empty() {
+        let n = problems.len();
+        let shown: Vec<_> = problems.iter().take(10).cloned().collect();
+        return Err(Error::invalid(
+            format!(
+                "backup {}",
+                summary.chain.last().cloned().unwrap_or_default()
+            ),
+            format!(
+                "{n} problem(s) found{}: {}",
+                if write {
+                    " (all else was restored)"
+                } else {
+                    ""
+                },
+                shown.join("; ")
+            ),
+        ));
+    }
+    Ok(summary)
+}
+
+/// A reader fed by a thread that decompresses.
+struct ChannelReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn check_path(path: &[u8], symlinks: &HashSet<Vec<u8>>) -> std::result::Result<(), String> {
+    if path.first() == Some(&b'/') {
+        return Err("absolute path".into());
+    }
+    let mut prefix = Vec::new();
+    for comp in path.split(|&b| b == b'/') {
+        if comp == b".." {
+            return Err("'..' in path".into());
+        }
+        if !prefix.is_empty() && symlinks.contains(&prefix) {
+            return Err("path below a symlink".into());
+        }
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(comp);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+fn apply_one(
+    opts: &RestoreOptions,
+    stored: &Stored,
+    manifest: &Manifest,
+    write: bool,
+    summary: &mut RestoreSummary,
+    problems: &mut Vec<String>,
+    total: u64,
+    started: Instant,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<()> {
+    let compression = Compression::from_name(&manifest.head.compression).ok_or_else(|| {
+        Error::invalid(
+            stored.manifest.display().to_string(),
+            format!("unknown compression {}", manifest.head.compression),
+        )
+    })?;
+    let hash = SharedHash::default();
+    let decoded = stream::open_archive(
+        &stored.archive,
+        compression,
+        opts.encryption.as_ref(),
+        hash.clone(),
+    )?;
+    let expected: HashMap<Vec<u8>, &ManifestEntry> = manifest
+        .entries
+        .iter()
+        .filter(|e| e.a)
+        .map(|e| (e.path_bytes(), e))
+        .collect();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let (tx, rx) = bounded::<io::Result<Vec<u8>>>(8);
+    let archive_path = stored.archive.clone();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            let mut decoded = decoded;
+            loop {
+                let mut b = vec![0u8; 1 << 20];
+                match read_full(&mut decoded, &mut b) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        b.truncate(n);
+                        if tx.send(Ok(b)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        let mut tar = TarReader::new(ChannelReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        });
+        let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
+        let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut last = Instant::now();
+        let read_err = |e: io::Error| Error::io("reading archive", &archive_path, e);
+        while let Some(h) = tar.next_header().map_err(read_err)? {
+            if cancelled(opts.cancel.as_ref()) {
+                return Err(Error::Other(anyhow::anyhow!("the restore was interrupted")));
+            }
+            let shown = String::from_utf8_lossy(&h.path).into_owned();
+            if let Err(why) = check_path(&h.path, &symlinks) {
+                problems.push(format!("refused member {shown}: {why}"));
+                continue;
+            }
+            let dest = if h.path.is_empty() {
+                opts.destination.clone()
+            } else {
+                opts.destination.join(std::ffi::OsStr::from_bytes(&h.path))
+            };
+            summary.entries += 1;
+            let mut hasher = blake3::Hasher::new();
+            let mut out: Option<File> = None;
+            if write {
+                match prepare(&dest, &h, &opts.destination) {
+                    Ok(f) => out = f,
+                    Err(e) => {
+                        problems.push(format!("cannot create {}: {e}", dest.display()));
+                    }
+                }
+            }
+            if h.kind == Kind::File {
+                if let Some(map) = &h.sparse {
+                    hasher.update(&super::tar::sparse_map_block(map));
+                }
+                let segments = h.sparse.clone().unwrap_or_else(|| vec![(0, h.size)]);
+                let mut write_failed = None;
+                for (offset, len) in segments {
+                    if let Some(f) = out.as_mut()
+                        && h.sparse.is_some()
+                    {
+                        use std::io::Seek;
+                        if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
+                            write_failed = Some(e);
+                        }
+                    }
+                    let mut left = len;
+                    while left > 0 {
+                        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let n = tar.read_data(&mut buf[..want]).map_err(read_err)?;
+                        if n == 0 {
+                            return Err(read_err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!("member {shown} is cut short"),
+                            )));
+                        }
+                        hasher.update(&buf[..n]);
+                        if let Some(f) = out.as_mut()
+                            && write_failed.is_none()
+                            && let Err(e) = f.write_all(&buf[..n])
+                        {
+                            write_failed = Some(e);
+                        }
+                        left -= n as u64;
+                        summary.bytes += n as u64;
+                    }
+                }
+                if let Some(f) = out.take() {
+                    if h.sparse.is_some()
+                        && let Err(e) = f.set_len(h.size)
+                    {
+                        write_failed = Some(e);
+                    }
+                    drop(f);
+                }
+                if let Some(e) = write_failed {
+                    if e.kind() == io::ErrorKind::StorageFull {
+                        return Err(Error::io("restoring (the destination is full)", &dest, e));
+                    }
+                    problems.push(format!("writing {}: {e}", dest.display()));
+                }
+            }
+            match expected.get(&h.path) {
+                None => problems.push(format!("{shown} is in the archive but not in the manifest")),
+                Some(e) => {
+                    if e.t != h.kind.code() {
+                        problems.push(format!(
+                            "{shown}: type {} in the manifest, {} in the archive",
+                            e.t,
+                            h.kind.code()
+                        ));
+                    } else if let Some(want) = &e.h {
+                        let got = hasher.finalize().to_hex().to_string();
+                        if &got != want {
+                            problems.push(format!(
+                                "{shown}: contents differ from the manifest checksum"
+                            ));
+                        }
+                    }
+                }
+            }
+            seen.insert(h.path.clone());
+            if let Kind::Symlink(_) = h.kind {
+                symlinks.insert(h.path.clone());
+            }
+            if write {
+                match h.kind {
+                    Kind::Dir => dirs.push((dest, h)),
+                    Kind::HardLink(_) => {}
+                    _ => match meta::apply(&dest, &h, opts.set_owner) {
+                        Ok(failed) => summary.warnings.extend(
+                            failed
+                                .into_iter()
+                                .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
+                        ),
+                        Err(e) => {
+                            problems.push(format!("setting attributes of {}: {e}", dest.display()))
+                        }
+                    },
+                }
+            }
+            if last.elapsed() >= Duration::from_millis(500) {
+                last = Instant::now();
+                progress(&Progress {
+                    phase: if write { Phase::Restore } else { Phase::Verify },
+                    files: summary.entries,
+                    bytes: summary.bytes,
+                    total_bytes: Some(total),
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+        // directories last, deepest first, so their times stick
+        for (dest, h) in dirs.iter().rev() {
+            match meta::apply(dest, h, opts.set_owner) {
+                Ok(failed) => summary.warnings.extend(
+                    failed
+                        .into_iter()
+                        .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
+                ),
+                Err(e) => problems.push(format!("setting attributes of {}: {e}", dest.display())),
+            }
+        }
+        // drain what follows the end blocks so the archive hash covers the whole stream
+        let mut rest = tar.into_inner();
+        io::copy(&mut rest, &mut io::sink()).map_err(read_err)?;
+        Ok(())
+    })?;
+    for p in expected.keys() {
+        if !seen.contains(p) {
+            problems.push(format!(
+                "{} is in the manifest but missing from the archive",
+                String::from_utf8_lossy(p)
+            ));
+        }
+    }
+    let (sha, size) = stream::finish_hash(&stored.archive, &hash)?;
+    if sha != manifest.tail.archive_sha256 || size != manifest.tail.archive_size {
+        problems.push(format!(
+            "archive {} has sha256 {sha} ({size} bytes), the manifest says {} ({} bytes)",
+            stored.archive.display(),
+            manifest.tail.archive_sha256,
+            manifest.tail.archive_size
+        ));
+    }
+    Ok(())
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Makes room for `dest` and creates it; returns the open file for regular files.
+fn prepare(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
+    if let Some(parent) = dest.parent()
+        && dest != root
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let existing = std::fs::symlink_metadata(dest).ok();
+    if let Some(md) = &existing {
+        let keep_dir = md.is_dir() && h.kind == Kind::Dir;
+        if md.is_dir() && !keep_dir {
+            std::fs::remove_dir_all(dest)?;
+        } else if !md.is_dir() {
+            std::fs::remove_file(dest)?;
+        }
+    }
+    match &h.kind {
+        Kind::Dir => {
+            if !dest.is_dir() {
+                std::fs::create_dir(dest)?;
+            }
+            Ok(None)
+        }
+        Kind::File => Ok(Some(File::create(dest)?)),
+        Kind::Symlink(t) => {
+            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(t), dest)?;
+            Ok(None)
+        }
+        Kind::HardLink(t) => {
+            std::fs::hard_link(root.join(std::ffi::OsStr::from_bytes(t)), dest)?;
+            Ok(None)
+        }
+        k @ (Kind::Char(..) | Kind::Block(..) | Kind::Fifo) => {
+            meta::make_node(dest, k, h.mode)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Deletes paths `prev` had and `cur` has not; returns how many.
+fn delete_missing(root: &Path, prev: &Manifest, cur: &Manifest, problems: &mut Vec<String>) -> u64 {
+    let now: HashSet<Vec<u8>> = cur.entries.iter().map(ManifestEntry::path_bytes).collect();
+    let mut gone: Vec<Vec<u8>> = prev
+        .entries
+        .iter()
+        .map(ManifestEntry::path_bytes)
+        .filter(|p| !now.contains(p))
+        .collect();
+    // children before parents
+    gone.sort();
+    gone.reverse();
+    let mut n = 0;
+    for p in gone {
+        if p.is_empty() || check_path(&p, &HashSet::new()).is_err() {
+            continue;
+        }
+        let path = root.join(std::ffi::OsStr::from_bytes(&p));
+        let r = match std::fs::symlink_metadata(&path) {
+            Ok(md) if md.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(_) => continue,
+        };
+        match r {
+            Ok(()) => n += 1,
+            Err(e) => problems.push(format!("deleting {}: {e}", path.display())),
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_paths_that_escape() {
+        let links: HashSet<Vec<u8>> = [b"a/link".to_vec()].into();
+        assert!(check_path(b"/etc/passwd", &links).is_err());
+        assert!(check_path(b"a/../../x", &links).is_err());
+        assert!(check_path(b"a/link/x", &links).is_err());
+        assert!(check_path(b"a/linkx/y", &links).is_ok());
+        assert!(check_path(b"", &links).is_ok());
+    }
+}
