@@ -93,11 +93,7 @@ pub fn ask(ui: &dyn Ui, config: &crate::config::Config, question: &Question) -> 
                 format!("'{pre}' is not one of: {}", question.choices.join(", ")),
             ));
         }
-        let shown = if question.secret {
-            "<secret>"
-        } else {
-            pre.as_str()
-        };
+        let shown = if question.secret { "<secret>" } else { pre.as_str() };
         tracing::info!("prompt {} answered by {var}: {shown}", question.id);
         return Ok(pre);
     }
@@ -124,9 +120,7 @@ pub fn ask(ui: &dyn Ui, config: &crate::config::Config, question: &Question) -> 
             ),
         }
     }
-    question.default.clone().ok_or_else(|| Error::Aborted {
-        id: question.id.clone(),
-    })
+    question.default.clone().ok_or_else(|| Error::Aborted { id: question.id.clone() })
 }
 
 /// A [`Ui`] that records messages and answers prompts from a list, for tests and for callers
@@ -148,11 +142,7 @@ impl RecordingUi {
     pub fn answering<I: IntoIterator<Item = S>, S: Into<String>>(answers: I) -> Self {
         let mut answers: Vec<String> = answers.into_iter().map(Into::into).collect();
         answers.reverse();
-        RecordingUi {
-            answers: std::sync::Mutex::new(answers),
-            interactive: true,
-            ..Self::default()
-        }
+        RecordingUi { answers: std::sync::Mutex::new(answers), interactive: true, ..Self::default() }
     }
 
     /// The messages so far.

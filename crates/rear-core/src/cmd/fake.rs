@@ -24,10 +24,7 @@ impl FakeRunner {
     pub fn on(mut self, command_line: &str, stdout: impl Into<Vec<u8>>) -> Self {
         self.answers.insert(
             command_line.to_string(),
-            Output {
-                stdout: stdout.into(),
-                ..Output::default()
-            },
+            Output { stdout: stdout.into(), ..Output::default() },
         );
         self
     }
@@ -50,16 +47,12 @@ impl Runner for FakeRunner {
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(line.clone());
         }
-        let out = self
-            .answers
-            .get(&line)
-            .cloned()
-            .ok_or_else(|| CommandError::Failed {
-                cmd: line.clone(),
-                status: 127,
-                description: Some("FakeRunner has no captured output for this command".into()),
-                stderr_tail: String::new(),
-            })?;
+        let out = self.answers.get(&line).cloned().ok_or_else(|| CommandError::Failed {
+            cmd: line.clone(),
+            status: 127,
+            description: Some("FakeRunner has no captured output for this command".into()),
+            stderr_tail: String::new(),
+        })?;
         if cmd.is_ok_code(out.status) {
             Ok(out)
         } else {
@@ -81,10 +74,8 @@ mod tests {
     #[test]
     fn replays_and_records() {
         let fake = FakeRunner::new().on("lsblk -J -b -O", "{\"blockdevices\":[]}");
-        let v: serde_json::Value = Cmd::probe(tools::LSBLK)
-            .args(["-J", "-b", "-O"])
-            .json(&fake)
-            .unwrap();
+        let v: serde_json::Value =
+            Cmd::probe(tools::LSBLK).args(["-J", "-b", "-O"]).json(&fake).unwrap();
         assert_eq!(v["blockdevices"], serde_json::json!([]));
         let err = Cmd::probe(tools::BLKID).run(&fake).unwrap_err();
         assert!(err.to_string().contains("blkid"));

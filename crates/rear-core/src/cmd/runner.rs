@@ -50,10 +50,7 @@ impl SystemRunner {
 
     /// Every command run so far, in order.
     pub fn transcript(&self) -> Vec<Record> {
-        self.transcript
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default()
+        self.transcript.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
     fn record(&self, record: Record) {
@@ -75,10 +72,7 @@ impl Runner for SystemRunner {
                 millis: 0,
                 stderr_tail: String::new(),
             });
-            return Ok(Output {
-                simulated: true,
-                ..Output::default()
-            });
+            return Ok(Output { simulated: true, ..Output::default() });
         }
         let path = cmd.tool().resolve().ok_or_else(|| CommandError::NotFound {
             program: cmd.tool().program(),
@@ -109,16 +103,10 @@ impl Runner for SystemRunner {
         tracing::info!("exit status {} after {millis} ms: {line}", out.status);
         if self.log_output {
             if !out.stdout.is_empty() {
-                tracing::debug!(
-                    "stdout of {line}:\n{}",
-                    String::from_utf8_lossy(&out.stdout)
-                );
+                tracing::debug!("stdout of {line}:\n{}", String::from_utf8_lossy(&out.stdout));
             }
             if !out.stderr.is_empty() {
-                tracing::debug!(
-                    "stderr of {line}:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                tracing::debug!("stderr of {line}:\n{}", String::from_utf8_lossy(&out.stderr));
             }
         }
         self.record(Record {
@@ -147,20 +135,13 @@ fn spawn_and_wait(path: &std::path::Path, cmd: &Cmd, line: &str) -> Result<Outpu
         .args(cmd.arguments())
         .env("LC_ALL", "C")
         .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .stdin(if cmd.input().is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if cmd.input().is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in cmd.environment() {
         command.env(k, v);
     }
-    let spawn_err = |source| CommandError::Spawn {
-        cmd: line.to_string(),
-        source,
-    };
+    let spawn_err = |source| CommandError::Spawn { cmd: line.to_string(), source };
     let mut child = command.spawn().map_err(spawn_err)?;
 
     // Feed stdin and drain stdout/stderr on threads so that no pipe can fill up and deadlock.
@@ -189,10 +170,7 @@ fn spawn_and_wait(path: &std::path::Path, cmd: &Cmd, line: &str) -> Result<Outpu
                 if started.elapsed() >= limit {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(CommandError::TimedOut {
-                        cmd: line.to_string(),
-                        after: limit,
-                    });
+                    return Err(CommandError::TimedOut { cmd: line.to_string(), after: limit });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -203,12 +181,7 @@ fn spawn_and_wait(path: &std::path::Path, cmd: &Cmd, line: &str) -> Result<Outpu
     }
     let stdout = stdout_thread.join().unwrap_or_default();
     let stderr = stderr_thread.join().unwrap_or_default();
-    Ok(Output {
-        status: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        simulated: false,
-    })
+    Ok(Output { status: status.code().unwrap_or(-1), stdout, stderr, simulated: false })
 }
 
 fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
@@ -261,15 +234,10 @@ mod tests {
         let marker = dir.path().join("written");
         let runner = SystemRunner::new().dry_run(true);
         let script = format!("touch {}", marker.display());
-        let out = Cmd::mutate(tools::BASH)
-            .args(["-c", &script])
-            .run(&runner)
-            .unwrap();
+        let out = Cmd::mutate(tools::BASH).args(["-c", &script]).run(&runner).unwrap();
         assert!(out.simulated);
         assert!(!marker.exists(), "a mutating command ran in a dry run");
-        let probe = Cmd::probe(tools::BASH)
-            .args(["-c", "echo probed"])
-            .output_string(&runner);
+        let probe = Cmd::probe(tools::BASH).args(["-c", "echo probed"]).output_string(&runner);
         assert_eq!(probe.unwrap(), "probed\n");
         let t = runner.transcript();
         assert_eq!(t.len(), 2);
@@ -291,10 +259,8 @@ mod tests {
     #[test]
     fn allowed_exit_codes_are_success() {
         let runner = SystemRunner::new();
-        let out = Cmd::probe(tools::BASH)
-            .args(["-c", "exit 1"])
-            .allow_exit_codes(&[1])
-            .run(&runner);
+        let out =
+            Cmd::probe(tools::BASH).args(["-c", "exit 1"]).allow_exit_codes(&[1]).run(&runner);
         assert_eq!(out.unwrap().status, 1);
     }
 
@@ -305,9 +271,6 @@ mod tests {
             .args(["-c", "echo '{\"blockdevices\": ['"])
             .json::<serde_json::Value>(&runner)
             .unwrap_err();
-        assert!(
-            err.to_string().contains("unexpected output from 'bash -c"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unexpected output from 'bash -c"), "{err}");
     }
 }

@@ -36,11 +36,7 @@ pub struct Tool {
 
 impl Tool {
     const fn new(program: &'static str, need: Need, package: &'static str) -> Self {
-        Tool {
-            program,
-            need,
-            package,
-        }
+        Tool { program, need, package }
     }
 
     /// The program's file name.
@@ -89,10 +85,7 @@ pub fn debian_package_of(program: &str) -> &str {
 
 /// Lists every tool of [`ALL`] that is not installed (useful for `rear dump` and rescue builds).
 pub fn missing_tools(root: &Path) -> Vec<Tool> {
-    ALL.iter()
-        .copied()
-        .filter(|t| t.resolve_in(root).is_none())
-        .collect()
+    ALL.iter().copied().filter(|t| t.resolve_in(root).is_none()).collect()
 }
 
 macro_rules! registry {
@@ -192,10 +185,7 @@ mod tests {
         std::fs::write(&lsblk, "#!/bin/sh\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&lsblk, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(
-            LSBLK.resolve_in(root.path()),
-            Some(PathBuf::from("/usr/sbin/lsblk"))
-        );
+        assert_eq!(LSBLK.resolve_in(root.path()), Some(PathBuf::from("/usr/sbin/lsblk")));
         assert_eq!(BLKID.resolve_in(root.path()), None);
         // a file without execute bits is not a tool
         std::fs::write(bin.join("blkid"), "").unwrap();

@@ -44,10 +44,8 @@ impl Value {
                 format!("( {} )", items.join(" "))
             }
             Value::Assoc(m) => {
-                let items: Vec<String> = m
-                    .iter()
-                    .map(|(k, v)| format!("[{}]={}", bash_quote(k), bash_quote(v)))
-                    .collect();
+                let items: Vec<String> =
+                    m.iter().map(|(k, v)| format!("[{}]={}", bash_quote(k), bash_quote(v))).collect();
                 format!("( {} )", items.join(" "))
             }
         }
@@ -57,8 +55,7 @@ impl Value {
 /// Quotes `s` for bash, leaving simple words bare.
 pub fn bash_quote(s: &str) -> String {
     if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
     {
         s.to_string()
     } else {
@@ -126,18 +123,12 @@ impl Config {
 
 /// ReaR's `is_true`.
 pub fn is_true(s: &str) -> bool {
-    matches!(
-        s.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes" | "true" | "1" | "on"
-    )
+    matches!(s.trim().to_ascii_lowercase().as_str(), "y" | "yes" | "true" | "1" | "on")
 }
 
 /// ReaR's `is_false`.
 pub fn is_false(s: &str) -> bool {
-    matches!(
-        s.trim().to_ascii_lowercase().as_str(),
-        "n" | "no" | "false" | "0" | "off"
-    )
+    matches!(s.trim().to_ascii_lowercase().as_str(), "n" | "no" | "false" | "0" | "off")
 }
 
 /// Parses the output of bash's `declare -p` into variables.
@@ -207,10 +198,7 @@ pub fn parse_declare_p(text: &str) -> Result<BTreeMap<String, Value>, String> {
             if rest[..line_end].trim().is_empty() {
                 rest = &rest[line_end..];
             } else {
-                return Err(format!(
-                    "unexpected text after {name}: {}",
-                    &rest[..line_end]
-                ));
+                return Err(format!("unexpected text after {name}: {}", &rest[..line_end]));
             }
         }
     }
@@ -229,25 +217,17 @@ fn parse_compound(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
     loop {
         cur = cur.trim_start_matches(' ');
         if let Some(r) = cur.strip_prefix(')') {
-            cur = if quoted {
-                r.strip_prefix('\'').unwrap_or(r)
-            } else {
-                r
-            };
+            cur = if quoted { r.strip_prefix('\'').unwrap_or(r) } else { r };
             return Ok((items, cur));
         }
-        let r = cur
-            .strip_prefix('[')
-            .ok_or_else(|| format!("expected '[' at: {}", head(cur)))?;
+        let r = cur.strip_prefix('[').ok_or_else(|| format!("expected '[' at: {}", head(cur)))?;
         let (key, r) = if r.starts_with('"') || r.starts_with("$'") {
             parse_word(r)?
         } else {
             let end = r.find(']').ok_or("unterminated '['")?;
             (r[..end].to_string(), &r[end..])
         };
-        let r = r
-            .strip_prefix("]=")
-            .ok_or_else(|| format!("expected ']=' at: {}", head(r)))?;
+        let r = r.strip_prefix("]=").ok_or_else(|| format!("expected ']=' at: {}", head(r)))?;
         let (val, r) = parse_word(r)?;
         items.push((key, val));
         cur = r;
@@ -344,17 +324,12 @@ declare -- DOLLAR="\$HOME and \`cmd\`"
 "#;
         let vars = parse_declare_p(text).unwrap();
         assert_eq!(vars["OUTPUT"], Value::Scalar("ISO".into()));
-        assert_eq!(
-            vars["BACKUP_URL"],
-            Value::Scalar("nfs://server/export/path".into())
-        );
+        assert_eq!(vars["BACKUP_URL"], Value::Scalar("nfs://server/export/path".into()));
         assert_eq!(
             vars["MODULES_LOAD"],
             Value::Array(vec!["vmxnet".into(), "with space".into(), "q\"uote".into()])
         );
-        let Value::Assoc(map) = &vars["MAP"] else {
-            panic!("not assoc")
-        };
+        let Value::Assoc(map) = &vars["MAP"] else { panic!("not assoc") };
         assert_eq!(map["key"], "value");
         assert_eq!(map["k 2"], "v2");
         assert_eq!(vars["N"], Value::Scalar("3".into()));
@@ -368,10 +343,7 @@ declare -- DOLLAR="\$HOME and \`cmd\`"
     #[test]
     fn sparse_arrays_keep_order() {
         let vars = parse_declare_p("declare -a X=([0]=\"a\" [5]=\"b\" [2]=\"c\")\n").unwrap();
-        assert_eq!(
-            vars["X"],
-            Value::Array(vec!["a".into(), "c".into(), "b".into()])
-        );
+        assert_eq!(vars["X"], Value::Array(vec!["a".into(), "c".into(), "b".into()]));
     }
 
     #[test]
@@ -396,9 +368,6 @@ declare -- DOLLAR="\$HOME and \`cmd\`"
         assert_eq!(bash_quote("ISO"), "ISO");
         assert_eq!(bash_quote("a b"), "'a b'");
         assert_eq!(bash_quote("it's"), "'it'\\''s'");
-        assert_eq!(
-            Value::Array(vec!["a".into(), "b c".into()]).to_bash(),
-            "( a 'b c' )"
-        );
+        assert_eq!(Value::Array(vec!["a".into(), "b c".into()]).to_bash(), "( a 'b c' )");
     }
 }
