@@ -238,6 +238,18 @@ impl Header {
             let mut key = b"SCHILY.xattr.".to_vec();
             key.extend_from_slice(k);
             pax_record_bytes(&mut records, &key, v);
+            // GNU tar's --acls restores ACLs only from its own text records, not from the
+            // system.posix_acl_* xattrs, so write those too.
+            let acl_key = match k.as_slice() {
+                b"system.posix_acl_access" => Some("SCHILY.acl.access"),
+                b"system.posix_acl_default" => Some("SCHILY.acl.default"),
+                _ => None,
+            };
+            if let Some(acl_key) = acl_key
+                && let Some(text) = acl_to_text(v)
+            {
+                pax_record(&mut records, acl_key, text.as_bytes());
+            }
         }
 
         let mut out = Vec::with_capacity(3 * BLOCK + records.len());
@@ -579,6 +591,7 @@ impl<R: Read> TarReader<R> {
             let mut sparse_major = None;
             let mut sparse_name = None;
             let mut realsize = None;
+            let mut acl_texts: Vec<(&str, String)> = Vec::new();
             for (k, v) in pax {
                 let vs = || String::from_utf8_lossy(&v).into_owned();
                 match k.as_slice() {
@@ -593,6 +606,8 @@ impl<R: Read> TarReader<R> {
                     b"gname" => h.gname = Some(vs()),
                     b"size" => size = vs().parse().map_err(|_| bad("bad size"))?,
                     b"GNU.sparse.major" => sparse_major = Some(vs()),
+                    b"SCHILY.acl.access" => acl_texts.push(("system.posix_acl_access", vs())),
+                    b"SCHILY.acl.default" => acl_texts.push(("system.posix_acl_default", vs())),
                     b"GNU.sparse.name" => sparse_name = Some(v),
                     b"GNU.sparse.realsize" => {
                         realsize = Some(vs().parse::<u64>().map_err(|_| bad("bad realsize"))?);
@@ -602,6 +617,13 @@ impl<R: Read> TarReader<R> {
                             h.xattrs.push((name.to_vec(), v));
                         }
                     }
+                }
+            }
+            for (name, text) in acl_texts {
+                if !h.xattrs.iter().any(|(k, _)| k == name.as_bytes())
+                    && let Some(bin) = acl_from_text(&text)
+                {
+                    h.xattrs.push((name.as_bytes().to_vec(), bin));
                 }
             }
             h.uid = u32::try_from(uid).map_err(|_| bad("uid out of range"))?;
@@ -741,6 +763,79 @@ fn parse_pax_records(mut data: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     Ok(out)
 }
 
+const ACL_USER_OBJ: u16 = 0x01;
+const ACL_USER: u16 = 0x02;
+const ACL_GROUP_OBJ: u16 = 0x04;
+const ACL_GROUP: u16 = 0x08;
+const ACL_MASK: u16 = 0x10;
+const ACL_OTHER: u16 = 0x20;
+
+/// The POSIX ACL in Linux xattr form (`system.posix_acl_*`: version 2, then tag/perm/id
+/// entries) as text with numeric ids, the form `acl_from_text` (and so GNU tar) reads.
+pub fn acl_to_text(bin: &[u8]) -> Option<String> {
+    if bin.len() < 4 || (bin.len() - 4) % 8 != 0 || bin[..4] != 2u32.to_le_bytes() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for e in bin[4..].chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u16::from_le_bytes([e[2], e[3]]);
+        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let head = match tag {
+            ACL_USER_OBJ => "user::".to_string(),
+            ACL_USER => format!("user:{id}:"),
+            ACL_GROUP_OBJ => "group::".to_string(),
+            ACL_GROUP => format!("group:{id}:"),
+            ACL_MASK => "mask::".to_string(),
+            ACL_OTHER => "other::".to_string(),
+            _ => return None,
+        };
+        let p = |bit: u16, c: char| if perm & bit != 0 { c } else { '-' };
+        parts.push(format!("{head}{}{}{}", p(4, 'r'), p(2, 'w'), p(1, 'x')));
+    }
+    Some(parts.join(","))
+}
+
+/// Parses ACL text with numeric ids (as [`acl_to_text`] writes and GNU tar stores) back into
+/// the Linux xattr form. Named users or groups are not resolved: `None`.
+pub fn acl_from_text(text: &str) -> Option<Vec<u8>> {
+    let mut out = 2u32.to_le_bytes().to_vec();
+    for entry in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let entry = entry.split('#').next()?.trim();
+        let f: Vec<&str> = entry.split(':').collect();
+        if f.len() != 3 {
+            return None;
+        }
+        let (tag, id) = match (f[0], f[1]) {
+            ("user" | "u", "") => (ACL_USER_OBJ, u32::MAX),
+            ("user" | "u", id) => (ACL_USER, id.parse().ok()?),
+            ("group" | "g", "") => (ACL_GROUP_OBJ, u32::MAX),
+            ("group" | "g", id) => (ACL_GROUP, id.parse().ok()?),
+            ("mask" | "m", _) => (ACL_MASK, u32::MAX),
+            ("other" | "o", _) => (ACL_OTHER, u32::MAX),
+            _ => return None,
+        };
+        let mut perm = 0u16;
+        for c in f[2].chars() {
+            perm |= match c {
+                'r' => 4,
+                'w' => 2,
+                'x' => 1,
+                '-' => 0,
+                _ => return None,
+            };
+        }
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&perm.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    Some(out)
+}
+
 /// Writes a whole member (header, data, padding) for small in-memory contents; used by tests
 /// and for members without data.
 pub fn write_member(out: &mut impl Write, header: &Header, data: &[u8]) -> io::Result<()> {
@@ -760,8 +855,34 @@ mod tests {
         assert_eq!(v, b"9 path=a\n");
         let mut v = Vec::new();
         pax_record(&mut v, "k", &[b'x'; 94]);
-        assert_eq!(v.len(), 100);
-        assert!(v.starts_with(b"100 k="));
+        // 98 bytes of body: two length digits would make 100, which needs three: 101
+        assert_eq!(v.len(), 101);
+        assert!(v.starts_with(b"101 k="));
+    }
+
+    #[test]
+    fn acl_text_round_trip() {
+        // user::rw-,user:1234:rw-,group::r--,group:5678:r--,mask::rw-,other::r--
+        let mut bin = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in [
+            (1u16, 6u16, u32::MAX),
+            (2, 6, 1234),
+            (4, 4, u32::MAX),
+            (8, 4, 5678),
+            (16, 6, u32::MAX),
+            (32, 4, u32::MAX),
+        ] {
+            bin.extend_from_slice(&tag.to_le_bytes());
+            bin.extend_from_slice(&perm.to_le_bytes());
+            bin.extend_from_slice(&id.to_le_bytes());
+        }
+        let text = acl_to_text(&bin).unwrap();
+        assert_eq!(
+            text,
+            "user::rw-,user:1234:rw-,group::r--,group:5678:r--,mask::rw-,other::r--"
+        );
+        assert_eq!(acl_from_text(&text), Some(bin));
+        assert_eq!(acl_from_text("user:bob:rw-"), None);
     }
 
     #[test]
