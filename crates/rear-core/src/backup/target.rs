@@ -228,7 +228,7 @@ mod tests {
         let mp = dir.path().join("mnt");
         let runner = FakeRunner::new()
             .on(
-                &format!("mount -t nfs -o vers=4,nolock nas:/export {}", mp.display()),
+                &format!("mount -t nfs -o 'vers=4,nolock' nas:/export {}", mp.display()),
                 "",
             )
             .on(&format!("umount {}", mp.display()), "");
@@ -239,7 +239,7 @@ mod tests {
         let calls = runner.calls();
         assert_eq!(calls.len(), 2, "{calls:?}");
         assert!(
-            calls[0].starts_with("mount -t nfs -o vers=4,nolock nas:/export "),
+            calls[0].starts_with("mount -t nfs -o 'vers=4,nolock' nas:/export "),
             "{calls:?}"
         );
         assert!(calls[1].starts_with("umount "), "{calls:?}");
