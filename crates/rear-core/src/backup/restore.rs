@@ -124,6 +124,13 @@ fn run(
             stored.id
         );
         summary.chain.push(stored.id.clone());
+        // deletions first: removing a path changes its directory's mtime, which the
+        // archive's directory entries then set right
+        if let Some(prev) = prev
+            && write
+        {
+            summary.deleted += delete_missing(&opts.destination, prev, manifest, &mut problems);
+        }
         apply_one(
             opts,
             stored,
@@ -135,11 +142,6 @@ fn run(
             started,
             progress,
         )?;
-        if let Some(prev) = prev
-            && write
-        {
-            summary.deleted += delete_missing(&opts.destination, prev, manifest, &mut problems);
-        }
         prev = Some(manifest);
     }
     summary.elapsed = started.elapsed();

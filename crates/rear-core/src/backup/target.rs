@@ -228,7 +228,10 @@ mod tests {
         let mp = dir.path().join("mnt");
         let runner = FakeRunner::new()
             .on(
-                &format!("mount -t nfs -o 'vers=4,nolock' nas:/export {}", mp.display()),
+                &format!(
+                    "mount -t nfs -o 'vers=4,nolock' nas:/export {}",
+                    mp.display()
+                ),
                 "",
             )
             .on(&format!("umount {}", mp.display()), "");
