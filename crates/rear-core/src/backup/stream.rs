@@ -55,6 +55,72 @@ impl Compression {
         }
     }
 
+    /// Maps ReaR's `BACKUP_PROG_COMPRESS_OPTIONS` (GNU tar options) to a compression:
+    /// `--zstd`, `--gzip`/`-z`, and `-I`/`--use-compress-program` with `zstd`, `gzip` or `pigz`
+    /// and a `-N` level (`-I 'zstd -19 -T0'`). An empty list means no compression.
+    ///
+    /// # Errors
+    /// Compressors we do not write (xz, bzip2, lzma, lzip, lzop) and unknown programs.
+    pub fn from_tar_options(options: &[String]) -> crate::Result<Self> {
+        let bad = |m: String| crate::Error::invalid("BACKUP_PROG_COMPRESS_OPTIONS", m);
+        let mut out = Compression::None;
+        let mut it = options.iter();
+        while let Some(o) = it.next() {
+            let program = match o.as_str() {
+                "--zstd" => {
+                    out = Compression::Zstd { level: 3 };
+                    continue;
+                }
+                "--gzip" | "-z" | "--gunzip" | "--ungzip" => {
+                    out = Compression::Gzip { level: 6 };
+                    continue;
+                }
+                "-I" | "--use-compress-program" => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| bad(format!("{o} needs a program")))?,
+                other => match other.strip_prefix("--use-compress-program=") {
+                    Some(p) => p.to_string(),
+                    None if other.starts_with('-')
+                        && !other.starts_with("--")
+                        && other.len() > 2 =>
+                    {
+                        return Err(bad(format!("unsupported option {other}")));
+                    }
+                    None => {
+                        return Err(bad(format!(
+                            "unsupported option {other}: use --zstd or --gzip"
+                        )));
+                    }
+                },
+            };
+            let words: Vec<&str> = program.split_whitespace().collect();
+            let name = words
+                .first()
+                .map(|w| w.rsplit('/').next().unwrap_or(w))
+                .unwrap_or("");
+            let level: Option<i32> = words
+                .iter()
+                .skip(1)
+                .filter_map(|w| w.strip_prefix('-'))
+                .find_map(|w| w.parse().ok());
+            out = match name {
+                "zstd" | "pzstd" => Compression::Zstd {
+                    level: level.unwrap_or(3).clamp(1, 19),
+                },
+                "gzip" | "pigz" => Compression::Gzip {
+                    level: u32::try_from(level.unwrap_or(6).clamp(1, 9)).unwrap_or(6),
+                },
+                _ => {
+                    return Err(bad(format!(
+                        "the built-in backup writes zstd or gzip, not '{name}'"
+                    )));
+                }
+            };
+        }
+        Ok(out)
+    }
+
     /// Parses a manifest name back (levels do not matter for reading).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -323,4 +389,39 @@ pub fn sha256_file(path: &std::path::Path) -> Result<(String, u64)> {
     let mut r = HashReader::new(BufReader::with_capacity(1 << 20, f), hash.clone());
     io::copy(&mut r, &mut io::sink()).map_err(|e| crate::Error::io("reading", path, e))?;
     Ok(hash.result())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn maps_rear_compress_options() {
+        assert_eq!(
+            Compression::from_tar_options(&opts(&["--gzip"])).unwrap(),
+            Compression::Gzip { level: 6 }
+        );
+        assert_eq!(
+            Compression::from_tar_options(&opts(&["--zstd"])).unwrap(),
+            Compression::Zstd { level: 3 }
+        );
+        assert_eq!(
+            Compression::from_tar_options(&opts(&["-I", "zstd -19 -T0"])).unwrap(),
+            Compression::Zstd { level: 19 }
+        );
+        assert_eq!(
+            Compression::from_tar_options(&opts(&["-I", "/usr/bin/gzip -9 -n -c"])).unwrap(),
+            Compression::Gzip { level: 9 }
+        );
+        assert_eq!(
+            Compression::from_tar_options(&[]).unwrap(),
+            Compression::None
+        );
+        assert!(Compression::from_tar_options(&opts(&["--xz"])).is_err());
+        assert!(Compression::from_tar_options(&opts(&["-I", "xz -9"])).is_err());
+    }
 }
