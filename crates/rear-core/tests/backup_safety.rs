@@ -19,7 +19,7 @@ fn random(n: usize, seed: u64) -> Vec<u8> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            x.to_le_bytes()[3]
         })
         .collect()
 }
@@ -150,10 +150,8 @@ fn loop_full_target_fails_clearly_and_keeps_the_last_good_backup() {
         leftovers(&host)
     );
     let list = store::list(&host).unwrap();
-    assert_eq!(
-        list.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        [good.id.clone()]
-    );
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, good.id);
     let dest = dir.path().join("r");
     restore_backup(&RestoreOptions::new(&fs.mountpoint, "h", &dest), &quiet).unwrap();
     assert_eq!(

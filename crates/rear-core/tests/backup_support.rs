@@ -73,7 +73,7 @@ pub fn build_tree(root: &Path) -> Vec<String> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            x.to_le_bytes()[3]
         })
         .collect();
     w("data/random.bin", &big);
@@ -110,7 +110,7 @@ pub fn build_tree(root: &Path) -> Vec<String> {
     // FIFO
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &root.join("fifo"),
+        root.join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_bits_truncate(0o640),
         0,

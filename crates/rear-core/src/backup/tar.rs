@@ -327,7 +327,8 @@ fn sparse_map_text(map: &[(u64, u64)]) -> Vec<u8> {
 /// The sparse map that starts the data of a sparse member, padded to a block.
 pub fn sparse_map_block(map: &[(u64, u64)]) -> Vec<u8> {
     let mut t = sparse_map_text(map);
-    t.resize(padded(t.len() as u64) as usize, 0);
+    let len = t.len() + pad_len(t.len() as u64);
+    t.resize(len, 0);
     t
 }
 
@@ -341,7 +342,7 @@ pub fn padding(len: u64) -> &'static [u8] {
 pub const END: [u8; 2 * BLOCK] = [0; 2 * BLOCK];
 
 fn pad_len(len: u64) -> usize {
-    let rem = (len % BLOCK as u64) as usize;
+    let rem = usize::try_from(len % BLOCK as u64).unwrap_or(0);
     if rem == 0 { 0 } else { BLOCK - rem }
 }
 
@@ -773,7 +774,7 @@ const ACL_OTHER: u16 = 0x20;
 /// The POSIX ACL in Linux xattr form (`system.posix_acl_*`: version 2, then tag/perm/id
 /// entries) as text with numeric ids, the form `acl_from_text` (and so GNU tar) reads.
 pub fn acl_to_text(bin: &[u8]) -> Option<String> {
-    if bin.len() < 4 || (bin.len() - 4) % 8 != 0 || bin[..4] != 2u32.to_le_bytes() {
+    if bin.len() < 4 || !(bin.len() - 4).is_multiple_of(8) || bin[..4] != 2u32.to_le_bytes() {
         return None;
     }
     let mut parts = Vec::new();
