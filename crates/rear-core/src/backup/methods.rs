@@ -6,7 +6,9 @@
 //! keeping ACLs, xattrs, hard links and sparse files, to `rsync://[user@]host[:port]/path` (over
 //! ssh) or `rsync://[user@]host[:port]::/module/path` (an rsync daemon), under `<hostname>/backup`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::select::Selection;
 
 use crate::cmd::{Cmd, Runner, tools};
 use crate::{Error, Result};
@@ -95,7 +97,7 @@ impl RsyncTarget {
     }
 }
 
-/// The rsync options ReaR uses plus ACLs and xattrs.
+/// The rsync options: ReaR's `BACKUP_RSYNC_OPTIONS` plus ACLs, xattrs and devices.
 const RSYNC_OPTS: &[&str] = &[
     "--archive",
     "--hard-links",
@@ -107,10 +109,17 @@ const RSYNC_OPTS: &[&str] = &[
     "--one-file-system",
     "--delete",
     "--delete-excluded",
+    "--mkpath",
 ];
 
-/// The rsync command that backs up `include` paths (relative to `/`) to `target`.
-pub fn rsync_backup_command(target: &RsyncTarget, include: &[&Path], exclude: &[String]) -> Cmd {
+/// The rsync command that backs up `include` (absolute paths of the backed-up system, found under
+/// `root`, normally `/`) to `target`, leaving out `exclude` patterns (anchored at `/`).
+pub fn rsync_backup_command(
+    target: &RsyncTarget,
+    root: &Path,
+    include: &[PathBuf],
+    exclude: &[String],
+) -> Cmd {
     let mut cmd = Cmd::mutate(tools::RSYNC).args(RSYNC_OPTS);
     if target.ssh {
         cmd = cmd.args(["-e", "ssh"]);
@@ -119,9 +128,17 @@ pub fn rsync_backup_command(target: &RsyncTarget, include: &[&Path], exclude: &[
         cmd = cmd.arg(format!("--exclude={e}"));
     }
     for i in include {
-        cmd = cmd.arg(i.as_os_str());
+        // "<root>/./<path>": --relative keeps what follows "/./"
+        let rel = i.strip_prefix("/").unwrap_or(i);
+        let mut src = root.join(".").join(rel).into_os_string();
+        if rel.as_os_str().is_empty() {
+            src.push("/");
+        }
+        cmd = cmd.arg(src);
     }
+    // rsync exit code 24: files vanished during the transfer (ReaR accepts it too)
     cmd.arg(&target.dest)
+        .allow_exit_codes(&[24])
         .describe("copying the backup with rsync")
 }
 
@@ -143,6 +160,34 @@ pub fn rsync_restore_command(target: &RsyncTarget, destination: &Path) -> Cmd {
     cmd.arg(&target.dest)
         .arg(dst)
         .describe("restoring the backup with rsync")
+}
+
+/// Runs an rsync backup of `sel` to `target`.
+///
+/// # Errors
+/// When rsync fails.
+pub fn rsync_backup(runner: &dyn Runner, target: &RsyncTarget, sel: &Selection) -> Result<()> {
+    let mut exclude = sel.exclude.clone();
+    if sel.default_excludes {
+        exclude.extend(
+            super::select::DEFAULT_EXCLUDES
+                .iter()
+                .map(|s| (*s).to_string()),
+        );
+    }
+    rsync_backup_command(target, &sel.root, &sel.include, &exclude).run(runner)?;
+    Ok(())
+}
+
+/// Restores an rsync backup from `target` into `destination`.
+///
+/// # Errors
+/// When rsync fails.
+pub fn rsync_restore(runner: &dyn Runner, target: &RsyncTarget, destination: &Path) -> Result<()> {
+    std::fs::create_dir_all(destination)
+        .map_err(|e| Error::io("creating restore destination", destination, e))?;
+    rsync_restore_command(target, destination).run(runner)?;
+    Ok(())
 }
 
 #[cfg(test)]
