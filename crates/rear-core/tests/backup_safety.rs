@@ -135,9 +135,10 @@ fn loop_full_target_fails_clearly_and_keeps_the_last_good_backup() {
     write_file(&src.join("small"), &random(100_000, 1));
     let mut opts = BackupOptions::new(&fs.mountpoint, "h", Selection::tree(&src));
     let good = create_backup(&opts, &quiet).unwrap();
-    // 40 MiB that does not compress cannot fit on a 16 MiB filesystem
-    for i in 0..40 {
-        write_file(&src.join(format!("big/{i}")), &random(1 << 20, i + 7));
+    // 47 MiB that does not compress cannot fit on a 16 MiB filesystem; many files, so the
+    // reader queues are full when the writer fails and must be shut down cleanly
+    for i in 0..1000 {
+        write_file(&src.join(format!("big/{i:04}")), &random(48 * 1024, i + 7));
     }
     opts.keep_chains = Some(1);
     let err = create_backup(&opts, &quiet).unwrap_err().to_string();

@@ -344,6 +344,10 @@ fn write_archive(
     let mut archived = 0u64;
     let mut bytes = 0u64;
     let cancel = opts.cancel.as_ref();
+    // set by the writer when it stops early, so the walker and the readers stop too
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    let stopping = || stop.load(std::sync::atomic::Ordering::Relaxed);
 
     let walk_result: Result<()> = std::thread::scope(|scope| {
         let walker = scope.spawn(|| -> Result<Vec<String>> {
@@ -351,6 +355,9 @@ fn write_archive(
             let r = select::walk(selection, &mut |w| warns.push(w), &mut |found: Found| {
                 if cancelled(cancel) {
                     return Err(interrupted());
+                }
+                if stopping() {
+                    return Err(stopped());
                 }
                 let (tx, rx) = bounded(CHUNKS);
                 if let Some(prev) = base.get(&found.name)
@@ -376,6 +383,9 @@ fn write_archive(
             let names = &names;
             scope.spawn(move || {
                 for job in rx {
+                    if stopping() {
+                        continue;
+                    }
                     process(job, names);
                 }
             });
@@ -427,7 +437,14 @@ fn write_archive(
                 });
             }
         }
-        // unblock the walker and the readers if we stopped early
+        if write_err.is_some() {
+            // Stop the walker and the readers: they see the flag, and dropping the queued
+            // receivers fails the readers' pending sends. Drain until the walker hangs up.
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for rx in &order_rx {
+                drop(rx);
+            }
+        }
         drop(order_rx);
         let walked = walker
             .join()

@@ -289,7 +289,11 @@ fn apply_one(
                 return Err(Error::Other(anyhow::anyhow!("the restore was interrupted")));
             }
             let shown = String::from_utf8_lossy(&h.path).into_owned();
-            if let Err(why) = check_path(&h.path, &symlinks) {
+            let link_check = match &h.kind {
+                Kind::HardLink(t) => check_path(t, &symlinks),
+                _ => Ok(()),
+            };
+            if let Err(why) = check_path(&h.path, &symlinks).and(link_check) {
                 problems.push(format!("refused member {shown}: {why}"));
                 continue;
             }
