@@ -725,3 +725,48 @@ fn process(job: Job, names: &Names) {
     let hash = hasher.finalize().to_hex().to_string();
     let _ = tx.send(Piece::Done(Box::new(entry_for(&found, h.size, Some(hash)))));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fullbackupday_names() {
+        use time::Weekday::{Monday, Sunday, Tuesday};
+        assert!(weekday_matches("Mon", Monday));
+        assert!(weekday_matches("monday", Monday));
+        assert!(weekday_matches("1", Monday));
+        assert!(weekday_matches("0", Sunday) && weekday_matches("7", Sunday));
+        assert!(!weekday_matches("Mon", Tuesday));
+        assert!(!weekday_matches("M", Monday), "too short to be a day name");
+    }
+
+    #[test]
+    fn fullbackupday_today_forces_a_full_backup_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("f"), "x").unwrap();
+        let mut opts = BackupOptions::new(dir.path().join("t"), "h", select::Selection::tree(&src));
+        opts.backup_type = BackupType::Incremental;
+        opts.keep_chains = None;
+        let today = time::OffsetDateTime::now_utc().weekday().to_string();
+        opts.full_backup_days = vec![today[..3].to_string()];
+        let quiet = |_: &Progress| {};
+        assert_eq!(create_backup(&opts, &quiet).unwrap().kind, BackupKind::Full);
+        // the full backup of today is there: the next run is incremental again
+        assert_eq!(
+            create_backup(&opts, &quiet).unwrap().kind,
+            BackupKind::Incremental
+        );
+        // an old full backup (renamed to an earlier day) does not count for today
+        let host = dir.path().join("t/h");
+        for s in store::list(&host).unwrap() {
+            for p in [&s.archive, &s.manifest] {
+                let name = p.file_name().unwrap().to_str().unwrap().to_string();
+                std::fs::rename(p, host.join(name.replacen("20", "19", 1))).unwrap();
+            }
+        }
+        assert_eq!(create_backup(&opts, &quiet).unwrap().kind, BackupKind::Full);
+    }
+}

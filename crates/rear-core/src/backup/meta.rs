@@ -196,26 +196,20 @@ pub fn sparse_map(file: &File, md: &Metadata) -> io::Result<Option<Vec<(u64, u64
     Ok(Some(map))
 }
 
-/// Applies owner, mode, xattrs and times of `h` to the restored `path`. Returns the names of
-/// xattrs that could not be set (for example `user.*` on a symlink or an unsupported filesystem).
+/// Applies owner, mode, xattrs and times of `h` to the restored `path`, through `file` when it
+/// is open (regular files: saves the path lookups). Returns the names of xattrs that could not be
+/// set (for example `user.*` on a symlink or an unsupported filesystem).
 ///
 /// # Errors
 /// When owner, mode or times cannot be set.
-pub fn apply(path: &Path, h: &Header, set_owner: bool) -> io::Result<Vec<String>> {
+pub fn apply(
+    path: &Path,
+    file: Option<&File>,
+    h: &Header,
+    set_owner: bool,
+) -> io::Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
     let is_link = matches!(h.kind, Kind::Symlink(_));
-    if set_owner {
-        std::os::unix::fs::lchown(path, Some(h.uid), Some(h.gid))?;
-    }
-    if !is_link {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(h.mode & 0o7777))?;
-    }
-    let mut failed = Vec::new();
-    for (name, value) in &h.xattrs {
-        if let Err(e) = rustix::fs::lsetxattr(path, &name[..], value, XattrFlags::empty()) {
-            failed.push(format!("{} ({e})", String::from_utf8_lossy(name)));
-        }
-    }
     let ts = |t: Time| Timespec {
         tv_sec: t.sec,
         tv_nsec: i64::from(t.nsec),
@@ -224,6 +218,32 @@ pub fn apply(path: &Path, h: &Header, set_owner: bool) -> io::Result<Vec<String>
         last_access: ts(h.atime.unwrap_or(h.mtime)),
         last_modification: ts(h.mtime),
     };
+    let mut failed = Vec::new();
+    let mode = std::fs::Permissions::from_mode(h.mode & 0o7777);
+    if let Some(f) = file {
+        if set_owner {
+            std::os::unix::fs::fchown(f, Some(h.uid), Some(h.gid))?;
+        }
+        f.set_permissions(mode)?;
+        for (name, value) in &h.xattrs {
+            if let Err(e) = rustix::fs::fsetxattr(f, &name[..], value, XattrFlags::empty()) {
+                failed.push(format!("{} ({e})", String::from_utf8_lossy(name)));
+            }
+        }
+        rustix::fs::futimens(f, &times)?;
+        return Ok(failed);
+    }
+    if set_owner {
+        std::os::unix::fs::lchown(path, Some(h.uid), Some(h.gid))?;
+    }
+    if !is_link {
+        std::fs::set_permissions(path, mode)?;
+    }
+    for (name, value) in &h.xattrs {
+        if let Err(e) = rustix::fs::lsetxattr(path, &name[..], value, XattrFlags::empty()) {
+            failed.push(format!("{} ({e})", String::from_utf8_lossy(name)));
+        }
+    }
     rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(failed)
 }

@@ -281,6 +281,8 @@ fn apply_one(
         });
         let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
         let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
+        let mut last_parent = PathBuf::new();
+        let mut open_file: Option<File>;
         let mut buf = vec![0u8; 1 << 20];
         let mut last = Instant::now();
         let read_err = |e: io::Error| Error::io("reading archive", &archive_path, e);
@@ -306,7 +308,7 @@ fn apply_one(
             let mut hasher = blake3::Hasher::new();
             let mut out: Option<File> = None;
             if write {
-                match prepare(&dest, &h, &opts.destination) {
+                match prepare(&dest, &h, &opts.destination, &mut last_parent) {
                     Ok(f) => out = f,
                     Err(e) => {
                         problems.push(format!("cannot create {}: {e}", dest.display()));
@@ -349,13 +351,11 @@ fn apply_one(
                         summary.bytes += n as u64;
                     }
                 }
-                if let Some(f) = out.take() {
-                    if h.sparse.is_some()
-                        && let Err(e) = f.set_len(h.size)
-                    {
-                        write_failed = Some(e);
-                    }
-                    drop(f);
+                if let Some(f) = out.as_ref()
+                    && h.sparse.is_some()
+                    && let Err(e) = f.set_len(h.size)
+                {
+                    write_failed = Some(e);
                 }
                 if let Some(e) = write_failed {
                     if e.kind() == io::ErrorKind::StorageFull {
@@ -383,6 +383,7 @@ fn apply_one(
                     }
                 }
             }
+            open_file = out.take();
             seen.insert(h.path.clone());
             if let Kind::Symlink(_) = h.kind {
                 symlinks.insert(h.path.clone());
@@ -391,7 +392,7 @@ fn apply_one(
                 match h.kind {
                     Kind::Dir => dirs.push((dest, h)),
                     Kind::HardLink(_) => {}
-                    _ => match meta::apply(&dest, &h, opts.set_owner) {
+                    _ => match meta::apply(&dest, open_file.as_ref(), &h, opts.set_owner) {
                         Ok(failed) => summary.warnings.extend(
                             failed
                                 .into_iter()
@@ -416,7 +417,7 @@ fn apply_one(
         }
         // directories last, deepest first, so their times stick
         for (dest, h) in dirs.iter().rev() {
-            match meta::apply(dest, h, opts.set_owner) {
+            match meta::apply(dest, None, h, opts.set_owner) {
                 Ok(failed) => summary.warnings.extend(
                     failed
                         .into_iter()
@@ -463,30 +464,53 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Makes room for `dest` and creates it; returns the open file for regular files.
-fn prepare(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
-    if let Some(parent) = dest.parent()
-        && dest != root
+/// Creates `dest` as `h` says, replacing what is in the way; returns the open file for regular
+/// files. Parents are created when missing (`last_parent` remembers the last one made sure of,
+/// which saves a `stat` per member in archive order).
+fn prepare(
+    dest: &Path,
+    h: &Header,
+    root: &Path,
+    last_parent: &mut PathBuf,
+) -> io::Result<Option<File>> {
+    if dest != root
+        && let Some(parent) = dest.parent()
+        && parent != last_parent.as_path()
     {
         std::fs::create_dir_all(parent)?;
+        *last_parent = parent.to_path_buf();
     }
-    let existing = std::fs::symlink_metadata(dest).ok();
-    if let Some(md) = &existing {
-        let keep_dir = md.is_dir() && h.kind == Kind::Dir;
-        if md.is_dir() && !keep_dir {
-            std::fs::remove_dir_all(dest)?;
-        } else if !md.is_dir() {
-            std::fs::remove_file(dest)?;
+    // Try to create first: into an empty destination nothing is in the way, and this saves a
+    // `stat` per member.
+    match create(dest, h, root) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let md = std::fs::symlink_metadata(dest)?;
+            if md.is_dir() {
+                if h.kind == Kind::Dir {
+                    return Ok(None);
+                }
+                std::fs::remove_dir_all(dest)?;
+            } else {
+                std::fs::remove_file(dest)?;
+            }
+            create(dest, h, root)
         }
+        r => r,
     }
+}
+
+fn create(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
     match &h.kind {
         Kind::Dir => {
-            if !dest.is_dir() {
-                std::fs::create_dir(dest)?;
-            }
+            std::fs::create_dir(dest)?;
             Ok(None)
         }
-        Kind::File => Ok(Some(File::create(dest)?)),
+        Kind::File => Ok(Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dest)?,
+        )),
         Kind::Symlink(t) => {
             std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(t), dest)?;
             Ok(None)
