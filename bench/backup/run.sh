@@ -146,6 +146,7 @@ for line in open(sys.argv[1]):
     # the faster of the rounds counts
     if base not in rows or cur[0] < rows[base][0]:
         rows[base] = cur
+size_rear, size_ours, size_ours_gz, content, alloc = map(int, sys.argv[2:7])
 sizes = {"rear-backup": size_rear, "ours-backup": size_ours, "ours-gz-backup": size_ours_gz}
 label = {
     "rear-backup": "backup: ReaR 2.7 (`tar --gzip \\| dd`)",

@@ -20,6 +20,7 @@ pub mod crypt;
 pub mod manifest;
 pub mod meta;
 pub mod methods;
+pub mod queue;
 pub mod restore;
 pub mod select;
 pub mod store;

@@ -3,7 +3,7 @@
 //! Threads: one walker (the [`select::walk`] order is the archive order), `threads` readers that
 //! turn each entry into finished tar bytes (header, data, padding) plus its manifest line, and
 //! the calling thread, which takes the entries in order and feeds the compressor (zstd runs its
-//! own `threads` workers). Between them are bounded channels: at most [`QUEUE`] entries in flight,
+//! own `threads` workers). Between them are bounded queues ([`super::queue`]): at most [`QUEUE`] entries in flight,
 //! each holding at most [`CHUNKS`] pieces of [`CHUNK`] bytes, so memory stays below
 //! `QUEUE * CHUNKS * CHUNK` (64 MiB) whatever the tree holds.
 
@@ -14,7 +14,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use std::sync::Arc;
+
+use super::queue::{Queue, SendCloser};
 
 use super::manifest::{self, ManifestEntry, ManifestHead, ManifestTail, ManifestWriter};
 use super::meta::{self, Names};
@@ -41,7 +43,7 @@ enum Piece {
 
 struct Job {
     found: Found,
-    tx: Sender<Piece>,
+    slot: Arc<Queue<Piece>>,
 }
 
 /// Makes a backup as `opts` say, reporting progress through `progress`.
@@ -337,8 +339,8 @@ fn write_archive(
     let names = Names::load(&selection.root);
     let total = estimate_total(selection);
     let started = Instant::now();
-    let (order_tx, order_rx) = bounded::<Receiver<Piece>>(QUEUE);
-    let (job_tx, job_rx) = bounded::<Job>(QUEUE);
+    let order: Queue<Arc<Queue<Piece>>> = Queue::new(QUEUE);
+    let jobs: Queue<Job> = Queue::new(QUEUE);
     let mut warnings: Vec<String> = Vec::new();
     let mut entries = 0u64;
     let mut archived = 0u64;
@@ -350,7 +352,9 @@ fn write_archive(
     let stopping = || stop.load(std::sync::atomic::Ordering::Relaxed);
 
     let walk_result: Result<()> = std::thread::scope(|scope| {
-        let walker = scope.spawn(|| -> Result<Vec<String>> {
+        let (order, jobs) = (&order, &jobs);
+        let walker = scope.spawn(move || -> Result<Vec<String>> {
+            let _closers = (SendCloser(order), SendCloser(jobs));
             let mut warns = Vec::new();
             let r = select::walk(selection, &mut |w| warns.push(w), &mut |found: Found| {
                 if cancelled(cancel) {
@@ -359,47 +363,47 @@ fn write_archive(
                 if stopping() {
                     return Err(stopped());
                 }
-                let (tx, rx) = bounded(CHUNKS);
+                let slot = Arc::new(Queue::new(CHUNKS));
                 if let Some(prev) = base.get(&found.name)
                     && !found.md.is_dir()
                     && unchanged(prev, &found)
                 {
                     let mut e = prev.clone();
                     e.a = false;
-                    let _ = tx.send(Piece::Done(Box::new(e)));
-                    order_tx.send(rx).map_err(|_| stopped())?;
+                    let _ = slot.push(Piece::Done(Box::new(e)));
+                    slot.close_send();
+                    order.push(slot).map_err(|_| stopped())?;
                     return Ok(());
                 }
-                order_tx.send(rx).map_err(|_| stopped())?;
-                job_tx.send(Job { found, tx }).map_err(|_| stopped())?;
+                order.push(Arc::clone(&slot)).map_err(|_| stopped())?;
+                jobs.push(Job { found, slot }).map_err(|_| stopped())?;
                 Ok(())
             });
-            drop(order_tx);
-            drop(job_tx);
             r.map(|()| warns)
         });
         for _ in 0..n.max(2) {
-            let rx = job_rx.clone();
             let names = &names;
             scope.spawn(move || {
-                for job in rx {
+                while let Some(job) = jobs.pop() {
                     if stopping() {
+                        job.slot.close_send();
                         continue;
                     }
                     process(job, names);
                 }
             });
         }
-        drop(job_rx);
 
         let mut last_report = Instant::now();
         let mut write_err: Option<Error> = None;
-        'entries: for rx in &order_rx {
-            for piece in &rx {
+        'entries: while let Some(slot) = order.pop() {
+            let mut finished = false;
+            while let Some(piece) = slot.pop() {
                 match piece {
                     Piece::Bytes(b) => {
                         if let Err(e) = out.write_all(&b) {
                             write_err = Some(storage_error("writing", archive_tmp, e));
+                            slot.close_recv();
                             break 'entries;
                         }
                     }
@@ -411,16 +415,27 @@ fn write_archive(
                         }
                         if let Err(err) = mw.entry(&e) {
                             write_err = Some(storage_error("writing manifest", manifest_tmp, err));
+                            slot.close_recv();
                             break 'entries;
                         }
+                        finished = true;
                         break;
                     }
                     Piece::Skipped(w) => {
                         warnings.push(w);
+                        finished = true;
                         break;
                     }
                     Piece::Warning(w) => warnings.push(w),
                 }
+            }
+            slot.close_recv();
+            if !finished && !stopping() {
+                // the reader of this entry ended without finishing it (it panicked)
+                write_err = Some(Error::Other(anyhow::anyhow!(
+                    "a reader thread failed; the archive would be incomplete"
+                )));
+                break;
             }
             if cancelled(cancel) {
                 write_err = Some(interrupted());
@@ -438,14 +453,14 @@ fn write_archive(
             }
         }
         if write_err.is_some() {
-            // Stop the walker and the readers: they see the flag, and dropping the queued
-            // receivers fails the readers' pending sends. Drain until the walker hangs up.
+            // Stop the walker and the readers: they see the flag, and closing the queued
+            // entries fails the readers' pending pushes. Drain until the walker is done.
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            for rx in &order_rx {
-                drop(rx);
+            while let Some(slot) = order.pop() {
+                slot.close_recv();
             }
         }
-        drop(order_rx);
+        order.close_recv();
         let walked = walker
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("walker panicked").into()));
@@ -596,10 +611,12 @@ fn open_noatime(path: &Path) -> std::io::Result<File> {
 
 /// Turns one entry into tar bytes on `job.tx`, ending with `Done` or `Skipped`.
 fn process(job: Job, names: &Names) {
-    let Job { found, tx } = job;
+    let Job { found, slot } = job;
+    let _closer = SendCloser(&*slot);
+    let tx = &*slot;
     let real: PathBuf = found.real.clone();
     let skip = |msg: String| {
-        let _ = tx.send(Piece::Skipped(msg));
+        let _ = tx.push(Piece::Skipped(msg));
     };
     let link_target = if found.md.file_type().is_symlink() {
         match std::fs::read_link(&real) {
@@ -620,15 +637,15 @@ fn process(job: Job, names: &Names) {
     match meta::read_xattrs(&real) {
         Ok(x) => h.xattrs = x,
         Err(e) => {
-            let _ = tx.send(Piece::Warning(format!(
+            let _ = tx.push(Piece::Warning(format!(
                 "cannot read extended attributes of {}: {e}",
                 real.display()
             )));
         }
     }
     if h.kind != Kind::File {
-        let _ = tx.send(Piece::Bytes(h.encode()));
-        let _ = tx.send(Piece::Done(Box::new(entry_for(&found, 0, None))));
+        let _ = tx.push(Piece::Bytes(h.encode()));
+        let _ = tx.push(Piece::Done(Box::new(entry_for(&found, 0, None))));
         return;
     }
     let mut file = match open_noatime(&real) {
@@ -643,7 +660,7 @@ fn process(job: Job, names: &Names) {
     match meta::sparse_map(&file, &found.md) {
         Ok(map) => h.sparse = map,
         Err(e) => {
-            let _ = tx.send(Piece::Warning(format!(
+            let _ = tx.push(Piece::Warning(format!(
                 "cannot map holes of {}: {e}",
                 real.display()
             )));
@@ -669,7 +686,7 @@ fn process(job: Job, names: &Names) {
         if h.sparse.is_some() {
             use std::io::Seek;
             if let Err(e) = file.seek(std::io::SeekFrom::Start(offset)) {
-                let _ = tx.send(Piece::Warning(format!(
+                let _ = tx.push(Piece::Warning(format!(
                     "seeking in {}: {e}",
                     real.display()
                 )));
@@ -678,7 +695,7 @@ fn process(job: Job, names: &Names) {
         let mut left = len;
         while left > 0 {
             if buf.len() >= CHUNK {
-                if tx.send(Piece::Bytes(std::mem::take(&mut buf))).is_err() {
+                if tx.push(Piece::Bytes(std::mem::take(&mut buf))).is_err() {
                     return;
                 }
                 buf.reserve(CHUNK);
@@ -694,7 +711,7 @@ fn process(job: Job, names: &Names) {
                 match file.read(&mut buf[start..]) {
                     Ok(g) => g,
                     Err(e) => {
-                        let _ = tx.send(Piece::Warning(format!("reading {}: {e}", real.display())));
+                        let _ = tx.push(Piece::Warning(format!("reading {}: {e}", real.display())));
                         0
                     }
                 }
@@ -715,15 +732,15 @@ fn process(job: Job, names: &Names) {
         }
     }
     if short > 0 {
-        let _ = tx.send(Piece::Warning(format!(
+        let _ = tx.push(Piece::Warning(format!(
             "{} shrank by {short} bytes while being read; padded with zeros",
             real.display()
         )));
     }
     buf.extend_from_slice(tar::padding(stored));
-    let _ = tx.send(Piece::Bytes(buf));
+    let _ = tx.push(Piece::Bytes(buf));
     let hash = hasher.finalize().to_hex().to_string();
-    let _ = tx.send(Piece::Done(Box::new(entry_for(&found, h.size, Some(hash)))));
+    let _ = tx.push(Piece::Done(Box::new(entry_for(&found, h.size, Some(hash)))));
 }
 
 #[cfg(test)]

@@ -12,12 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, bounded};
 
 use super::create::load_manifest;
 use super::manifest::{Manifest, ManifestEntry};
@@ -174,32 +172,6 @@ fn run(
     Ok(summary)
 }
 
-/// A reader fed by a thread that decompresses.
-struct ChannelReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            match self.rx.recv() {
-                Ok(Ok(b)) => {
-                    self.buf = b;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 fn check_path(path: &[u8], symlinks: &HashSet<Vec<u8>>) -> std::result::Result<(), String> {
     if path.first() == Some(&b'/') {
         return Err("absolute path".into());
@@ -252,184 +224,186 @@ fn apply_one(
         .map(|e| (e.path_bytes(), e))
         .collect();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let (tx, rx) = bounded::<io::Result<Vec<u8>>>(8);
+    // A kernel pipe between the decompressing thread and this one: it blocks without spinning
+    // (channels that yield the CPU lose their turn on a busy machine, as a benchmark showed).
+    let (pipe_r, mut pipe_w) =
+        io::pipe().map_err(|e| Error::io("creating a pipe for", &stored.archive, e))?;
     let archive_path = stored.archive.clone();
     std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
+        let decoder = scope.spawn(move || -> io::Result<u64> {
             let mut decoded = decoded;
-            loop {
-                let mut b = vec![0u8; 1 << 20];
-                match read_full(&mut decoded, &mut b) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        b.truncate(n);
-                        if tx.send(Ok(b)).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        break;
-                    }
-                }
-            }
+            let n = io::copy(&mut decoded, &mut pipe_w)?;
+            drop(pipe_w);
+            Ok(n)
         });
-        let mut tar = TarReader::new(ChannelReader {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-        });
-        let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
-        let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
-        let mut last_parent = PathBuf::new();
-        let mut open_file: Option<File>;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut last = Instant::now();
-        let read_err = |e: io::Error| Error::io("reading archive", &archive_path, e);
-        while let Some(h) = tar.next_header().map_err(read_err)? {
-            if cancelled(opts.cancel.as_ref()) {
-                return Err(Error::Other(anyhow::anyhow!("the restore was interrupted")));
-            }
-            let shown = String::from_utf8_lossy(&h.path).into_owned();
-            let link_check = match &h.kind {
-                Kind::HardLink(t) => check_path(t, &symlinks),
-                _ => Ok(()),
-            };
-            if let Err(why) = check_path(&h.path, &symlinks).and(link_check) {
-                problems.push(format!("refused member {shown}: {why}"));
-                continue;
-            }
-            let dest = if h.path.is_empty() {
-                opts.destination.clone()
-            } else {
-                opts.destination.join(std::ffi::OsStr::from_bytes(&h.path))
-            };
-            summary.entries += 1;
-            let mut hasher = blake3::Hasher::new();
-            let mut out: Option<File> = None;
-            if write {
-                match prepare(&dest, &h, &opts.destination, &mut last_parent) {
-                    Ok(f) => out = f,
-                    Err(e) => {
-                        problems.push(format!("cannot create {}: {e}", dest.display()));
-                    }
+        let body = || -> Result<()> {
+            let mut tar = TarReader::new(io::BufReader::with_capacity(1 << 20, pipe_r));
+            let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
+            let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
+            let mut last_parent = PathBuf::new();
+            let mut open_file: Option<File>;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut last = Instant::now();
+            let read_err = |e: io::Error| Error::io("reading archive", &archive_path, e);
+            while let Some(h) = tar.next_header().map_err(read_err)? {
+                if cancelled(opts.cancel.as_ref()) {
+                    return Err(Error::Other(anyhow::anyhow!("the restore was interrupted")));
                 }
-            }
-            if h.kind == Kind::File {
-                if let Some(map) = &h.sparse {
-                    hasher.update(&super::tar::sparse_map_block(map));
+                let shown = String::from_utf8_lossy(&h.path).into_owned();
+                let link_check = match &h.kind {
+                    Kind::HardLink(t) => check_path(t, &symlinks),
+                    _ => Ok(()),
+                };
+                if let Err(why) = check_path(&h.path, &symlinks).and(link_check) {
+                    problems.push(format!("refused member {shown}: {why}"));
+                    continue;
                 }
-                let segments = h.sparse.clone().unwrap_or_else(|| vec![(0, h.size)]);
-                let mut write_failed = None;
-                for (offset, len) in segments {
-                    if let Some(f) = out.as_mut()
-                        && h.sparse.is_some()
-                    {
-                        use std::io::Seek;
-                        if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
-                            write_failed = Some(e);
-                        }
-                    }
-                    let mut left = len;
-                    while left > 0 {
-                        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                        let n = tar.read_data(&mut buf[..want]).map_err(read_err)?;
-                        if n == 0 {
-                            return Err(read_err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                format!("member {shown} is cut short"),
-                            )));
-                        }
-                        hasher.update(&buf[..n]);
-                        if let Some(f) = out.as_mut()
-                            && write_failed.is_none()
-                            && let Err(e) = f.write_all(&buf[..n])
-                        {
-                            write_failed = Some(e);
-                        }
-                        left -= n as u64;
-                        summary.bytes += n as u64;
-                    }
-                }
-                if let Some(f) = out.as_ref()
-                    && h.sparse.is_some()
-                    && let Err(e) = f.set_len(h.size)
-                {
-                    write_failed = Some(e);
-                }
-                if let Some(e) = write_failed {
-                    if e.kind() == io::ErrorKind::StorageFull {
-                        return Err(Error::io("restoring (the destination is full)", &dest, e));
-                    }
-                    problems.push(format!("writing {}: {e}", dest.display()));
-                }
-            }
-            match expected.get(&h.path) {
-                None => problems.push(format!("{shown} is in the archive but not in the manifest")),
-                Some(e) => {
-                    if e.t != h.kind.code() {
-                        problems.push(format!(
-                            "{shown}: type {} in the manifest, {} in the archive",
-                            e.t,
-                            h.kind.code()
-                        ));
-                    } else if let Some(want) = &e.h {
-                        let got = hasher.finalize().to_hex().to_string();
-                        if &got != want {
-                            problems.push(format!(
-                                "{shown}: contents differ from the manifest checksum"
-                            ));
-                        }
-                    }
-                }
-            }
-            open_file = out.take();
-            seen.insert(h.path.clone());
-            if let Kind::Symlink(_) = h.kind {
-                symlinks.insert(h.path.clone());
-            }
-            if write {
-                match h.kind {
-                    Kind::Dir => dirs.push((dest, h)),
-                    Kind::HardLink(_) => {}
-                    _ => match meta::apply(&dest, open_file.as_ref(), &h, opts.set_owner) {
-                        Ok(failed) => summary.warnings.extend(
-                            failed
-                                .into_iter()
-                                .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
-                        ),
+                let dest = if h.path.is_empty() {
+                    opts.destination.clone()
+                } else {
+                    opts.destination.join(std::ffi::OsStr::from_bytes(&h.path))
+                };
+                summary.entries += 1;
+                let mut hasher = blake3::Hasher::new();
+                let mut out: Option<File> = None;
+                if write {
+                    match prepare(&dest, &h, &opts.destination, &mut last_parent) {
+                        Ok(f) => out = f,
                         Err(e) => {
-                            problems.push(format!("setting attributes of {}: {e}", dest.display()))
+                            problems.push(format!("cannot create {}: {e}", dest.display()));
                         }
-                    },
+                    }
+                }
+                if h.kind == Kind::File {
+                    if let Some(map) = &h.sparse {
+                        hasher.update(&super::tar::sparse_map_block(map));
+                    }
+                    let segments = h.sparse.clone().unwrap_or_else(|| vec![(0, h.size)]);
+                    let mut write_failed = None;
+                    for (offset, len) in segments {
+                        if let Some(f) = out.as_mut()
+                            && h.sparse.is_some()
+                        {
+                            use std::io::Seek;
+                            if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
+                                write_failed = Some(e);
+                            }
+                        }
+                        let mut left = len;
+                        while left > 0 {
+                            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                            let n = tar.read_data(&mut buf[..want]).map_err(read_err)?;
+                            if n == 0 {
+                                return Err(read_err(io::Error::new(
+                                    io::ErrorKind::UnexpectedEof,
+                                    format!("member {shown} is cut short"),
+                                )));
+                            }
+                            hasher.update(&buf[..n]);
+                            if let Some(f) = out.as_mut()
+                                && write_failed.is_none()
+                                && let Err(e) = f.write_all(&buf[..n])
+                            {
+                                write_failed = Some(e);
+                            }
+                            left -= n as u64;
+                            summary.bytes += n as u64;
+                        }
+                    }
+                    if let Some(f) = out.as_ref()
+                        && h.sparse.is_some()
+                        && let Err(e) = f.set_len(h.size)
+                    {
+                        write_failed = Some(e);
+                    }
+                    if let Some(e) = write_failed {
+                        if e.kind() == io::ErrorKind::StorageFull {
+                            return Err(Error::io("restoring (the destination is full)", &dest, e));
+                        }
+                        problems.push(format!("writing {}: {e}", dest.display()));
+                    }
+                }
+                match expected.get(&h.path) {
+                    None => {
+                        problems.push(format!("{shown} is in the archive but not in the manifest"))
+                    }
+                    Some(e) => {
+                        if e.t != h.kind.code() {
+                            problems.push(format!(
+                                "{shown}: type {} in the manifest, {} in the archive",
+                                e.t,
+                                h.kind.code()
+                            ));
+                        } else if let Some(want) = &e.h {
+                            let got = hasher.finalize().to_hex().to_string();
+                            if &got != want {
+                                problems.push(format!(
+                                    "{shown}: contents differ from the manifest checksum"
+                                ));
+                            }
+                        }
+                    }
+                }
+                open_file = out.take();
+                seen.insert(h.path.clone());
+                if let Kind::Symlink(_) = h.kind {
+                    symlinks.insert(h.path.clone());
+                }
+                if write {
+                    match h.kind {
+                        Kind::Dir => dirs.push((dest, h)),
+                        Kind::HardLink(_) => {}
+                        _ => match meta::apply(&dest, open_file.as_ref(), &h, opts.set_owner) {
+                            Ok(failed) => summary.warnings.extend(
+                                failed
+                                    .into_iter()
+                                    .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
+                            ),
+                            Err(e) => problems
+                                .push(format!("setting attributes of {}: {e}", dest.display())),
+                        },
+                    }
+                }
+                if last.elapsed() >= Duration::from_millis(500) {
+                    last = Instant::now();
+                    progress(&Progress {
+                        phase: if write { Phase::Restore } else { Phase::Verify },
+                        files: summary.entries,
+                        bytes: summary.bytes,
+                        total_bytes: Some(total),
+                        elapsed: started.elapsed(),
+                    });
                 }
             }
-            if last.elapsed() >= Duration::from_millis(500) {
-                last = Instant::now();
-                progress(&Progress {
-                    phase: if write { Phase::Restore } else { Phase::Verify },
-                    files: summary.entries,
-                    bytes: summary.bytes,
-                    total_bytes: Some(total),
-                    elapsed: started.elapsed(),
-                });
+            // directories last, deepest first, so their times stick
+            for (dest, h) in dirs.iter().rev() {
+                match meta::apply(dest, None, h, opts.set_owner) {
+                    Ok(failed) => summary.warnings.extend(
+                        failed
+                            .into_iter()
+                            .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
+                    ),
+                    Err(e) => {
+                        problems.push(format!("setting attributes of {}: {e}", dest.display()))
+                    }
+                }
             }
-        }
-        // directories last, deepest first, so their times stick
-        for (dest, h) in dirs.iter().rev() {
-            match meta::apply(dest, None, h, opts.set_owner) {
-                Ok(failed) => summary.warnings.extend(
-                    failed
-                        .into_iter()
-                        .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
-                ),
-                Err(e) => problems.push(format!("setting attributes of {}: {e}", dest.display())),
+            // drain what follows the end blocks so the archive hash covers the whole stream
+            let mut rest = tar.into_inner();
+            io::copy(&mut rest, &mut io::sink()).map_err(read_err)?;
+            Ok(())
+        };
+        let result = body();
+        // a decoding error (wrong key, corrupt compression) explains a reading error: report it
+        match decoder.join() {
+            Ok(Err(e)) if e.kind() != io::ErrorKind::BrokenPipe || result.is_ok() => {
+                Err(Error::io("decompressing archive", &archive_path, e))
             }
+            Err(_) => Err(Error::Other(anyhow::anyhow!(
+                "the decompressing thread panicked"
+            ))),
+            _ => result,
         }
-        // drain what follows the end blocks so the archive hash covers the whole stream
-        let mut rest = tar.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(read_err)?;
-        Ok(())
     })?;
     for p in expected.keys() {
         if !seen.contains(p) {
@@ -449,19 +423,6 @@ fn apply_one(
         ));
     }
     Ok(())
-}
-
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// Creates `dest` as `h` says, replacing what is in the way; returns the open file for regular
