@@ -15,10 +15,12 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::create::load_manifest;
 use super::manifest::{Manifest, ManifestEntry};
+use super::queue::{Queue, SendCloser};
 use super::store::{self, BackupKind, Stored};
 use super::stream::{self, Compression, SharedHash};
 use super::tar::{Header, Kind, TarReader};
@@ -229,6 +231,8 @@ fn apply_one(
     let (pipe_r, mut pipe_w) =
         io::pipe().map_err(|e| Error::io("creating a pipe for", &stored.archive, e))?;
     let archive_path = stored.archive.clone();
+    let tasks: Queue<Task> = Queue::new(64);
+    let shared = Mutex::new((Vec::<String>::new(), Vec::<String>::new()));
     std::thread::scope(|scope| -> Result<()> {
         let decoder = scope.spawn(move || -> io::Result<u64> {
             let mut decoded = decoded;
@@ -236,7 +240,33 @@ fn apply_one(
             drop(pipe_w);
             Ok(n)
         });
+        // Small members go to writer threads (create, write, hash, set attributes); this thread
+        // parses the stream, creates directories, and writes large files itself.
+        let (tasks, shared) = (&tasks, &shared);
+        let mut writers = Vec::new();
+        if write {
+            let n = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+            for _ in 0..n.max(2) {
+                let root = opts.destination.as_path();
+                let set_owner = opts.set_owner;
+                writers.push(scope.spawn(move || {
+                    while let Some(t) = tasks.pop() {
+                        let (p, w) = write_task(t, root, set_owner);
+                        if !p.is_empty() || !w.is_empty() {
+                            let mut g = shared
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            g.0.extend(p);
+                            g.1.extend(w);
+                        }
+                    }
+                }));
+            }
+        }
+        let _tasks_closer = SendCloser(tasks);
         let body = || -> Result<()> {
+            let _closer = SendCloser(tasks);
+            let mut hard_links: Vec<(PathBuf, Header)> = Vec::new();
             let mut tar = TarReader::new(io::BufReader::with_capacity(1 << 20, pipe_r));
             let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
             let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
@@ -264,6 +294,73 @@ fn apply_one(
                     opts.destination.join(std::ffi::OsStr::from_bytes(&h.path))
                 };
                 summary.entries += 1;
+                let want = expected.get(&h.path);
+                let pooled = write
+                    && match h.kind {
+                        Kind::File => h.stored_size() <= POOLED_MAX,
+                        Kind::Dir => false,
+                        _ => true,
+                    };
+                if pooled || (write && matches!(h.kind, Kind::HardLink(_))) {
+                    match want {
+                        None => problems
+                            .push(format!("{shown} is in the archive but not in the manifest")),
+                        Some(e) if e.t != h.kind.code() => problems.push(format!(
+                            "{shown}: type {} in the manifest, {} in the archive",
+                            e.t,
+                            h.kind.code()
+                        )),
+                        _ => {}
+                    }
+                    seen.insert(h.path.clone());
+                    if let Kind::Symlink(_) = h.kind {
+                        symlinks.insert(h.path.clone());
+                    }
+                    if let Kind::HardLink(_) = h.kind {
+                        // after all files exist
+                        hard_links.push((dest, h));
+                        continue;
+                    }
+                    let mut data = Vec::new();
+                    if h.kind == Kind::File {
+                        let stored = usize::try_from(h.stored_size()).unwrap_or(0);
+                        data.resize(stored, 0);
+                        let mut got = 0;
+                        while got < data.len() {
+                            let n = tar.read_data(&mut data[got..]).map_err(read_err)?;
+                            if n == 0 {
+                                break;
+                            }
+                            got += n;
+                        }
+                        // for sparse members the map was already read: only segments remain
+                        data.truncate(got);
+                        let segs: u64 = h
+                            .sparse
+                            .as_ref()
+                            .map_or(h.size, |m| m.iter().map(|s| s.1).sum());
+                        if got as u64 != segs {
+                            return Err(read_err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!("member {shown} is cut short"),
+                            )));
+                        }
+                        summary.bytes += got as u64;
+                    }
+                    let expected_hash = want.and_then(|e| e.h.clone());
+                    if tasks
+                        .push(Task {
+                            dest,
+                            header: h,
+                            data,
+                            expected_hash,
+                        })
+                        .is_err()
+                    {
+                        return Err(Error::Other(anyhow::anyhow!("the restore writers stopped")));
+                    }
+                    continue;
+                }
                 let mut hasher = blake3::Hasher::new();
                 let mut out: Option<File> = None;
                 if write {
@@ -375,6 +472,20 @@ fn apply_one(
                     });
                 }
             }
+            // wait for the writers, then hard links (their targets exist now)
+            drop(_closer);
+            for w in writers.drain(..) {
+                if w.join().is_err() {
+                    return Err(Error::Other(anyhow::anyhow!(
+                        "a restore writer thread panicked"
+                    )));
+                }
+            }
+            for (dest, h) in &hard_links {
+                if let Err(e) = prepare(dest, h, &opts.destination, &mut last_parent) {
+                    problems.push(format!("cannot create {}: {e}", dest.display()));
+                }
+            }
             // directories last, deepest first, so their times stick
             for (dest, h) in dirs.iter().rev() {
                 match meta::apply(dest, None, h, opts.set_owner) {
@@ -394,6 +505,14 @@ fn apply_one(
             Ok(())
         };
         let result = body();
+        tasks.close_recv();
+        {
+            let mut g = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            problems.append(&mut g.0);
+            summary.warnings.append(&mut g.1);
+        }
         // a decoding error (wrong key, corrupt compression) explains a reading error: report it
         match decoder.join() {
             Ok(Err(e)) if e.kind() != io::ErrorKind::BrokenPipe || result.is_ok() => {
@@ -423,6 +542,87 @@ fn apply_one(
         ));
     }
     Ok(())
+}
+
+/// Members up to this stored size are written by the writer threads.
+const POOLED_MAX: u64 = 4 << 20;
+
+/// A member for a writer thread: everything needed to create it.
+struct Task {
+    dest: PathBuf,
+    header: Header,
+    /// The stored data (for sparse files: the segments, concatenated).
+    data: Vec<u8>,
+    /// The manifest's BLAKE3 of the contents.
+    expected_hash: Option<String>,
+}
+
+/// Creates one member; returns (problems, warnings).
+fn write_task(t: Task, root: &Path, set_owner: bool) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let Task {
+        dest,
+        header: h,
+        data,
+        expected_hash,
+    } = t;
+    let mut last_parent = PathBuf::new();
+    let mut file = match prepare(&dest, &h, root, &mut last_parent) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(format!("cannot create {}: {e}", dest.display()));
+            return (problems, warnings);
+        }
+    };
+    if h.kind == Kind::File {
+        let mut hasher = blake3::Hasher::new();
+        let r = (|| -> io::Result<()> {
+            let Some(f) = file.as_mut() else {
+                return Ok(());
+            };
+            match &h.sparse {
+                None => {
+                    hasher.update(&data);
+                    f.write_all(&data)?;
+                }
+                Some(map) => {
+                    use std::io::Seek;
+                    hasher.update(&super::tar::sparse_map_block(map));
+                    hasher.update(&data);
+                    let mut at = 0usize;
+                    for &(offset, len) in map {
+                        let len = usize::try_from(len).unwrap_or(0);
+                        f.seek(io::SeekFrom::Start(offset))?;
+                        f.write_all(&data[at..at + len])?;
+                        at += len;
+                    }
+                    f.set_len(h.size)?;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            problems.push(format!("writing {}: {e}", dest.display()));
+        }
+        if let Some(want) = expected_hash
+            && hasher.finalize().to_hex().as_str() != want
+        {
+            problems.push(format!(
+                "{}: contents differ from the manifest checksum",
+                String::from_utf8_lossy(&h.path)
+            ));
+        }
+    }
+    match meta::apply(&dest, file.as_ref(), &h, set_owner) {
+        Ok(failed) => warnings.extend(
+            failed
+                .into_iter()
+                .map(|x| format!("{}: cannot set xattr {x}", dest.display())),
+        ),
+        Err(e) => problems.push(format!("setting attributes of {}: {e}", dest.display())),
+    }
+    (problems, warnings)
 }
 
 /// Creates `dest` as `h` says, replacing what is in the way; returns the open file for regular
