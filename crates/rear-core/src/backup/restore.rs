@@ -1,9 +1,10 @@
 //! Restoring and verifying backups with our own tar reader.
 //!
 //! A restore applies the chain that ends in the chosen backup: the full backup, then each
-//! incremental (or the one differential) in order; after each later backup, paths its manifest no
-//! longer lists are deleted. Decompression and decryption run on their own thread, feeding the
-//! thread that writes files through a bounded channel. Every file's BLAKE3 and every archive's
+//! incremental (or the one differential) in order; before each later backup, paths its manifest
+//! no longer lists are deleted. Decompression and decryption run on their own thread, feeding the
+//! parsing thread through a kernel pipe; the parsing thread creates directories and large files
+//! and hands members up to [`POOLED_MAX`] bytes to writer threads. Every file's BLAKE3 and every archive's
 //! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
 //! what it could, naming the files.
 //!
