@@ -4,7 +4,7 @@
 //! incremental (or the one differential) in order; before each later backup, paths its manifest
 //! no longer lists are deleted. Decompression and decryption run on their own thread, feeding the
 //! parsing thread through a kernel pipe; the parsing thread creates directories and large files
-//! and hands members up to [`POOLED_MAX`] bytes to writer threads. Every file's BLAKE3 and every archive's
+//! and hands members up to 4 MiB to writer threads. Every file's BLAKE3 and every archive's
 //! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
 //! what it could, naming the files.
 //!
