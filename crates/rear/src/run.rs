@@ -74,6 +74,7 @@ fn run(cli: Cli) -> u8 {
     if let Some(k) = &g.kernel {
         overrides.insert("KERNEL_VERSION".to_string(), k.clone());
     }
+
     let runner = SystemRunner::new()
         .dry_run(g.simulate)
         .log_output(g.debug || g.debugscripts);
@@ -85,10 +86,18 @@ fn run(cli: Cli) -> u8 {
         system: system.clone(),
         overrides,
     };
-    let loaded = match rear_core::config::load(&load_opts, &runner) {
+    let mut loaded = match rear_core::config::load(&load_opts, &runner) {
         Ok(l) => l,
         Err(e) => return report_error(&e),
     };
+    // Workflow options on the command line win over the configuration files.
+    if let WorkflowCommand::Restoreonly { target: Some(t) } = workflow_cmd {
+        let t = std::path::absolute(t).unwrap_or_else(|_| t.clone());
+        loaded.config.set(
+            "TARGET_FS_ROOT",
+            rear_core::config::Value::Scalar(t.display().to_string()),
+        );
+    }
 
     let mut log_path = loaded.config.log_file();
     if wf.lockless {

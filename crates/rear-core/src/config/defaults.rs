@@ -106,6 +106,8 @@ defaults! {
     AUTOSHRINK_DISK_SIZE_LIMIT_PERCENTAGE = "2", "largest shrink of the last partition";
     AUTOINCREASE_DISK_SIZE_THRESHOLD_PERCENTAGE = "10", "smallest growth that grows the last partition";
     LUKS_CRYPTSETUP_OPTIONS = "\"--iter-time 2000\"", "extra luksFormat options";
+    TARGET_FS_ROOT = "/mnt/local", "where recovery mounts the recreated filesystems and restores to";
+    BACKUP_PROG_CRYPT_KEY_FILE = "\"\"", "file holding the backup passphrase or age identities";
     PRE_RECOVERY_SCRIPT = "\"\"", "run before recovery";
     POST_RECOVERY_SCRIPT = "\"\"", "run after recovery";
     PRE_BACKUP_SCRIPT = "\"\"", "run before the backup";
@@ -138,7 +140,6 @@ pub const KNOWN_WITHOUT_DEFAULT: &[&str] = &[
     "VERSION",
     "RECOVERY_MODE",
     "NETFS_URL",
-    "BACKUP_PROG_CRYPT_KEY_FILE",
 ];
 
 /// Name prefixes of variable families rear uses (`USER_INPUT_<ID>`, ...).

@@ -239,6 +239,13 @@ pub struct OutputReport {
     pub files: Vec<PathBuf>,
 }
 
+/// The size of a file for messages (`94.0 MiB`), as ReaR shows it after writing an image.
+fn size_of(path: &Path) -> String {
+    std::fs::metadata(path)
+        .map(|m| crate::layout::show::human_size(m.len()))
+        .unwrap_or_default()
+}
+
 fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(p) = to.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::io("creating directory", p, e))?;
@@ -273,7 +280,10 @@ pub fn write_output(
         }
         OutputKind::Iso => {
             let iso = make_iso(opts, kernel, initrd, runner)?;
-            ui.message(Level::Info, &format!("Wrote ISO image {}", iso.display()));
+            ui.message(
+                Level::Info,
+                &format!("Wrote ISO image {} ({})", iso.display(), size_of(&iso)),
+            );
             Ok(OutputReport { files: vec![iso] })
         }
         OutputKind::Pxe => {
@@ -306,7 +316,10 @@ pub fn write_output(
         }
         OutputKind::Rawdisk => {
             let raw = make_rawdisk(opts, kernel, initrd, runner)?;
-            ui.message(Level::Info, &format!("Wrote disk image {}", raw.display()));
+            ui.message(
+                Level::Info,
+                &format!("Wrote disk image {} ({})", raw.display(), size_of(&raw)),
+            );
             Ok(OutputReport { files: vec![raw] })
         }
     }

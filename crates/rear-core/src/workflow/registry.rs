@@ -182,7 +182,6 @@ const fn todo(
 use When::{Always, Backup, Output};
 
 const RECREATE: &str = "layout recreation";
-const BACKUP: &str = "backup and restore";
 const RESCUE: &str = "rescue system";
 const RECOVER: &str = "recover workflow";
 
@@ -201,14 +200,26 @@ pub const STEPS: &[Step] = &[
     ),
     todo("prep", 300, "check_usb_device", Output("USB"), RESCUE),
     todo("prep", 300, "check_pxe_urls", Output("PXE"), RESCUE),
-    todo("prep", 400, "check_backup_target", Backup("NETFS"), BACKUP),
-    todo("prep", 400, "check_rsync_target", Backup("RSYNC"), BACKUP),
-    todo(
+    done(
+        "prep",
+        400,
+        "check_backup_target",
+        Backup("NETFS"),
+        steps::backup::check_backup_target,
+    ),
+    done(
+        "prep",
+        400,
+        "check_rsync_target",
+        Backup("RSYNC"),
+        steps::backup::check_rsync_source,
+    ),
+    done(
         "prep",
         400,
         "check_external_commands",
         Backup("EXTERNAL"),
-        BACKUP,
+        steps::backup::run_external_check,
     ),
     // --- layout/save ---
     done(
@@ -301,15 +312,40 @@ pub const STEPS: &[Step] = &[
         steps::rescue::copy_to_output_url,
     ),
     // --- backup ---
-    todo("backup", 100, "run_pre_backup_script", Always, BACKUP),
-    todo("backup", 500, "make_backup", Backup("NETFS"), BACKUP),
-    todo("backup", 500, "make_rsync_backup", Backup("RSYNC"), BACKUP),
-    todo(
+    done(
+        "backup",
+        100,
+        "run_pre_backup_script",
+        Always,
+        steps::backup::run_pre_backup_script,
+    ),
+    done(
+        "backup",
+        900,
+        "run_post_backup_script",
+        Always,
+        steps::backup::run_post_backup_script,
+    ),
+    done(
+        "backup",
+        500,
+        "make_backup",
+        Backup("NETFS"),
+        steps::backup::make_backup,
+    ),
+    done(
+        "backup",
+        500,
+        "make_rsync_backup",
+        Backup("RSYNC"),
+        steps::backup::make_rsync_backup,
+    ),
+    done(
         "backup",
         500,
         "run_external_backup",
         Backup("EXTERNAL"),
-        BACKUP,
+        steps::backup::run_external_backup,
     ),
     // --- setup ---
     done(
@@ -320,22 +356,27 @@ pub const STEPS: &[Step] = &[
         steps::run_pre_recovery_script,
     ),
     // --- verify ---
-    todo(
+    done(
         "verify",
         100,
         "check_backup_archive",
         Backup("NETFS"),
-        BACKUP,
+        steps::backup::check_backup_archive,
     ),
-    todo("verify", 100, "check_rsync_source", Backup("RSYNC"), BACKUP),
-    todo(
+    done(
+        "verify",
+        100,
+        "check_rsync_source",
+        Backup("RSYNC"),
+        steps::backup::check_rsync_source,
+    ),
+    done(
         "verify",
         100,
         "run_external_check",
         Backup("EXTERNAL"),
-        BACKUP,
+        steps::backup::run_external_check,
     ),
-    todo("verify", 200, "compare_disks", Always, RECREATE),
     // --- layout/prepare, layout/recreate ---
     done(
         "layout/prepare",
@@ -373,29 +414,53 @@ pub const STEPS: &[Step] = &[
         steps::recreate::mount_target,
     ),
     // --- restore ---
-    todo("restore", 400, "restore_backup", Backup("NETFS"), BACKUP),
-    todo("restore", 400, "restore_rsync", Backup("RSYNC"), BACKUP),
-    todo(
+    done(
+        "restore",
+        400,
+        "restore_backup",
+        Backup("NETFS"),
+        steps::backup::restore_backup,
+    ),
+    done(
+        "restore",
+        400,
+        "restore_rsync",
+        Backup("RSYNC"),
+        steps::backup::restore_rsync,
+    ),
+    done(
         "restore",
         400,
         "run_external_restore",
         Backup("EXTERNAL"),
-        BACKUP,
+        steps::backup::run_external_restore,
     ),
-    todo(
+    done(
         "restore",
         400,
         "wait_for_manual_restore",
         Backup("REQUESTRESTORE"),
-        RECOVER,
+        steps::backup::wait_for_manual_restore,
     ),
     // --- finalize ---
     todo("finalize", 100, "fix_references", Always, RECOVER),
     todo("finalize", 200, "rebuild_initramfs", Always, RECOVER),
     todo("finalize", 300, "install_bootloader", Always, RECOVER),
     // --- wrapup ---
-    todo("wrapup", 100, "copy_logs_and_layout", Always, RECOVER),
-    todo("wrapup", 200, "run_post_recovery_script", Always, RECOVER),
+    done(
+        "wrapup",
+        100,
+        "copy_logs_and_layout",
+        Always,
+        steps::copy_logs_and_layout,
+    ),
+    done(
+        "wrapup",
+        200,
+        "run_post_recovery_script",
+        Always,
+        steps::run_post_recovery_script,
+    ),
     // --- mountonly ---
     todo(
         "layout/prep-for-mount",

@@ -1,6 +1,7 @@
 //! Step functions of the foundation: configuration checks, the build directory, tool checks and
 //! `rear dump`. Steps of other areas live with their areas and are listed in the registry.
 
+pub mod backup;
 pub mod layout;
 pub mod recreate;
 pub mod rescue;
@@ -265,4 +266,52 @@ pub fn run_user_commands(ctx: &mut Context<'_>, variable: &str) -> Result<()> {
             .run(ctx.runner)?;
     }
     Ok(())
+}
+
+/// `wrapup/default/100_copy_logs_and_layout`: the recovery log and the layout files go into the
+/// recovered system, `<target>/var/log/rear/recover/`, for the admin to read after the reboot.
+pub fn copy_logs_and_layout(ctx: &mut Context<'_>) -> Result<()> {
+    let root = ctx.config.string("TARGET_FS_ROOT");
+    let root = PathBuf::from(if root.trim().is_empty() {
+        recreate::TARGET_ROOT
+    } else {
+        root.trim()
+    });
+    let dest = root.join("var/log/rear/recover");
+    std::fs::create_dir_all(&dest).map_err(|e| Error::io("creating directory", &dest, e))?;
+    let log = ctx.config.log_file();
+    let mut copied = Vec::new();
+    if log.is_file() {
+        let to = dest.join(log.file_name().unwrap_or_default());
+        std::fs::copy(&log, &to).map_err(|e| Error::io("copying the log to", &to, e))?;
+        copied.push(to);
+    }
+    let layout_dir = ctx.config.layout_dir();
+    if let Ok(entries) = std::fs::read_dir(&layout_dir) {
+        let to_dir = dest.join("layout");
+        std::fs::create_dir_all(&to_dir)
+            .map_err(|e| Error::io("creating directory", &to_dir, e))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_file() {
+                let to = to_dir.join(e.file_name());
+                std::fs::copy(&p, &to).map_err(|e| Error::io("copying the layout to", &to, e))?;
+                copied.push(to);
+            }
+        }
+    }
+    ctx.ui.message(
+        Level::Progress,
+        &format!(
+            "Copied {} log and layout files to {}",
+            copied.len(),
+            dest.display()
+        ),
+    );
+    Ok(())
+}
+
+/// `wrapup/default/200_run_post_recovery_script`: `POST_RECOVERY_SCRIPT`.
+pub fn run_post_recovery_script(ctx: &mut Context<'_>) -> Result<()> {
+    run_user_commands(ctx, "POST_RECOVERY_SCRIPT")
 }

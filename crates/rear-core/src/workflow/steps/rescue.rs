@@ -20,7 +20,20 @@ fn build_dir(ctx: &Context<'_>) -> Result<PathBuf> {
 fn kernel(ctx: &Context<'_>) -> Result<KernelSource> {
     let file = ctx.config.string("KERNEL_FILE");
     if !file.trim().is_empty() {
-        return KernelSource::from_image(Path::new(file.trim()));
+        let image = Path::new(file.trim());
+        let k = KernelSource::from_image(image)?;
+        // An unpacked kernel package (ROOT/boot/vmlinuz-V with ROOT/lib/modules/V) brings its
+        // own modules; use them when the running system has none for that version.
+        if let Some(root) = image
+            .parent()
+            .filter(|p| p.ends_with("boot"))
+            .and_then(Path::parent)
+            && root.join("lib/modules").join(&k.version).is_dir()
+            && !k.modules_dir().is_dir()
+        {
+            return KernelSource::in_root(root, &k.version);
+        }
+        return Ok(k);
     }
     KernelSource::installed(ctx.config.string("KERNEL_VERSION").trim())
 }
@@ -70,10 +83,20 @@ pub fn check_rescue_tree(ctx: &mut Context<'_>) -> Result<()> {
         ));
     }
     if !t.firmware_missing.is_empty() {
-        warnings.push(format!(
+        // Common (non-free firmware packages are not installed) and only matters for the hardware
+        // that needs it: shown with -v, listed completely in the log.
+        tracing::info!(
             "firmware declared by the shipped modules but not installed: {}",
             t.firmware_missing.join(" ")
-        ));
+        );
+        ctx.ui.message(
+            Level::Progress,
+            &format!(
+                "{} firmware files declared by the shipped kernel modules are not installed (list \
+                 in the log); install them if this machine's hardware needs them",
+                t.firmware_missing.len()
+            ),
+        );
     }
     let summary = format!(
         "Rescue system: {} programs, {} libraries, {} kernel modules, {} firmware files for kernel {}",
@@ -153,18 +176,6 @@ pub fn write_rescue_media(ctx: &mut Context<'_>) -> Result<()> {
         opts.pxe.macs = host_macs();
     }
     let report = rescue::write_output(&opts, &kernel_image, &initrd, ctx.runner, ctx.ui)?;
-    if let Some(main) = report.files.first()
-        && let Ok(meta) = std::fs::metadata(main)
-    {
-        ctx.ui.message(
-            Level::Info,
-            &format!(
-                "Wrote {} ({})",
-                main.display(),
-                crate::layout::show::human_size(meta.len())
-            ),
-        );
-    }
     let mut outputs = ctx.take::<OutputFiles>().unwrap_or_default();
     if matches!(
         opts.kind,
