@@ -46,8 +46,9 @@ postgres)
     pg_port=$(free_port)
     mkdir "$work/pg" && chown postgres:postgres "$work/pg"
     runuser -u postgres -- "$pg_bin/initdb" -A trust -U rear --no-sync -D "$work/pg" >/dev/null
+    touch "$work/pg.log" && chown postgres "$work/pg.log"
     runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-        -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
+        -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
     db="postgres://rear@127.0.0.1:$pg_port/postgres"
     ;;
 *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
