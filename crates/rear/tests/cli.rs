@@ -217,12 +217,12 @@ fn simulation_lists_steps_for_every_workflow_and_runs_nothing() {
 #[test]
 fn unbuilt_workflow_says_so_in_one_line_and_fails() {
     let s = Setup::new("OUTPUT=ISO\n");
-    let out = s.rear().arg("recover").assert().code(3);
+    let out = s.rear().arg("mkdist").assert().code(3);
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(
-        lines[0].starts_with("rear: ERROR: workflow 'recover' ("),
+        lines[0].starts_with("rear: ERROR: workflow 'mkdist' ("),
         "{err}"
     );
     assert!(lines[0].contains("not implemented yet"), "{err}");
@@ -345,10 +345,11 @@ fn a_failed_run_queues_its_report_when_the_server_is_down_and_keeps_its_exit_cod
     drop(listener);
     let dir = tempfile::tempdir().unwrap();
     let s = Setup::new(&format!(
-        "OUTPUT=ISO\nVAR_DIR={}\nREAR_SERVER=http://127.0.0.1:{port}\nREAR_SERVER_SEND_RESULT=yes\nREAR_SERVER_TAGS=( prod )\n",
+        "OUTPUT=RAMDISK\nKERNEL_FILE=/nonexistent/vmlinuz\nVAR_DIR={}\nREAR_SERVER=http://127.0.0.1:{port}\nREAR_SERVER_SEND_RESULT=yes\nREAR_SERVER_TAGS=( prod )\n",
         dir.path().display()
     ));
-    let out = s.rear().arg("mkrescue").assert().code(3);
+    // the rescue step fails: the kernel file does not exist
+    let out = s.rear().arg("mkrescue").assert().code(10);
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(err.contains("Could not send the report"), "{err}");
     let queued: Vec<_> = std::fs::read_dir(dir.path().join("report-queue"))
@@ -364,7 +365,7 @@ fn a_failed_run_queues_its_report_when_the_server_is_down_and_keeps_its_exit_cod
         report["result"]["error"]
             .as_str()
             .unwrap()
-            .contains("not implemented yet")
+            .contains("/nonexistent/vmlinuz")
     );
     assert_eq!(report["tags"], serde_json::json!(["prod"]));
 }

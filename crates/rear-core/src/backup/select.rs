@@ -124,7 +124,16 @@ pub fn walk(
         )
         .collect();
     for p in &patterns {
-        let pat = p.trim_end_matches('/');
+        let trimmed = p.trim_end_matches('/');
+        // GNU tar's exclusion patterns are unanchored (ReaR runs `tar -X` without --anchored):
+        // a pattern without a leading '/' ('*.iso', 'lost+found') matches at any depth.
+        let unanchored;
+        let pat = if trimmed.starts_with('/') {
+            trimmed
+        } else {
+            unanchored = format!("/**/{trimmed}");
+            unanchored.as_str()
+        };
         gb.add(
             GlobBuilder::new(pat)
                 .literal_separator(true)
@@ -332,6 +341,26 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn unanchored_patterns_match_at_any_depth() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        for f in ["x.iso", "a/y.iso", "a/b/z.iso", "a/b/keep.txt"] {
+            std::fs::write(r.join(f), "").unwrap();
+        }
+        let mut sel = Selection::tree(r);
+        sel.exclude = vec!["*.iso".into()];
+        let mut seen = Vec::new();
+        walk(&sel, &mut |_| {}, &mut |f: Found| {
+            seen.push(f.real.to_string_lossy().into_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert!(seen.iter().any(|p| p.ends_with("keep.txt")), "{seen:?}");
+        assert!(!seen.iter().any(|p| p.ends_with(".iso")), "{seen:?}");
     }
 
     #[test]

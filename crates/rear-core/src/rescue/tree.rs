@@ -320,12 +320,20 @@ pub fn build_rescue_tree(
     // COPY_AS_IS, configuration, VAR_DIR.
     let mut exclude = opts.copy_as_is_exclude.clone();
     exclude.push(format!("{}/output", opts.var_dir.display()));
+    // The build directory may lie below a copied tree (TMPDIR inside the configuration
+    // directory): never copy the stage into itself.
+    exclude.push(opts.work_dir.display().to_string());
     for p in &opts.copy_as_is {
         let files = stage.copy_tree(p, &exclude)?;
         elf_files.extend(files.into_iter().filter(|f| is_exec_or_lib(f)));
     }
     if opts.config_dir.is_dir() {
-        copy_dir_to(&mut stage, &opts.config_dir, Path::new("/etc/rear"))?;
+        copy_dir_to(
+            &mut stage,
+            &opts.config_dir,
+            Path::new("/etc/rear"),
+            &opts.work_dir,
+        )?;
     }
     if opts.var_dir.is_dir() {
         stage.copy_tree(&opts.var_dir, &exclude)?;
@@ -427,10 +435,13 @@ fn is_exec_or_lib(p: &Path) -> bool {
 }
 
 /// Copies host directory `from` to rescue path `to` (for a config dir not at `/etc/rear`).
-fn copy_dir_to(stage: &mut Stage, from: &Path, to: &Path) -> Result<()> {
+/// Copies the tree `from` to `to` in the stage, leaving out `skip` (the build directory).
+fn copy_dir_to(stage: &mut Stage, from: &Path, to: &Path, skip: &Path) -> Result<()> {
     for entry in walkdir::WalkDir::new(from)
         .follow_links(false)
         .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !e.path().starts_with(skip))
     {
         let entry = entry
             .map_err(|e| Error::io("walking", e.path().unwrap_or(from).to_path_buf(), e.into()))?;
