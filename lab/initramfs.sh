@@ -34,7 +34,14 @@ while read -r t; do
     [[ -z $t || $t == \#* ]] && continue
     optional=0
     [[ $t == *\? ]] && optional=1 t=${t%\?}
-    if p=$(command -v "$t"); then
+    if [[ $t == /* ]]; then
+        # An absolute path or glob: files that are not programs (plugins, helpers).
+        found=0
+        for p in $t; do
+            [[ -e $p ]] && add_file "$p" && found=1
+        done
+        ((found || optional)) || lab_die "$t not found on the host"
+    elif p=$(command -v "$t"); then
         add_file "$p"
     elif ((optional)); then
         lab_log "optional tool $t not on the host, skipped"

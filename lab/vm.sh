@@ -5,6 +5,7 @@
 #   --disk FILE           attach a raw image as the next virtio disk (vda, vdb, ...)
 #   --blank SIZE          create a fresh sparse raw image (truncate -s SIZE) in the run dir and attach it
 #   --multipath FILE      attach FILE twice, as two virtio-scsi paths (same serial and WWN)
+#   --multipath-blank SIZE  the same with a fresh sparse image in the run dir
 #   --share DIR           9p share, mounted by the guest init on /lab (the job is DIR/job.sh)
 #   --uefi                OVMF firmware (pflash, a private copy of the variable store in the run dir)
 #   --kernel K --initrd I boot this kernel/initramfs (default: lab/kernel.sh, lab/initramfs.sh)
@@ -40,6 +41,12 @@ while (($#)); do
         shift 2
         ;;
     --multipath) mpaths+=("$(readlink -f "$2")"); shift 2 ;;
+    --multipath-blank)
+        f=$run/mpath${#mpaths[@]}.img
+        truncate -s "$2" "$f"
+        mpaths+=("$f")
+        shift 2
+        ;;
     --share) share=$(readlink -f "$2"); shift 2 ;;
     --uefi) uefi=1; shift ;;
     --kernel) kernel=$2; shift 2 ;;
