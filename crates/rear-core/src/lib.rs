@@ -18,6 +18,7 @@ pub mod backup;
 pub mod cmd;
 pub mod config;
 pub mod error;
+pub mod finalize;
 pub mod layout;
 pub mod probe;
 pub mod report;
