@@ -26,10 +26,10 @@ pub fn split_partition(dev: &str) -> Option<(String, u32)> {
         if let Some(d) = disk.strip_suffix("-part") {
             return Some((format!("/dev/mapper/{d}"), number));
         }
-        if let Some(d) = disk.strip_suffix('p') {
-            if d.ends_with(|c: char| c.is_ascii_digit()) {
-                return Some((format!("/dev/mapper/{d}"), number));
-            }
+        if let Some(d) = disk.strip_suffix('p')
+            && d.ends_with(|c: char| c.is_ascii_digit())
+        {
+            return Some((format!("/dev/mapper/{d}"), number));
         }
         if disk.ends_with(|c: char| c.is_ascii_alphabetic()) && !disk.is_empty() {
             return Some((format!("/dev/mapper/{disk}"), number));
@@ -40,11 +40,11 @@ pub fn split_partition(dev: &str) -> Option<(String, u32)> {
     if name.contains('/') {
         return None;
     }
-    if let Some(d) = head.strip_suffix('p') {
-        // nvme0n1p2, mmcblk0p1, md126p1, loop0p1, nbd0p1
-        if d.ends_with(|c: char| c.is_ascii_digit()) {
-            return Some((d.to_string(), number));
-        }
+    // nvme0n1p2, mmcblk0p1, md126p1, loop0p1, nbd0p1
+    if let Some(d) = head.strip_suffix('p')
+        && d.ends_with(|c: char| c.is_ascii_digit())
+    {
+        return Some((d.to_string(), number));
     }
     // sda2, vda2, xvda1, hda1; but md0, loop0, nvme0n1, dm-0 are whole devices
     let whole_with_digits = ["md", "loop", "nbd", "dm-", "sr", "zram", "ram"];
