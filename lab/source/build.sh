@@ -34,6 +34,7 @@ mkdir -p "$work" "$share/out"
 cp "$here/guest/mksource.sh" "$share/job.sh"
 cp "$sfile" "$share/scenario.sh"
 ln "$rootfs" "$share/rootfs.tar.zst" 2>/dev/null || cp "$rootfs" "$share/rootfs.tar.zst"
+zstd -dc "$rootfs" | tar -C "$share" -xf - --strip-components=2 ./etc/passwd ./etc/group
 disk_args=()
 i=0
 for size in "${SRC_DISKS[@]}"; do

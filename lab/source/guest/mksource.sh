@@ -20,6 +20,10 @@ mkdir -p "$ROOT"
 src_storage
 step storage
 
+# GNU tar restores ACLs by user and group name: the guest needs the tree's passwd and group
+# (build.sh puts them in the share), else named ACL entries are dropped.
+cp /lab/passwd /etc/passwd
+cp /lab/group /etc/group
 zstd -dc /lab/rootfs.tar.zst | tar -C "$ROOT" -xpf - --xattrs --xattrs-include='*' --acls --numeric-owner
 step unpack
 
@@ -64,7 +68,8 @@ printf 'mode 640\n' >"$m/dir with space/private"
 chmod 640 "$m/dir with space/private"
 ln -s hostname "$m/link"
 ln "$m/hostname" "$m/hardlink"
-touch -d '2001-02-03 04:05:06 UTC' "$m/hostname"
+# The tree's GNU touch (the guest's busybox one takes no time zone).
+chroot "$ROOT" touch -d '2001-02-03 04:05:06 UTC' /var/lib/lab-marker/hostname
 cp "$ROOT/etc/fstab" "$m/fstab.at-build"
 step config
 
