@@ -39,9 +39,10 @@ rc=0
 "$LAB_DIR/vm.sh" "source-boot-$scenario" --no-kernel "${args[@]}" --timeout "${LAB_BOOT_TIMEOUT:-420}" || rc=$?
 secs=$(($(date +%s) - start))
 serial=$REAR_LAB_OUT/logs/source-boot-$scenario.serial
-booted=$(tr -d '\r' <"$serial" | grep -a '^LAB-BOOTED' | tail -n1 || true)
+booted=$(tr -d '\r' <"$serial" | grep -ao 'LAB-BOOTED .*' | tail -n1 || true)
 printf '%s boot %s %ss rc=%s %s\n' "$(date -u +%FT%TZ)" "$scenario" "$secs" "$rc" "$booted" >>"$REAR_LAB_OUT/source-timings.log"
-debugfs -R "rdump / $work/out" "$work/hook.img" >/dev/null 2>&1 || mkdir -p "$work/out"
+mkdir -p "$work/out"
+debugfs -R "rdump / $work/out" "$work/hook.img" >/dev/null 2>&1 || true
 [[ -d $work/out/facts ]] && mv "$work/out/facts" "$work/facts"
 [[ -f $work/out/hook.log ]] && mv "$work/out/hook.log" "$work/hook.log"
 rm -f "$work"/disk*.img

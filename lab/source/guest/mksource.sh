@@ -10,7 +10,7 @@
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LVM_SUPPRESS_FD_WARNINGS=1
 ROOT=/mnt/local
-SRC_SWAP=() SRC_CRYPTTAB=() SRC_ESP="" SRC_BOOT_DISKS=()
+SRC_SWAP=() SRC_CRYPTTAB=() SRC_ESP="" SRC_BOOT_DISKS=() SRC_INITRAMFS=rebuild
 t0=$(date +%s)
 step() { echo "LAB-STEP $1 $(($(date +%s) - t0))s"; }
 settle() { udevadm settle --timeout=30 2>/dev/null || sleep 1; }
@@ -74,7 +74,12 @@ cp "$ROOT/etc/fstab" "$m/fstab.at-build"
 step config
 
 for d in proc sys dev run; do mount --bind "/$d" "$ROOT/$d"; done
-chroot "$ROOT" update-initramfs -u -k all
+# keep: the initramfs made when debootstrap installed the kernel (MODULES=most, with the lvm2
+# and mdadm hooks but without this machine's mdadm.conf/crypttab); rebuilding costs 3-12 min
+# of TCG, so scenarios whose boot does not need this machine's config may skip it.
+if [[ $SRC_INITRAMFS == rebuild ]]; then
+    chroot "$ROOT" update-initramfs -u -k all
+fi
 step initramfs
 for disk in "${SRC_BOOT_DISKS[@]}"; do
     chroot "$ROOT" grub-install --target=i386-pc "$disk"

@@ -7,6 +7,9 @@ SRC_FIRMWARE=uefi
 SRC_DISKS=(4G)
 SRC_BOOT_DISKS=()
 SRC_ESP=/boot/efi
+# The tree's initramfs already activates LVM (lvm2 hook) and has xfs (MODULES=most); the
+# recovery suite's finalize rebuilds it anyway.
+SRC_INITRAMFS=keep
 
 src_storage() {
     sfdisk --quiet /dev/vda <<'SF'
