@@ -39,6 +39,12 @@ rc=0
 "$LAB_DIR/vm.sh" "source-boot-$scenario" --no-kernel "${args[@]}" --timeout "${LAB_BOOT_TIMEOUT:-420}" || rc=$?
 secs=$(($(date +%s) - start))
 serial=$REAR_LAB_OUT/logs/source-boot-$scenario.serial
+if ((rc == 125)); then
+    # vm.sh wants LAB-RC at the start of a line; the agent's marker may follow a getty prompt
+    # ("host login: LAB-RC=0") on the shared console.
+    late=$(tr -d '\r' <"$serial" | grep -ao 'LAB-RC=[0-9]*' | tail -n1 | cut -d= -f2 || true)
+    [[ -n $late ]] && rc=$late
+fi
 booted=$(tr -d '\r' <"$serial" | grep -ao 'LAB-BOOTED .*' | tail -n1 || true)
 printf '%s boot %s %ss rc=%s %s\n' "$(date -u +%FT%TZ)" "$scenario" "$secs" "$rc" "$booted" >>"$REAR_LAB_OUT/source-timings.log"
 mkdir -p "$work/out"
