@@ -12,6 +12,8 @@
 //! - [`layout`]: the disk layout model, its file format and ReaR interop; [`probe`] captures it.
 //! - [`recreate`]: the recovery plan from a layout, applied safely; disk mapping and resizing.
 //! - [`backup`]: the built-in backup (tar + zstd) and its targets.
+//! - [`rescue`]: the rescue system: programs and libraries, modules, initramfs, boot media.
+//! - [`finalize`]: making the recovered system boot: initramfs, GRUB, EFI entries, wrapup.
 //! - [`inventory`]: what cfg2html did: hardware, OS, packages, services, network, users, ...
 //! - [`report`]: run reports for rear-server, sent by HTTPS or mail, queued when it is down.
 //! - [`ui`]: the narrow interface through which the library reports progress and asks questions.
@@ -20,6 +22,7 @@ pub mod backup;
 pub mod cmd;
 pub mod config;
 pub mod error;
+pub mod finalize;
 pub mod inventory;
 pub mod layout;
 pub mod probe;
