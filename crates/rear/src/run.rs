@@ -98,6 +98,15 @@ fn run(cli: Cli) -> u8 {
             rear_core::config::Value::Scalar(t.display().to_string()),
         );
     }
+    if let WorkflowCommand::Format(f) = workflow_cmd {
+        let scalar = |v: String| rear_core::config::Value::Scalar(v);
+        loaded
+            .config
+            .set("FORMAT_DEVICE", scalar(f.device.display().to_string()));
+        if f.yes {
+            loaded.config.set("FORMAT_YES", scalar("yes".into()));
+        }
+    }
 
     let mut log_path = loaded.config.log_file();
     if wf.lockless {

@@ -140,6 +140,9 @@ pub const KNOWN_WITHOUT_DEFAULT: &[&str] = &[
     "VERSION",
     "RECOVERY_MODE",
     "NETFS_URL",
+    "FORMAT_DEVICE",
+    "FORMAT_YES",
+    "USB_UEFI_PART_SIZE",
 ];
 
 /// Name prefixes of variable families rear uses (`USER_INPUT_<ID>`, ...).

@@ -182,8 +182,6 @@ const fn todo(
 use When::{Always, Backup, Output};
 
 const RECREATE: &str = "layout recreation";
-const RESCUE: &str = "rescue system";
-const RECOVER: &str = "recover workflow";
 
 /// Every step of every stage.
 pub const STEPS: &[Step] = &[
@@ -198,8 +196,6 @@ pub const STEPS: &[Step] = &[
         Output("ISO"),
         steps::check_iso_tools,
     ),
-    todo("prep", 300, "check_usb_device", Output("USB"), RESCUE),
-    todo("prep", 300, "check_pxe_urls", Output("PXE"), RESCUE),
     done(
         "prep",
         400,
@@ -443,9 +439,20 @@ pub const STEPS: &[Step] = &[
         steps::backup::wait_for_manual_restore,
     ),
     // --- finalize ---
-    todo("finalize", 100, "fix_references", Always, RECOVER),
-    todo("finalize", 200, "rebuild_initramfs", Always, RECOVER),
-    todo("finalize", 300, "install_bootloader", Always, RECOVER),
+    done(
+        "finalize",
+        100,
+        "fix_references",
+        Always,
+        steps::recreate::fix_references,
+    ),
+    done(
+        "finalize",
+        300,
+        "rebuild_initramfs_and_install_bootloader",
+        Always,
+        steps::recreate::make_target_bootable,
+    ),
     // --- wrapup ---
     done(
         "wrapup",
@@ -453,13 +460,6 @@ pub const STEPS: &[Step] = &[
         "copy_logs_and_layout",
         Always,
         steps::copy_logs_and_layout,
-    ),
-    done(
-        "wrapup",
-        200,
-        "run_post_recovery_script",
-        Always,
-        steps::run_post_recovery_script,
     ),
     // --- mountonly ---
     todo(
@@ -477,7 +477,13 @@ pub const STEPS: &[Step] = &[
         RECREATE,
     ),
     // --- format, validate, mkdist, dump ---
-    todo("format", 100, "format_usb_disk", Always, RESCUE),
+    done(
+        "format",
+        100,
+        "format_usb_disk",
+        Always,
+        steps::rescue::format_usb_disk,
+    ),
     done("validate", 100, "check_tools", Always, steps::check_tools),
     todo(
         "mkdist",

@@ -268,50 +268,39 @@ pub fn run_user_commands(ctx: &mut Context<'_>, variable: &str) -> Result<()> {
     Ok(())
 }
 
-/// `wrapup/default/100_copy_logs_and_layout`: the recovery log and the layout files go into the
-/// recovered system, `<target>/var/log/rear/recover/`, for the admin to read after the reboot.
+/// `wrapup/default/100_copy_logs_and_layout`: the recovery log and the layout go into the
+/// recovered system (`<target>/var/log/rear/recover/`), then `POST_RECOVERY_SCRIPT` runs.
 pub fn copy_logs_and_layout(ctx: &mut Context<'_>) -> Result<()> {
-    let root = ctx.config.string("TARGET_FS_ROOT");
-    let root = PathBuf::from(if root.trim().is_empty() {
-        recreate::TARGET_ROOT
-    } else {
-        root.trim()
-    });
-    let dest = root.join("var/log/rear/recover");
-    std::fs::create_dir_all(&dest).map_err(|e| Error::io("creating directory", &dest, e))?;
+    let target = target_root(&ctx.config);
     let log = ctx.config.log_file();
-    let mut copied = Vec::new();
-    if log.is_file() {
-        let to = dest.join(log.file_name().unwrap_or_default());
-        std::fs::copy(&log, &to).map_err(|e| Error::io("copying the log to", &to, e))?;
-        copied.push(to);
-    }
     let layout_dir = ctx.config.layout_dir();
-    if let Ok(entries) = std::fs::read_dir(&layout_dir) {
-        let to_dir = dest.join("layout");
-        std::fs::create_dir_all(&to_dir)
-            .map_err(|e| Error::io("creating directory", &to_dir, e))?;
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_file() {
-                let to = to_dir.join(e.file_name());
-                std::fs::copy(&p, &to).map_err(|e| Error::io("copying the layout to", &to, e))?;
-                copied.push(to);
-            }
-        }
-    }
+    let opts = crate::finalize::WrapupOptions {
+        target,
+        log: log.is_file().then_some(log),
+        layout_dir: layout_dir.is_dir().then_some(layout_dir),
+        post_recovery_script: ctx.config.list("POST_RECOVERY_SCRIPT"),
+    };
+    let report = crate::finalize::wrapup(&opts, ctx.runner, ctx.options.simulate)?;
     ctx.ui.message(
         Level::Progress,
         &format!(
             "Copied {} log and layout files to {}",
-            copied.len(),
-            dest.display()
+            report.copied.len(),
+            opts.target
+                .join(crate::finalize::wrapup::RECOVER_LOG_DIR)
+                .display()
         ),
     );
     Ok(())
 }
 
-/// `wrapup/default/200_run_post_recovery_script`: `POST_RECOVERY_SCRIPT`.
-pub fn run_post_recovery_script(ctx: &mut Context<'_>) -> Result<()> {
-    run_user_commands(ctx, "POST_RECOVERY_SCRIPT")
+/// Where recovery mounts the recreated filesystems and restores the files: `TARGET_FS_ROOT`
+/// (`/mnt/local`; `restoreonly --target DIR` sets it).
+pub fn target_root(config: &crate::config::Config) -> PathBuf {
+    let t = config.string("TARGET_FS_ROOT");
+    PathBuf::from(if t.trim().is_empty() {
+        recreate::TARGET_ROOT
+    } else {
+        t.trim()
+    })
 }

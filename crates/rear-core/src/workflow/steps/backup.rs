@@ -14,16 +14,6 @@ use crate::report::OutputFiles;
 use crate::ui::{Level, Question};
 use crate::{Error, Result};
 
-/// Where the target filesystems are mounted during recovery (ReaR's TARGET_FS_ROOT).
-fn target_root(ctx: &Context<'_>) -> PathBuf {
-    let t = ctx.config.string("TARGET_FS_ROOT");
-    PathBuf::from(if t.trim().is_empty() {
-        super::recreate::TARGET_ROOT
-    } else {
-        t.trim()
-    })
-}
-
 /// `BACKUP_URL` (the configuration loader already took `NETFS_URL` for it when it was unset).
 fn backup_url(ctx: &Context<'_>) -> Result<String> {
     let url = ctx.config.string("BACKUP_URL");
@@ -308,7 +298,7 @@ pub fn run_external_check(ctx: &mut Context<'_>) -> Result<()> {
 /// `restore/NETFS/400_restore_backup`: the full backup and its chain into the target root,
 /// every file checked against the manifest.
 pub fn restore_backup(ctx: &mut Context<'_>) -> Result<()> {
-    let dest = target_root(ctx);
+    let dest = super::target_root(&ctx.config);
     let mounted = mount_target(ctx)?;
     let mut opts = RestoreOptions::new(mounted.dir(), hostname(ctx), &dest);
     let result = encryption(ctx).and_then(|enc| {
@@ -343,7 +333,7 @@ pub fn restore_backup(ctx: &mut Context<'_>) -> Result<()> {
 /// `restore/RSYNC/400_restore_rsync`.
 pub fn restore_rsync(ctx: &mut Context<'_>) -> Result<()> {
     let target = RsyncTarget::parse(&backup_url(ctx)?, &hostname(ctx))?;
-    methods::rsync_restore(ctx.runner, &target, &target_root(ctx))
+    methods::rsync_restore(ctx.runner, &target, &super::target_root(&ctx.config))
 }
 
 /// `restore/EXTERNAL/400_run_external_restore`.
@@ -354,7 +344,7 @@ pub fn run_external_restore(ctx: &mut Context<'_>) -> Result<()> {
 /// `restore/REQUESTRESTORE/400_wait_for_manual_restore`: the admin restores the files by hand
 /// into the target root, then confirms (`USER_INPUT_REQUESTRESTORE_DONE=yes` pre-answers).
 pub fn wait_for_manual_restore(ctx: &mut Context<'_>) -> Result<()> {
-    let root = target_root(ctx);
+    let root = super::target_root(&ctx.config);
     let q = Question::new(
         "REQUESTRESTORE_DONE",
         format!(

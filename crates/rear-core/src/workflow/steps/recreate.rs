@@ -66,14 +66,12 @@ fn rescue_and_backup_devices(ctx: &Context<'_>) -> Vec<String> {
 /// The device mounted on `/`, when it is a block device.
 fn running_root_device() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let (dev, mp) = (w.next()?, w.next()?);
-            (mp == "/" && dev.starts_with("/dev/")).then(|| dev.to_string())
-        })
-        .last()
+    // The last mount on / is the one in effect.
+    mounts.lines().rev().find_map(|l| {
+        let mut w = l.split_whitespace();
+        let (dev, mp) = (w.next()?, w.next()?);
+        (mp == "/" && dev.starts_with("/dev/")).then(|| dev.to_string())
+    })
 }
 
 /// `layout/prepare/default/100_map_disks`.
@@ -149,7 +147,7 @@ fn recreation<'c>(ctx: &'c mut Context<'_>) -> Result<&'c mut Recreation> {
 pub fn plan_recreation(ctx: &mut Context<'_>) -> Result<()> {
     let layout_dir = ctx.config.layout_dir();
     let mut opts = PlanOptions::from_config(&ctx.config, Some(&layout_dir.join("lvm")));
-    opts.target_root = PathBuf::from(TARGET_ROOT);
+    opts.target_root = super::target_root(&ctx.config);
     let rec = recreation(ctx)?;
     rec.migration.apply_to(&mut opts);
     let plan = recreate::plan(&rec.migration.layout, &opts)?;
@@ -247,19 +245,61 @@ pub fn apply_plan(ctx: &mut Context<'_>) -> Result<()> {
 
 /// `layout/recreate/default/300_mount_target`: the plan mounted the filesystems; make sure the
 /// root filesystem is there before anything is restored.
-pub fn mount_target(_ctx: &mut Context<'_>) -> Result<()> {
+pub fn mount_target(ctx: &mut Context<'_>) -> Result<()> {
+    let root = super::target_root(&ctx.config);
     let mounts = std::fs::read_to_string("/proc/self/mounts")
         .map_err(|e| Error::io("reading", "/proc/self/mounts", e))?;
     if mounts
         .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(TARGET_ROOT))
+        .any(|l| l.split_whitespace().nth(1) == root.to_str())
     {
         Ok(())
     } else {
         Err(Error::invalid(
-            TARGET_ROOT,
+            root.display().to_string(),
             "no filesystem is mounted there after recreating the layout: check the plan \
              ($VAR_DIR/layout/diskrestore.sh) and the log",
         ))
     }
+}
+
+/// `finalize/default/100_fix_references`: after a migration, device names and IDs that changed
+/// are rewritten in the restored system (fstab, crypttab, mdadm.conf, GRUB configuration,
+/// resume=, ...).
+pub fn fix_references(ctx: &mut Context<'_>) -> Result<()> {
+    let Some(rec) = ctx.get::<Recreation>() else {
+        return Ok(());
+    };
+    let changes = crate::recreate::references::Changes::from_renames(&rec.migration.renames);
+    let changed =
+        crate::recreate::references::fix_files(&super::target_root(&ctx.config), &changes)?;
+    for f in changed {
+        ctx.ui.message(
+            Level::Progress,
+            &format!("Updated device references in {}", f.display()),
+        );
+    }
+    Ok(())
+}
+
+/// `finalize/default/300_rebuild_initramfs_and_install_bootloader`: in a chroot of the target,
+/// the initramfs is made again with the target's own tool (for the new hardware's drivers), GRUB
+/// is installed for BIOS on every boot disk or into the ESP for UEFI with its boot entry, and an
+/// SELinux relabel is requested where needed.
+pub fn make_target_bootable(ctx: &mut Context<'_>) -> Result<()> {
+    let layout = match ctx.get::<Recreation>() {
+        Some(rec) => rec.migration.layout.clone(),
+        None => layout::file::load(&layout_file(ctx))?,
+    };
+    let facts =
+        crate::finalize::Facts::gather(&super::target_root(&ctx.config), &layout, ctx.runner)?;
+    let plan = crate::finalize::plan(&facts);
+    ctx.ui.message(
+        Level::Progress,
+        &format!(
+            "Making the recovered system bootable:\n{}",
+            plan.to_string().trim_end()
+        ),
+    );
+    plan.apply(ctx.runner, ctx.options.simulate)
 }

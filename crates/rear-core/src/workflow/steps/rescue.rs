@@ -246,3 +246,58 @@ pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
         }),
     }
 }
+
+/// `format/default/100_format_usb_disk`: `rear format DEVICE` partitions a disk as rescue medium
+/// (a `REAR-EFI` boot partition and a `REAR-000` data partition). The device comes from the
+/// command line (`FORMAT_DEVICE`); everything on it is lost, so the user confirms
+/// (`USER_INPUT_FORMAT_CONFIRM=yes`, or `rear format -y`), and the disk of the running system is
+/// refused.
+pub fn format_usb_disk(ctx: &mut Context<'_>) -> Result<()> {
+    let dev = ctx.config.string("FORMAT_DEVICE");
+    if dev.trim().is_empty() {
+        return Err(Error::invalid(
+            "rear format",
+            "give the disk to format, e.g. 'rear format /dev/sdX'",
+        ));
+    }
+    let disk =
+        std::fs::canonicalize(dev.trim()).map_err(|e| Error::io("resolving", dev.trim(), e))?;
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let disk_str = disk.display().to_string();
+    if let Some(m) = mounts.lines().find(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|src| src.starts_with(&disk_str))
+    }) {
+        return Err(Error::invalid(
+            &disk_str,
+            format!(
+                "is in use ({}): unmount it first; rear format never touches a mounted disk",
+                m.split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" on ")
+            ),
+        ));
+    }
+    let q = crate::ui::Question::new(
+        "FORMAT_CONFIRM",
+        format!("Format {disk_str} as rear rescue disk? Everything on it is lost"),
+    )
+    .choices(["yes", "no"])
+    .default_answer("no");
+    if ctx.config.is_true("FORMAT_YES") || crate::ui::ask(ctx.ui, &ctx.config, &q)? == "yes" {
+        let mut opts = rescue::usb::UsbFormatOptions::default();
+        if let Ok(mib) = ctx.config.string("USB_UEFI_PART_SIZE").trim().parse() {
+            opts.efi_mib = mib;
+        }
+        rescue::usb::format_usb(&disk, &opts, ctx.runner)?;
+        ctx.ui.message(
+            Level::Info,
+            &format!("Formatted {disk_str} as rear rescue disk (REAR-EFI, REAR-000)"),
+        );
+        Ok(())
+    } else {
+        Err(Error::Aborted { id: q.id })
+    }
+}
