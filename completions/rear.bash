@@ -364,7 +364,7 @@ _rear() {
             return 0
             ;;
         rear__subcmd__layoutonly)
-            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
+            opts="-V -v -d -D -s -S -q -r -c -C -n -e -h --dry-run --version --verbose --debug --debugscripts --simulate --step-by-step --quiet --non-interactive --expose-secrets --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -148,6 +148,7 @@ complete -c rear -n "__fish_rear_using_subcommand restoreonly" -s h -l help -d '
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s r -d 'Kernel version to use (default: the running kernel)' -r
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s c -d 'Configuration directory' -r -F
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s C -d 'Extra configuration file, read last (absolute or relative to the configuration directory; ".conf" may be left out). May be given several times' -r
+complete -c rear -n "__fish_rear_using_subcommand layoutonly" -l dry-run -d 'Rehearse: create the partitions and filesystems on sparse files (loop devices) of the disks\' sizes instead of the disks, and report what would fail. No disk is touched'
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s V -l version -d 'Print the version and exit'
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s v -l verbose -d 'Verbose: show progress messages'
 complete -c rear -n "__fish_rear_using_subcommand layoutonly" -s d -l debug -d 'Debug: also log the output of every command run, and keep the build directory'

@@ -107,7 +107,12 @@ pub enum WorkflowCommand {
         target: Option<PathBuf>,
     },
     /// Recreate the disk layout only.
-    Layoutonly,
+    Layoutonly {
+        /// Rehearse: create the partitions and filesystems on sparse files (loop devices) of the
+        /// disks' sizes instead of the disks, and report what would fail. No disk is touched.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Save the disk layout.
     Savelayout,
     /// Check whether the disk layout changed (exit 1 if it did).
@@ -197,7 +202,7 @@ impl WorkflowCommand {
             WorkflowCommand::Mkbackuponly => "mkbackuponly",
             WorkflowCommand::Recover => "recover",
             WorkflowCommand::Restoreonly { .. } => "restoreonly",
-            WorkflowCommand::Layoutonly => "layoutonly",
+            WorkflowCommand::Layoutonly { .. } => "layoutonly",
             WorkflowCommand::Savelayout => "savelayout",
             WorkflowCommand::Checklayout => "checklayout",
             WorkflowCommand::Mountonly => "mountonly",

@@ -98,6 +98,12 @@ fn run(cli: Cli) -> u8 {
             rear_core::config::Value::Scalar(t.display().to_string()),
         );
     }
+    if let WorkflowCommand::Layoutonly { dry_run: true } = workflow_cmd {
+        loaded.config.set(
+            "LAYOUT_REHEARSAL",
+            rear_core::config::Value::Scalar("yes".into()),
+        );
+    }
     if let WorkflowCommand::Format(f) = workflow_cmd {
         let scalar = |v: String| rear_core::config::Value::Scalar(v);
         loaded

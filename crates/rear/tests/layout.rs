@@ -321,6 +321,18 @@ fn loop_layoutonly_recreates_a_wiped_disk() {
     );
     assert_eq!(blkid(&part, "UUID"), "");
 
+    // a rehearsal on sparse files first: it passes and leaves the wiped disk as it is
+    rear(dir.path())
+        .args(["-n", "-v", "layoutonly", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Rehearsal passed"));
+    assert_eq!(
+        blkid(&part, "UUID"),
+        "",
+        "the rehearsal touched the real disk"
+    );
+
     let out = rear(dir.path()).args(["-n", "-v", "layoutonly"]).assert();
     let cleanup = || {
         let _ = Std::new("umount").args(["-R", "/mnt/local"]).output();

@@ -141,6 +141,7 @@ pub const KNOWN_WITHOUT_DEFAULT: &[&str] = &[
     "RECOVERY_MODE",
     "NETFS_URL",
     "FORMAT_DEVICE",
+    "LAYOUT_REHEARSAL",
     "FORMAT_YES",
     "USB_UEFI_PART_SIZE",
 ];

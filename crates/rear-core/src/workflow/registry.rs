@@ -390,6 +390,13 @@ pub const STEPS: &[Step] = &[
     ),
     done(
         "layout/recreate",
+        50,
+        "rehearse",
+        Always,
+        steps::recreate::rehearse,
+    ),
+    done(
+        "layout/recreate",
         100,
         "confirm_and_wipe_disks",
         Always,

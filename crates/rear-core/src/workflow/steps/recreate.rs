@@ -170,6 +170,9 @@ pub fn plan_recreation(ctx: &mut Context<'_>) -> Result<()> {
 /// `layout/recreate/default/100_confirm_and_wipe_disks`: shows the disks that will be written,
 /// asks (unless unattended), and releases what the rescue system uses on them.
 pub fn confirm_and_wipe_disks(ctx: &mut Context<'_>) -> Result<()> {
+    if rehearsal(ctx) {
+        return Ok(());
+    }
     let unattended = ctx.options.non_interactive;
     let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
     let rec = recreation(ctx)?;
@@ -188,6 +191,9 @@ pub fn confirm_and_wipe_disks(ctx: &mut Context<'_>) -> Result<()> {
 /// `layout/recreate/default/200_apply_plan`: runs the plan step by step, resuming after a failed
 /// run; every mutating command is checked against the disks of the plan first.
 pub fn apply_plan(ctx: &mut Context<'_>) -> Result<()> {
+    if rehearsal(ctx) {
+        return Ok(());
+    }
     let unattended = ctx.options.non_interactive;
     // In $VAR_DIR, not the build directory: a second run after a failure resumes where it stopped.
     let state_file = Some(ctx.config.layout_dir().join("recreate.state"));
@@ -246,6 +252,9 @@ pub fn apply_plan(ctx: &mut Context<'_>) -> Result<()> {
 /// `layout/recreate/default/300_mount_target`: the plan mounted the filesystems; make sure the
 /// root filesystem is there before anything is restored.
 pub fn mount_target(ctx: &mut Context<'_>) -> Result<()> {
+    if rehearsal(ctx) {
+        return Ok(());
+    }
     let root = super::target_root(&ctx.config);
     let mounts = std::fs::read_to_string("/proc/self/mounts")
         .map_err(|e| Error::io("reading", "/proc/self/mounts", e))?;
@@ -302,4 +311,47 @@ pub fn make_target_bootable(ctx: &mut Context<'_>) -> Result<()> {
         ),
     );
     plan.apply(ctx.runner, ctx.options.simulate)
+}
+
+/// Whether this is a rehearsal (`rear layoutonly --dry-run`): the layout is recreated on sparse
+/// files attached as loop devices, and no disk of the system is touched.
+fn rehearsal(ctx: &Context<'_>) -> bool {
+    ctx.config.is_true("LAYOUT_REHEARSAL")
+}
+
+/// `layout/recreate/default/050_rehearse` (rehearsals only): partitions and filesystems of the
+/// plan are made on sparse files of the disks' sizes, so errors show before real disks are
+/// touched. md, LUKS and LVM are not rehearsed (the report says so).
+pub fn rehearse(ctx: &mut Context<'_>) -> Result<()> {
+    if !rehearsal(ctx) {
+        return Ok(());
+    }
+    let layout_dir = ctx.config.layout_dir();
+    let mut opts = PlanOptions::from_config(&ctx.config, Some(&layout_dir.join("lvm")));
+    let work = ctx
+        .build_dir
+        .clone()
+        .unwrap_or_else(|| ctx.config.tmp_dir())
+        .join("rehearsal");
+    let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
+    let rec = recreation(ctx)?;
+    rec.migration.apply_to(&mut opts);
+    let report =
+        recreate::rehearse::rehearse(&rec.migration.layout, &opts, runner, ui, &config, &work)?;
+    for (disk, loopdev) in &report.disks {
+        ui.message(Level::Progress, &format!("rehearsed {disk} on {loopdev}"));
+    }
+    for (id, why) in &report.not_rehearsed {
+        ui.message(Level::Progress, &format!("not rehearsed: {id} ({why})"));
+    }
+    match &report.error {
+        None => {
+            ui.message(Level::Info, "Rehearsal passed: the plan's partitions and filesystems can be created (no disk was touched)");
+            Ok(())
+        }
+        Some(e) => Err(Error::invalid(
+            "rehearsal",
+            format!("the recreation would fail: {e}"),
+        )),
+    }
 }
