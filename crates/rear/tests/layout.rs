@@ -3,21 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
-use assert_cmd::Command;
+mod common;
+
+use common::rear;
 use predicates::prelude::*;
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../rear-core/src/layout/testdata")
         .join(name)
-}
-
-fn rear(conf_dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("rear").unwrap();
-    c.env("REAR_LOCK_FILE", conf_dir.join("rear.lock"))
-        .arg("-c")
-        .arg(conf_dir);
-    c
 }
 
 #[test]

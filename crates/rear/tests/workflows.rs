@@ -3,16 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+mod common;
 
-fn rear(conf_dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("rear").unwrap();
-    c.env("REAR_LOCK_FILE", conf_dir.join("rear.lock"))
-        .arg("-c")
-        .arg(conf_dir);
-    c
-}
+use common::rear;
+use predicates::prelude::*;
 
 #[test]
 fn mkbackuponly_then_restoreonly_round_trip() {
