@@ -322,18 +322,13 @@ pub fn build_rescue_tree(
     exclude.push(format!("{}/output", opts.var_dir.display()));
     // The build directory may lie below a copied tree (TMPDIR inside the configuration
     // directory): never copy the stage into itself.
-    exclude.push(opts.work_dir.display().to_string());
+    exclude.push(root.display().to_string());
     for p in &opts.copy_as_is {
         let files = stage.copy_tree(p, &exclude)?;
         elf_files.extend(files.into_iter().filter(|f| is_exec_or_lib(f)));
     }
     if opts.config_dir.is_dir() {
-        copy_dir_to(
-            &mut stage,
-            &opts.config_dir,
-            Path::new("/etc/rear"),
-            &opts.work_dir,
-        )?;
+        copy_dir_to(&mut stage, &opts.config_dir, Path::new("/etc/rear"), &root)?;
     }
     if opts.var_dir.is_dir() {
         stage.copy_tree(&opts.var_dir, &exclude)?;
@@ -434,8 +429,8 @@ fn is_exec_or_lib(p: &Path) -> bool {
         || std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Copies host directory `from` to rescue path `to` (for a config dir not at `/etc/rear`).
-/// Copies the tree `from` to `to` in the stage, leaving out `skip` (the build directory).
+/// Copies host directory `from` to rescue path `to` (for a config dir not at `/etc/rear`),
+/// leaving out `skip` (the stage itself, when the build directory lies below `from`).
 fn copy_dir_to(stage: &mut Stage, from: &Path, to: &Path, skip: &Path) -> Result<()> {
     for entry in walkdir::WalkDir::new(from)
         .follow_links(false)
