@@ -17,6 +17,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Services the tests start themselves, with their own configuration: install them without
+    # setting up a system-wide instance.
+    debconf-set-selections <<'SEL'
+postfix postfix/main_mailer_type select No configuration
+slapd slapd/no_configuration boolean true
+SEL
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
