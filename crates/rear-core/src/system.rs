@@ -85,8 +85,9 @@ fn short_hostname(nodename: &str) -> String {
     nodename.split('.').next().unwrap_or(nodename).to_string()
 }
 
-/// Parses one `KEY=value` of os-release, removing quotes.
-fn os_release_field(text: &str, key: &str) -> Option<String> {
+/// One `KEY=value` of an os-release text, without its quotes (used for the system facts, the
+/// inventory and run reports).
+pub fn os_release_field(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let (k, v) = line.split_once('=')?;
         (k.trim() == key).then(|| v.trim().trim_matches('"').trim_matches('\'').to_string())

@@ -4,59 +4,17 @@
 //! downloaded with `apt-get download` and unpacked with `dpkg -x` the first time, then `depmod`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rear_core::cmd::SystemRunner;
 use rear_core::rescue::{
-    self, Compression, FirmwareSelection, InitKind, KernelSource, ModuleSelection, RescueOptions,
+    self, Compression, FirmwareSelection, InitKind, ModuleSelection, RescueOptions,
     modules::ModuleTree, network::NetworkFacts,
 };
 use rear_core::ui::RecordingUi;
 
-const CACHE: &str = "/var/cache/rear-lab/rescue-kernel";
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("bash").args(["-ec", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The cached Debian kernel, fetched and unpacked on first use.
-fn debian_kernel() -> KernelSource {
-    let root = Path::new(CACHE).join("root");
-    let find = || -> Option<String> {
-        std::fs::read_dir(root.join("boot"))
-            .ok()?
-            .filter_map(|e| e.ok())
-            .find_map(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .strip_prefix("vmlinuz-")
-                    .map(str::to_string)
-            })
-    };
-    if find().is_none() {
-        sh(&format!(
-            "mkdir -p {CACHE} && cd {CACHE} && \
-             pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{{print $2; exit}}') && \
-             apt-get download -q $pkg && dpkg -x ${{pkg}}_*.deb root"
-        ));
-    }
-    let v = find().expect("kernel unpacked");
-    if !root
-        .join("lib/modules")
-        .join(&v)
-        .join("modules.dep")
-        .exists()
-    {
-        sh(&format!("depmod -b {} {v}", root.display()));
-    }
-    KernelSource::in_root(&root, &v).unwrap()
-}
+#[path = "rescue_support.rs"]
+mod rescue_support;
+use rescue_support::{debian_kernel, sh};
 
 fn facts() -> NetworkFacts {
     serde_json::from_str(

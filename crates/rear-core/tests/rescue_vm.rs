@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use rear_core::cmd::SystemRunner;
 use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_STARTED};
 use rear_core::rescue::output::{DefaultEntry, OutputKind, OutputOptions};
-use rear_core::rescue::{
-    self, Compression, InitKind, KernelSource, RescueOptions, network::NetworkFacts,
-};
+use rear_core::rescue::{self, Compression, InitKind, RescueOptions, network::NetworkFacts};
 use rear_core::ui::RecordingUi;
 
-const CACHE: &str = "/var/cache/rear-lab/rescue-kernel";
+#[path = "rescue_support.rs"]
+mod rescue_support;
+use rescue_support::{debian_kernel, sh};
 
 /// PID 1 of the test images; off PID 1 it checks the command line the images are booted with.
 #[test]
@@ -30,48 +30,6 @@ fn init_entry_point() {
     let o = BootOptions::parse("console=tty0 console=ttyS0,115200 rear.test=/etc/rear/check.sh");
     assert_eq!(o.test_command.as_deref(), Some("/etc/rear/check.sh"));
     assert!(!o.unattended);
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("bash").args(["-ec", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn debian_kernel() -> KernelSource {
-    let root = Path::new(CACHE).join("root");
-    let find = || -> Option<String> {
-        std::fs::read_dir(root.join("boot"))
-            .ok()?
-            .filter_map(|e| e.ok())
-            .find_map(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .strip_prefix("vmlinuz-")
-                    .map(str::to_string)
-            })
-    };
-    if find().is_none() {
-        sh(&format!(
-            "mkdir -p {CACHE} && cd {CACHE} && \
-             pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{{print $2; exit}}') && \
-             apt-get download -q $pkg && dpkg -x ${{pkg}}_*.deb root"
-        ));
-    }
-    let v = find().expect("kernel unpacked");
-    if !root
-        .join("lib/modules")
-        .join(&v)
-        .join("modules.dep")
-        .exists()
-    {
-        sh(&format!("depmod -b {} {v}", root.display()));
-    }
-    KernelSource::in_root(&root, &v).unwrap()
 }
 
 /// The workspace's `rear` binary (built when missing).

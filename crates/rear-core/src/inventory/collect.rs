@@ -134,7 +134,8 @@ impl Collector<'_> {
         };
         Section::Ok {
             data: Os {
-                distribution: parse::os_release(&os_release, "PRETTY_NAME").unwrap_or_default(),
+                distribution: crate::system::os_release_field(&os_release, "PRETTY_NAME")
+                    .unwrap_or_default(),
                 kernel: rustix::system::uname()
                     .release()
                     .to_string_lossy()

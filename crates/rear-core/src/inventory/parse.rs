@@ -282,14 +282,6 @@ pub struct Os {
     pub libc: String,
 }
 
-/// A value of an os-release style `KEY=value` file, unquoted.
-pub fn os_release(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
 /// Module names from `/proc/modules`.
 pub fn proc_modules(text: &str) -> Vec<String> {
     text.lines()
@@ -548,7 +540,7 @@ mod tests {
             "{disks:?}"
         );
         assert_eq!(
-            os_release(&fixture("etc_os-release"), "PRETTY_NAME").unwrap(),
+            crate::system::os_release_field(&fixture("etc_os-release"), "PRETTY_NAME").unwrap(),
             "Debian GNU/Linux 12 (bookworm)"
         );
     }

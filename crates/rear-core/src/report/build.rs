@@ -55,7 +55,7 @@ pub fn build_report(config: &Config, system: &SystemInfo, facts: &RunFacts<'_>) 
     };
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     report.os = OsInfo {
-        name: os_release_value(&os_release, "PRETTY_NAME"),
+        name: crate::system::os_release_field(&os_release, "PRETTY_NAME").unwrap_or_default(),
         version: system.os_version.clone(),
         kernel: system.kernel_version.clone(),
         arch: system.machine.clone(),
@@ -89,13 +89,6 @@ pub fn build_report(config: &Config, system: &SystemInfo, facts: &RunFacts<'_>) 
         })
     });
     report
-}
-
-fn os_release_value(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_default()
 }
 
 /// The DNS domain of this host: from `/proc/sys/kernel/domainname` when set, else the part of

@@ -69,6 +69,18 @@ fn mount_target(ctx: &Context<'_>) -> Result<Mounted> {
     )
 }
 
+/// Mounts the target, runs `work` on its directory and unmounts it again, also when `work`
+/// failed. The error of `work` comes first; a failed unmount after a successful `work` is an
+/// error too (a target left mounted must not go unnoticed).
+fn with_target<T>(ctx: &Context<'_>, work: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let mounted = mount_target(ctx)?;
+    let result = work(mounted.dir());
+    let unmounted = mounted.unmount(ctx.runner);
+    let value = result?;
+    unmounted?;
+    Ok(value)
+}
+
 /// Feeds backup progress to the terminal's progress bar.
 fn progress<'u>(
     ui: &'u dyn crate::ui::Ui,
@@ -158,11 +170,7 @@ fn selection(ctx: &Context<'_>, target_dir: &Path) -> Result<Selection> {
 
 /// `backup/NETFS/500_make_backup`.
 pub fn make_backup(ctx: &mut Context<'_>) -> Result<()> {
-    let mounted = mount_target(ctx)?;
-    let result = make_backup_in(ctx, mounted.dir());
-    let unmounted = mounted.unmount(ctx.runner);
-    let summary = result?;
-    unmounted?;
+    let summary = with_target(ctx, |dir| make_backup_in(ctx, dir))?;
     ctx.ui.message(
         Level::Info,
         &format!(
@@ -260,12 +268,11 @@ pub fn run_post_backup_script(ctx: &mut Context<'_>) -> Result<()> {
 /// `verify/NETFS/100_check_backup_archive`: the target is reachable and holds a backup of this
 /// host (the restore checks every file against the manifest).
 pub fn check_backup_archive(ctx: &mut Context<'_>) -> Result<()> {
-    let mounted = mount_target(ctx)?;
-    let host_dir = backup::store::host_dir(mounted.dir(), &hostname(ctx));
-    let found = backup::store::list(&host_dir);
-    let unmounted = mounted.unmount(ctx.runner);
-    let found = found?;
-    unmounted?;
+    let (host_dir, found) = with_target(ctx, |dir| {
+        let host_dir = backup::store::host_dir(dir, &hostname(ctx));
+        let found = backup::store::list(&host_dir)?;
+        Ok((host_dir, found))
+    })?;
     let Some(last) = found.last() else {
         return Err(Error::invalid(
             host_dir.display().to_string(),
@@ -299,10 +306,9 @@ pub fn run_external_check(ctx: &mut Context<'_>) -> Result<()> {
 /// every file checked against the manifest.
 pub fn restore_backup(ctx: &mut Context<'_>) -> Result<()> {
     let dest = super::target_root(&ctx.config);
-    let mounted = mount_target(ctx)?;
-    let mut opts = RestoreOptions::new(mounted.dir(), hostname(ctx), &dest);
-    let result = encryption(ctx).and_then(|enc| {
-        opts.encryption = enc;
+    let summary = with_target(ctx, |dir| {
+        let mut opts = RestoreOptions::new(dir, hostname(ctx), &dest);
+        opts.encryption = encryption(ctx)?;
         ctx.ui.message(
             Level::Progress,
             &format!("Restoring the backup into {}", dest.display()),
@@ -310,10 +316,7 @@ pub fn restore_backup(ctx: &mut Context<'_>) -> Result<()> {
         let r = backup::restore_backup(&opts, &progress(ctx.ui, "Restoring"));
         finish_progress(ctx.ui);
         r
-    });
-    let unmounted = mounted.unmount(ctx.runner);
-    let summary = result?;
-    unmounted?;
+    })?;
     ctx.ui.message(
         Level::Info,
         &format!(
