@@ -138,6 +138,44 @@ pub fn master_vendor(vendor: &str) -> &'static str {
     }
 }
 
+/// A mounted filesystem, as `/proc/self/mounts` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// What is mounted (`/dev/vda1`, `tmpfs`, ...).
+    pub source: String,
+    /// Where.
+    pub target: String,
+}
+
+/// The mounts of this process, in mount order (the last one on a path is in effect).
+///
+/// # Errors
+/// When `/proc/self/mounts` cannot be read.
+pub fn mounts() -> crate::Result<Vec<Mount>> {
+    let path = "/proc/self/mounts";
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io("reading", path, e))?;
+    Ok(parse_mounts(&text))
+}
+
+/// Parses `/proc/self/mounts`, undoing its octal escapes (`\040` for a space).
+pub fn parse_mounts(text: &str) -> Vec<Mount> {
+    let unescape = |s: &str| {
+        s.replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\")
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some(Mount {
+                source: unescape(w.next()?),
+                target: unescape(w.next()?),
+            })
+        })
+        .collect()
+}
+
 /// Whether rear runs inside its own rescue system (ReaR's marker file `/etc/rear-release`).
 pub fn in_rescue_system() -> bool {
     Path::new("/etc/rear-release").exists()
@@ -183,6 +221,19 @@ ID=debian
             ("SUSE_LINUX".into(), "15.5".into())
         );
         assert_eq!(vendor_and_version(""), ("generic".into(), "none".into()));
+    }
+
+    #[test]
+    fn mounts_are_parsed_with_escapes() {
+        let m = parse_mounts("/dev/vda / ext4 rw 0 0\n/dev/vdb1 /mnt/with\\040space xfs rw 0 0\n");
+        assert_eq!(
+            m[0],
+            Mount {
+                source: "/dev/vda".into(),
+                target: "/".into()
+            }
+        );
+        assert_eq!(m[1].target, "/mnt/with space");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! onto the disks present, plan the recreation, confirm, and apply the plan.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::super::Context;
 use super::layout::LAYOUT_FILE;
@@ -65,13 +65,13 @@ fn rescue_and_backup_devices(ctx: &Context<'_>) -> Vec<String> {
 
 /// The device mounted on `/`, when it is a block device.
 fn running_root_device() -> Option<String> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     // The last mount on / is the one in effect.
-    mounts.lines().rev().find_map(|l| {
-        let mut w = l.split_whitespace();
-        let (dev, mp) = (w.next()?, w.next()?);
-        (mp == "/" && dev.starts_with("/dev/")).then(|| dev.to_string())
-    })
+    let root = crate::system::mounts()
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|m| m.target == "/")?;
+    root.source.starts_with("/dev/").then_some(root.source)
 }
 
 /// `layout/prepare/default/100_map_disks`.
@@ -256,11 +256,9 @@ pub fn mount_target(ctx: &mut Context<'_>) -> Result<()> {
         return Ok(());
     }
     let root = super::target_root(&ctx.config);
-    let mounts = std::fs::read_to_string("/proc/self/mounts")
-        .map_err(|e| Error::io("reading", "/proc/self/mounts", e))?;
-    if mounts
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == root.to_str())
+    if crate::system::mounts()?
+        .iter()
+        .any(|m| Path::new(&m.target) == root)
     {
         Ok(())
     } else {

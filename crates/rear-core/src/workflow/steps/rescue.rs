@@ -262,21 +262,14 @@ pub fn format_usb_disk(ctx: &mut Context<'_>) -> Result<()> {
     }
     let disk =
         std::fs::canonicalize(dev.trim()).map_err(|e| Error::io("resolving", dev.trim(), e))?;
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     let disk_str = disk.display().to_string();
-    if let Some(m) = mounts.lines().find(|l| {
-        l.split_whitespace()
-            .next()
-            .is_some_and(|src| src.starts_with(&disk_str))
-    }) {
+    let mounts = crate::system::mounts().unwrap_or_default();
+    if let Some(m) = mounts.iter().find(|m| m.source.starts_with(&disk_str)) {
         return Err(Error::invalid(
             &disk_str,
             format!(
-                "is in use ({}): unmount it first; rear format never touches a mounted disk",
-                m.split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" on ")
+                "is in use ({} on {}): unmount it first; rear format never touches a mounted disk",
+                m.source, m.target
             ),
         ));
     }
