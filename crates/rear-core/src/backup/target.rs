@@ -120,7 +120,7 @@ impl Target {
                 .arg(mp)
                 .describe(format!("mounting the CIFS backup target //{host}{share}")),
             Target::Usb(dev) => opts(Cmd::mutate(tools::MOUNT))
-                .arg(dev.as_os_str())
+                .arg(usb_mount_source(dev, dev.exists()))
                 .arg(mp)
                 .describe(format!("mounting the USB backup target {}", dev.display())),
             Target::Sshfs { host, path } => opts(Cmd::mutate(tools::SSHFS))
@@ -153,6 +153,22 @@ impl Target {
             mountpoint: Some(mountpoint.to_path_buf()),
         })
     }
+}
+
+/// What `mount` gets for a `usb://` device: the path itself when it exists, else, for a
+/// `/dev/disk/by-label/L` or `/dev/disk/by-uuid/U` path, `LABEL=L` or `UUID=U`. A rescue system
+/// without udev has no `/dev/disk/by-*` links, and mount(8) finds the device by probing.
+pub fn usb_mount_source(dev: &Path, exists: bool) -> std::ffi::OsString {
+    if !exists {
+        for (dir, key) in [("/dev/disk/by-label/", "LABEL="), ("/dev/disk/by-uuid/", "UUID=")] {
+            if let Some(name) = dev.to_str().and_then(|d| d.strip_prefix(dir)) {
+                // udev escapes spaces and slashes in the link name (\x20, \x2f).
+                let name = name.replace("\\x20", " ").replace("\\x2f", "/");
+                return format!("{key}{name}").into();
+            }
+        }
+    }
+    dev.as_os_str().to_owned()
 }
 
 /// A mounted (or local) target.
@@ -188,6 +204,22 @@ impl Mounted {
 mod tests {
     use super::*;
     use crate::cmd::FakeRunner;
+
+    #[test]
+    fn usb_device_falls_back_to_label_and_uuid_without_udev_links() {
+        let by_label = Path::new("/dev/disk/by-label/REAR-000");
+        assert_eq!(usb_mount_source(by_label, true), by_label.as_os_str());
+        assert_eq!(usb_mount_source(by_label, false), "LABEL=REAR-000");
+        assert_eq!(
+            usb_mount_source(Path::new("/dev/disk/by-label/my\\x20disk"), false),
+            "LABEL=my disk"
+        );
+        assert_eq!(
+            usb_mount_source(Path::new("/dev/disk/by-uuid/1234-ABCD"), false),
+            "UUID=1234-ABCD"
+        );
+        assert_eq!(usb_mount_source(Path::new("/dev/sdb1"), false), "/dev/sdb1");
+    }
 
     #[test]
     fn parses_every_scheme() {
