@@ -15,11 +15,17 @@
 #                         set, else lab/kernel.sh and lab/initramfs.sh)
 #   --no-kernel           boot from the disks (an installed system; for the recovery scenarios)
 #   --append ARGS         extra kernel command line (e.g. lab.shell)
+#   --cdrom FILE          attach an ISO image as a CD-ROM (AHCI) that boots first (bootindex 0)
+#   --net                 a virtio NIC (MAC 52:54:00:12:34:56) on qemu user networking (the host is
+#                         10.0.2.2, DHCP works)
+#   --tftp DIR --bootfile F  the same NIC, booting first (bootindex 0) from qemu's TFTP server on DIR
+#   --qemu-arg ARG        one more qemu argument, passed as is (repeatable)
+#   --result TEXT         the text before the exit status on the serial console (default LAB-RC=)
 #   --timeout SECONDS     kill qemu after this long (default 600)
 # Env: LAB_SMP (2), LAB_MEM (MiB, 1024), CONSOLE=1 (serial on this terminal too, interactive).
 #
-# The run dir is $REAR_LAB_OUT/runs/NAME (made empty first). The result is the LAB-RC=<n> line the
-# guest prints: vm.sh exits with n, or 124 on timeout / 125 when the line is missing, and then
+# The run dir is $REAR_LAB_OUT/runs/NAME (made empty first). The result is the last LAB-RC=<n> (or
+# --result TEXT<n>) the guest prints, anywhere in a line (a getty prompt may precede it): vm.sh exits with n, or 124 on timeout / 125 when the line is missing, and then
 # prints the tail of the serial log and its path.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -32,7 +38,8 @@ run=$REAR_LAB_OUT/runs/$name
 logs=$REAR_LAB_OUT/logs
 serial=$logs/$name.serial
 kernel=${LAB_KERNEL_IMAGE:-} initrd=${LAB_INITRD:-} boot_kernel=1 uefi=0 vars="" share="" append="" tmo=600
-disks=() mpaths=()
+cdrom="" net=0 tftp="" bootfile="" result=LAB-RC=
+disks=() mpaths=() extra=()
 
 rm -rf "$run"
 mkdir -p "$run" "$logs"
@@ -61,6 +68,12 @@ while (($#)); do
     --initrd) initrd=$2; shift 2 ;;
     --no-kernel) boot_kernel=0; shift ;;
     --append) append="$append $2"; shift 2 ;;
+    --cdrom) cdrom=$(readlink -f "$2"); shift 2 ;;
+    --net) net=1; shift ;;
+    --tftp) net=1 tftp=$(readlink -f "$2"); shift 2 ;;
+    --bootfile) bootfile=$2; shift 2 ;;
+    --qemu-arg) extra+=("$2"); shift 2 ;;
+    --result) result=$2; shift 2 ;;
     --timeout) tmo=$2; shift 2 ;;
     *) lab_die "vm.sh: unknown option $1" ;;
     esac
@@ -110,6 +123,17 @@ if ((${#mpaths[@]})); then
         j=$((j + 1))
     done
 fi
+if [[ -n $cdrom ]]; then
+    args+=(-drive "file=$cdrom,if=none,id=cd0,media=cdrom,readonly=on"
+        -device "ide-cd,drive=cd0,bus=ide.0,bootindex=0")
+fi
+if [[ -n $tftp ]]; then
+    args+=(-netdev "user,id=n0,tftp=$tftp,bootfile=$bootfile"
+        -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bootindex=0")
+elif ((net)); then
+    args+=(-netdev user,id=n0 -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56")
+fi
+args+=("${extra[@]}")
 if [[ -n $share ]]; then
     args+=(-fsdev "local,id=lab,path=$share,security_model=none"
         -device "virtio-9p-pci,fsdev=lab,mount_tag=lab")
@@ -123,7 +147,8 @@ timeout --foreground -k 10 "$tmo" qemu-system-x86_64 "${args[@]}" >"$run/qemu.ou
 secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 printf '%s %s %ss qemu-rc=%s\n' "$(date -u +%FT%TZ)" "$name" "$secs" "$qrc" >>"$REAR_LAB_OUT/timings.log"
 
-rc=$(tr -d '\r' <"$serial" | sed -n 's/^LAB-RC=\([0-9]*\)$/\1/p' | tail -n1)
+pat=$(printf '%s' "$result" | sed 's/[][\.*^$/]/\\&/g')
+rc=$(tr -d '\r' <"$serial" | grep -ao -- "$pat[0-9][0-9]*" | tail -n1 | sed 's/.*[^0-9]//' || true)
 if [[ $qrc == 124 ]]; then
     rc=124
     lab_log "$name: timed out after ${tmo}s"

@@ -5,7 +5,7 @@
 #
 # Usage: lab/source/boot.sh SCENARIO [DISK_DIR]
 #   DISK_DIR  the disks to boot (default: the cached build, lab/source/build.sh SCENARIO)
-# Env: LAB_HOOK=FILE  a hook.sh to run instead of facts.sh (it gets /hook/facts.sh too)
+# Env: LAB_HOOK=FILE  a hook.sh to run instead of facts.sh (it gets $HOOK/facts.sh too; $HOOK is /mnt/hook)
 # Output: the facts in $REAR_LAB_OUT/source-boot/SCENARIO/facts/, the hook log next to it.
 # Exits non-zero when the machine did not boot, the marker is missing or the hook failed.
 set -euo pipefail
@@ -24,7 +24,7 @@ cp "$here/facts.sh" "$work/hook/facts.sh"
 if [[ -n ${LAB_HOOK:-} ]]; then
     cp "$LAB_HOOK" "$work/hook/hook.sh"
 else
-    printf '#!/bin/bash\nbash /hook/facts.sh /hook/facts\n' >"$work/hook/hook.sh"
+    printf '#!/bin/bash\nbash "$HOOK/facts.sh" "$HOOK/facts"\n' >"$work/hook/hook.sh"
 fi
 mkfs.ext4 -q -F -L LABHOOK -d "$work/hook" "$work/hook.img" 64M
 args=()

@@ -18,7 +18,9 @@ scenario=${1:?usage: lab/source/build.sh SCENARIO}
 sfile=$here/scenarios/$scenario.sh
 [[ -f $sfile ]] || lab_die "no scenario $sfile (have: $(cd "$here/scenarios" && ls | sed 's/\.sh$//' | paste -sd' '))"
 rootfs=$("$here/rootfs.sh")
-key=$( { basename "$rootfs"; cat "$sfile" "$here/guest/mksource.sh" "$here/build.sh"; } | sha256sum | cut -c1-16)
+# The key leaves out the scenario's recovery part (from the line "# --- recovery" on), which
+# lab/recover.sh reads: changing how a machine is recovered does not rebuild it.
+key=$( { basename "$rootfs"; sed '/^# --- recovery/,$d' "$sfile"; cat "$here/guest/mksource.sh" "$here/build.sh"; } | sha256sum | cut -c1-16)
 out=$REAR_LAB_CACHE/source/disks/$scenario-$key
 if [[ -f $out/READY ]]; then
     echo "$out"

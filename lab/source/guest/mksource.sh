@@ -30,12 +30,14 @@ step unpack
 uuid_of() { blkid -s UUID -o value "$1"; }
 {
     echo "# /etc/fstab of the lab source machine $SRC_HOSTNAME (lab/source/guest/mksource.sh)"
-    findmnt -R -n -r -o TARGET,SOURCE,FSTYPE "$ROOT" | while read -r tgt src fstype; do
+    findmnt -R -n -r -o TARGET,SOURCE,FSTYPE,FSROOT "$ROOT" | while read -r tgt src fstype fsroot; do
         mp=${tgt#"$ROOT"}
         mp=${mp:-/}
+        src=${src%%\[*}
         case $fstype in
         vfat) opts=umask=0077 pass=2 ;;
         ext4) opts=defaults pass=2 ;;
+        btrfs) opts=subvol=$fsroot pass=0 ;;
         *) opts=defaults pass=0 ;;
         esac
         [[ $mp == / && $fstype == ext4 ]] && opts=errors=remount-ro pass=1
@@ -71,6 +73,15 @@ ln "$m/hostname" "$m/hardlink"
 # The tree's GNU touch (the guest's busybox one takes no time zone).
 chroot "$ROOT" touch -d '2001-02-03 04:05:06 UTC' /var/lib/lab-marker/hostname
 cp "$ROOT/etc/fstab" "$m/fstab.at-build"
+# The rootfs's initramfs (made by rootfs.sh at native speed) is generic (MODULES=most). A rebuild
+# of it (here, and by the recovery's finalize step) under TCG takes 5 to 20 minutes with
+# MODULES=most and about a tenth with MODULES=dep, the setting for machines whose hardware is
+# known; the initramfs then holds the drivers of the machine it is built on.
+echo 'MODULES=dep' >"$ROOT/etc/initramfs-tools/conf.d/modules"
+# A scenario's own configuration of the installed tree (key files, initramfs settings, ...).
+if declare -F src_configure >/dev/null; then
+    src_configure
+fi
 step config
 
 for d in proc sys dev run; do mount --bind "/$d" "$ROOT/$d"; done

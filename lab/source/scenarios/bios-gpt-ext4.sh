@@ -7,6 +7,7 @@ SRC_HOSTNAME=src-bios-gpt-ext4
 SRC_FIRMWARE=bios           # bios: SeaBIOS boot check; uefi: OVMF (removable EFI path)
 SRC_DISKS=(3G)              # vda, vdb, ... (sparse raw images)
 SRC_BOOT_DISKS=(/dev/vda)   # GRUB i386-pc boot code goes to each
+SRC_INITRAMFS=keep          # the rootfs's generic initramfs boots it
 
 src_storage() {
     sfdisk --quiet /dev/vda <<'SF'
@@ -21,3 +22,8 @@ SF
     SRC_SWAP+=(/dev/vda2)
     mount /dev/vda3 "$ROOT"
 }
+
+# --- recovery (lab/recover.sh; not part of the build key) ---
+# (g): a 1 GiB disk that is not in the layout is attached during the recovery; it must stay
+# byte for byte the same.
+REC_EXTRA_DISK=1G

@@ -30,3 +30,8 @@ SF
     SRC_SWAP+=(/dev/mapper/vgmd-swap)
     mount /dev/mapper/vgmd-root "$ROOT"
 }
+
+# --- recovery (lab/recover.sh; not part of the build key) ---
+# The rescue system boots by PXE (pxelinux from qemu's TFTP server; OUTPUT=PXE in the source
+# machine, with a per-MAC entry), so CI covers ISO on BIOS (a), ISO on UEFI (b) and PXE (c).
+REC_BOOT=pxe

@@ -38,3 +38,5 @@ SF
     mount /dev/vda1 "$ROOT/boot/efi"
     mount /dev/mapper/vgsrc-home "$ROOT/home"
 }
+
+# --- recovery (lab/recover.sh; not part of the build key) ---

@@ -108,11 +108,15 @@ impl Config {
         }
     }
 
-    /// `OUTPUT_URL`, defaulting to `BACKUP_URL` as in ReaR.
+    /// `OUTPUT_URL`, defaulting to `BACKUP_URL` as in ReaR; `null` means none.
     ///
     /// # Errors
     /// When it is set but not a URL.
     pub fn output_url(&self) -> Result<Option<RearUrl>> {
+        // ReaR's OUTPUT_URL=null: keep the media in the local output directory only.
+        if self.string("OUTPUT_URL").trim() == "null" {
+            return Ok(None);
+        }
         match self.url("OUTPUT_URL")? {
             Some(u) => Ok(Some(u)),
             None => self.backup_url(),
@@ -227,6 +231,8 @@ mod tests {
         assert_eq!(c.output_url().unwrap().unwrap().path, "/p");
         c.set("OUTPUT_URL", Value::Scalar("file:///iso".into()));
         assert_eq!(c.output_url().unwrap().unwrap().path, "/iso");
+        c.set("OUTPUT_URL", Value::Scalar("null".into()));
+        assert_eq!(c.output_url().unwrap(), None);
     }
 
     #[test]

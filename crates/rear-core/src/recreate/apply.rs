@@ -240,7 +240,6 @@ pub fn apply(
             }
         }
     }
-    ui.message(Level::Info, "Disk layout recreated.");
     Ok(report)
 }
 

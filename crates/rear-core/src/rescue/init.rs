@@ -402,6 +402,51 @@ fn run_shell_command(runner: &dyn Runner, command: &str) -> i32 {
     }
 }
 
+/// Runs `rear recover` on the console: its progress appears as it happens, prompts (without
+/// `unattended`) are answered there, and no time limit applies (a restore may take hours). Like
+/// the login shell it is started directly, not through the command runner, which captures output.
+/// Returns its exit status (-1 when it could not start).
+fn run_on_console(command: &str) -> i32 {
+    let active = std::fs::read_to_string("/sys/class/tty/console/active").unwrap_or_default();
+    let tty = primary_console(&active);
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&tty)
+    };
+    let (Ok(i), Ok(o), Ok(e)) = (open(), open(), open()) else {
+        console_line(&format!("rear init: cannot open {}", tty.display()));
+        return -1;
+    };
+    let setsid = tools::SETSID
+        .resolve()
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/setsid"));
+    let started = std::process::Command::new(setsid)
+        .args(["-c", "/bin/bash", "-c", command])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", "/root")
+        .env("TERM", "linux")
+        .current_dir("/root")
+        .stdin(i)
+        .stdout(o)
+        .stderr(e)
+        .spawn();
+    let rc = match started {
+        Ok(mut child) => child
+            .wait()
+            .ok()
+            .and_then(|s| s.code())
+            .unwrap_or(-1),
+        Err(err) => {
+            console_line(&format!("rear init: starting '{command}': {err}"));
+            -1
+        }
+    };
+    reap_zombies();
+    rc
+}
+
 /// The console device a shell should run on: the primary console from
 /// `/sys/class/tty/console/active` (`tty0` means the current virtual terminal, `/dev/tty1`).
 pub fn primary_console(active: &str) -> PathBuf {
@@ -497,7 +542,7 @@ pub fn run_init(runner: &dyn Runner) -> ! {
             "rear recover"
         };
         console_line(&format!("rear init: running '{cmd}'"));
-        let rc = run_shell_command(runner, cmd);
+        let rc = run_on_console(cmd);
         console_line(&format!("rear init: '{cmd}' finished with exit code {rc}"));
         if boot.unattended {
             shutdown(boot.poweroff);

@@ -110,11 +110,6 @@ pub fn map_disks(ctx: &mut Context<'_>) -> Result<()> {
     if migrate::must_confirm_mapping(&mapping, &ctx.config)? {
         // shows the mapping itself
         migrate::confirm_mapping(&mapping, ctx.ui, &ctx.config, ctx.options.non_interactive)?;
-    } else {
-        ctx.ui.message(
-            Level::Progress,
-            &format!("Disk mapping:\n{}", mapping.to_text().trim_end()),
-        );
     }
     let migration = migrate::migrate(&layout, &mapping, &targets, &resize)?;
     let out = ctx.config.layout_dir().join("disk_mappings");

@@ -205,46 +205,62 @@ fn host_macs() -> Vec<String> {
     macs
 }
 
-/// `output/default/900_copy_to_output_url`: with a `file://` OUTPUT_URL (or BACKUP_URL), the
-/// rescue media are copied to `<path>/<OUTPUT_PREFIX>/`, each under a temporary name first.
+/// `output/default/900_copy_to_output_url`: the rescue media are copied to
+/// `<OUTPUT_URL>/<OUTPUT_PREFIX>/` (OUTPUT_URL defaults to BACKUP_URL), each under a temporary name
+/// first. `file://` is a local directory; `nfs://`, `cifs://`, `usb://` and `sshfs://` are mounted
+/// (with `OUTPUT_OPTIONS`) on the build directory's `outputfs-media` for the copy and unmounted
+/// again, also when the copy failed.
 pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
-    let Some(url) = ctx.config.output_url()? else {
+    if ctx.config.output_url()?.is_none() {
         return Ok(());
-    };
+    }
     let files = ctx
         .get::<OutputFiles>()
         .map(|o| o.files.clone())
         .unwrap_or_default();
-    match url.scheme.as_str() {
-        "file" => {
-            let prefix = ctx.config.string("OUTPUT_PREFIX");
-            let dir = Path::new(&url.path).join(prefix.trim());
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating directory", &dir, e))?;
-            for f in files {
-                let Some(name) = f.file_name() else { continue };
-                let dest = dir.join(name);
-                if dest == f {
-                    continue;
-                }
-                let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-                std::fs::copy(&f, &tmp).map_err(|e| Error::io("copying rescue media", &f, e))?;
-                std::fs::rename(&tmp, &dest)
-                    .map_err(|e| Error::io("copying rescue media", &dest, e))?;
-                ctx.ui.message(
-                    Level::Progress,
-                    &format!("Copied {} to {}", f.display(), dest.display()),
-                );
-            }
-            Ok(())
-        }
-        // The rescue system boots from the ISO/USB/PXE files in the local output directory; with a
-        // network OUTPUT_URL they must also reach the share.
-        other => Err(Error::NotImplemented {
-            what: format!(
-                "copying rescue media to an {other}:// OUTPUT_URL (use file://, or set OUTPUT_URL=null)"
-            ),
-        }),
+    if files.is_empty() {
+        return Ok(());
     }
+    let raw = ["OUTPUT_URL", "BACKUP_URL", "NETFS_URL"]
+        .iter()
+        .map(|v| ctx.config.string(v).trim().to_string())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+    let target = crate::backup::target::Target::parse(&raw)?;
+    let mountpoint = build_dir(ctx)?.join("outputfs-media");
+    let mounted = target.mount(
+        ctx.runner,
+        &mountpoint,
+        &ctx.config.string("OUTPUT_OPTIONS"),
+    )?;
+    let prefix = ctx.config.string("OUTPUT_PREFIX");
+    let copied = copy_media(ctx, &files, &mounted.dir().join(prefix.trim()));
+    let unmounted = mounted.unmount(ctx.runner);
+    copied?;
+    unmounted
+}
+
+fn copy_media(ctx: &Context<'_>, files: &[PathBuf], dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
+    for f in files {
+        let Some(name) = f.file_name() else { continue };
+        let dest = dir.join(name);
+        if dest == *f {
+            continue;
+        }
+        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+        if let Err(e) = std::fs::copy(f, &tmp) {
+            let _ = std::fs::remove_file(&tmp);
+            // A full target: the partial copy is removed, the last good media stay.
+            return Err(Error::io("copying rescue media (to the output target)", f, e));
+        }
+        std::fs::rename(&tmp, &dest).map_err(|e| Error::io("copying rescue media", &dest, e))?;
+        ctx.ui.message(
+            Level::Progress,
+            &format!("Copied {} to {}", f.display(), dest.display()),
+        );
+    }
+    Ok(())
 }
 
 /// `format/default/100_format_usb_disk`: `rear format DEVICE` partitions a disk as rescue medium
