@@ -108,6 +108,96 @@ pub struct OutputOptions {
     pub usb_disk: Option<PathBuf>,
     /// How many rescue systems the USB disk keeps (`USB_RETAIN_BACKUP_NR`, default 2).
     pub usb_retain: usize,
+    /// Which EFI boot chain the ISO gets (Secure Boot).
+    pub secure_boot: SecureBoot,
+}
+
+/// The EFI boot chain of the ISO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecureBoot {
+    /// The host's signed shim and GRUB ([`SIGNED_SHIM`], [`SIGNED_GRUB`]) when both are
+    /// installed, else an unsigned GRUB standalone image (the default).
+    Auto,
+    /// Always the unsigned GRUB standalone image.
+    Off,
+    /// `SECURE_BOOT_BOOTLOADER`: this shim, with the signed GRUB `grubx64.efi` next to it, else
+    /// [`SIGNED_GRUB`]; missing files are an error.
+    Shim(PathBuf),
+}
+
+/// Debian's Microsoft-signed shim (package shim-signed).
+pub const SIGNED_SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
+/// Debian's signed MokManager, which shim starts to enrol keys (package shim-signed).
+pub const SIGNED_MOK_MANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
+/// Debian's signed monolithic GRUB (package grub-efi-amd64-signed). Its built-in configuration
+/// finds the medium by `/.disk/info` and reads `/boot/grub/grub.cfg` there.
+pub const SIGNED_GRUB: &str = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+
+/// The signed boot chain of the host: the files that go to `\EFI\BOOT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBoot {
+    /// The shim, installed as `BOOTX64.EFI`.
+    pub shim: PathBuf,
+    /// The signed GRUB, installed as `grubx64.efi` (the name shim loads).
+    pub grub: PathBuf,
+    /// MokManager, installed as `mmx64.efi` when present.
+    pub mok_manager: Option<PathBuf>,
+}
+
+impl SecureBoot {
+    /// The signed files to use, `None` for the unsigned GRUB image.
+    ///
+    /// # Errors
+    /// `SECURE_BOOT_BOOTLOADER` names a missing shim, or no signed GRUB is found for it.
+    pub fn signed_files(&self) -> Result<Option<SignedBoot>> {
+        let mm = Path::new(SIGNED_MOK_MANAGER);
+        let mok_manager = mm.is_file().then(|| mm.to_path_buf());
+        match self {
+            SecureBoot::Off => Ok(None),
+            SecureBoot::Auto => {
+                let (shim, grub) = (Path::new(SIGNED_SHIM), Path::new(SIGNED_GRUB));
+                Ok((shim.is_file() && grub.is_file()).then(|| SignedBoot {
+                    shim: shim.to_path_buf(),
+                    grub: grub.to_path_buf(),
+                    mok_manager,
+                }))
+            }
+            SecureBoot::Shim(shim) => {
+                if !shim.is_file() {
+                    return Err(Error::invalid(
+                        format!("SECURE_BOOT_BOOTLOADER={}", shim.display()),
+                        "no such file (install shim-signed, or unset SECURE_BOOT_BOOTLOADER)",
+                    ));
+                }
+                let sibling = shim.with_file_name("grubx64.efi");
+                let grub = if sibling.is_file() {
+                    sibling
+                } else if Path::new(SIGNED_GRUB).is_file() {
+                    PathBuf::from(SIGNED_GRUB)
+                } else {
+                    return Err(Error::invalid(
+                        format!("SECURE_BOOT_BOOTLOADER={}", shim.display()),
+                        format!(
+                            "no signed GRUB next to it (grubx64.efi) nor {SIGNED_GRUB} (install                              grub-efi-amd64-signed)"
+                        ),
+                    ));
+                };
+                // Next to Debian's shimx64.efi.signed lie the unsigned mmx64.efi and the signed
+                // mmx64.efi.signed: take the one signed like the shim.
+                let suffix = if shim.extension().is_some_and(|e| e == "signed") {
+                    ".signed"
+                } else {
+                    ""
+                };
+                let mm = shim.with_file_name(format!("mmx64.efi{suffix}"));
+                Ok(Some(SignedBoot {
+                    shim: shim.clone(),
+                    grub,
+                    mok_manager: if mm.is_file() { Some(mm) } else { mok_manager },
+                }))
+            }
+        }
+    }
 }
 
 /// Where and how `OUTPUT=PXE` writes its files.
@@ -156,6 +246,7 @@ impl OutputOptions {
             },
             usb_disk: None,
             usb_retain: 2,
+            secure_boot: SecureBoot::Auto,
         }
     }
 
@@ -230,6 +321,9 @@ impl OutputOptions {
         }
         if let Some(p) = get("PXE_TFTP_PREFIX") {
             self.pxe.file_prefix = Some(p);
+        }
+        if let Some(b) = get("SECURE_BOOT_BOOTLOADER") {
+            self.secure_boot = SecureBoot::Shim(PathBuf::from(b));
         }
         if let Some(n) = get("USB_RETAIN_BACKUP_NR").and_then(|n| n.parse().ok()) {
             self.usb_retain = n;
@@ -450,13 +544,37 @@ fn make_iso(
         isolinux_cfg(opts, &initrd_name).as_bytes(),
     )?;
 
-    // UEFI: GRUB standalone image in a FAT El Torito image.
+    // UEFI: GRUB standalone image in a FAT El Torito image, or with Secure Boot the signed shim
+    // and GRUB, which reads /boot/grub/grub.cfg from the medium it finds by /.disk/info.
     let grub = grub_cfg(opts, &initrd_name, &marker);
     write(&tree.join("boot/grub/grub.cfg"), grub.as_bytes())?;
-    let efi = grub_efi_image_for(opts, &grub, runner)?;
-    let efi_size = std::fs::metadata(&efi)
-        .map_err(|e| Error::io("reading", &efi, e))?
-        .len();
+    let signed = opts.secure_boot.signed_files()?;
+    let efi_files: Vec<(PathBuf, &str)> = match &signed {
+        Some(sb) => {
+            write(
+                &tree.join(".disk/info"),
+                format!("Relax-and-Recover rescue system {}\n", opts.prefix).as_bytes(),
+            )?;
+            let mut v = vec![
+                (sb.shim.clone(), "::/EFI/BOOT/BOOTX64.EFI"),
+                (sb.grub.clone(), "::/EFI/BOOT/grubx64.efi"),
+            ];
+            if let Some(mm) = &sb.mok_manager {
+                v.push((mm.clone(), "::/EFI/BOOT/mmx64.efi"));
+            }
+            v
+        }
+        None => vec![(
+            grub_efi_image_for(opts, &grub, runner)?,
+            "::/EFI/BOOT/BOOTX64.EFI",
+        )],
+    };
+    let mut efi_size = 0;
+    for (f, _) in &efi_files {
+        efi_size += std::fs::metadata(f)
+            .map_err(|e| Error::io("reading", f, e))?
+            .len();
+    }
     // FAT overhead plus slack, in KiB, at least 2 MiB.
     let kib = (efi_size / 1024 + 1024).max(2048);
     let img = tree.join("boot/efiboot.img");
@@ -476,10 +594,9 @@ fn make_iso(
             .run(runner)
     };
     mtools(tools::MMD, vec!["::/EFI".into(), "::/EFI/BOOT".into()])?;
-    mtools(
-        tools::MCOPY,
-        vec![efi.clone().into(), "::/EFI/BOOT/BOOTX64.EFI".into()],
-    )?;
+    for (f, to) in &efi_files {
+        mtools(tools::MCOPY, vec![f.clone().into(), (*to).into()])?;
+    }
 
     let iso = opts.output_dir.join(format!("{}.iso", opts.prefix));
     Cmd::mutate(tools::XORRISO)
