@@ -340,7 +340,10 @@ impl RescueOptions {
         }
         self.use_dhcp |= config.is_true("USE_DHCLIENT");
         self.ssh.apply_config(config);
-        if config.get_string("KEYMAP").is_some_and(|k| !k.trim().is_empty()) {
+        if config
+            .get_string("KEYMAP")
+            .is_some_and(|k| !k.trim().is_empty())
+        {
             self.keymap = keymap::KeymapChoice::from_config(config);
         }
     }

@@ -67,7 +67,10 @@ fn loop_rescue_pxe_and_output_url_on_nfs_are_mounted_written_and_unmounted() {
 
     let mut c = Config::new();
     c.set("OUTPUT", Value::Scalar("PXE".into()));
-    c.set("PXE_TFTP_URL", Value::Scalar("nfs://pxe.example/srv/tftp".into()));
+    c.set(
+        "PXE_TFTP_URL",
+        Value::Scalar("nfs://pxe.example/srv/tftp".into()),
+    );
     c.set(
         "PXE_CONFIG_URL",
         Value::Scalar("nfs://pxe.example/srv/tftp-cfg".into()),
@@ -79,14 +82,19 @@ fn loop_rescue_pxe_and_output_url_on_nfs_are_mounted_written_and_unmounted() {
     o.apply_config(&c).unwrap();
     assert_eq!(o.kind, OutputKind::Pxe);
     o.pxe.macs = vec!["52:54:00:AA:BB:CC".into()];
-    let report =
-        output::write_output(&o, &kernel, &initrd, &runner, &RecordingUi::new()).unwrap();
+    let report = output::write_output(&o, &kernel, &initrd, &runner, &RecordingUi::new()).unwrap();
 
     // the files are on the "server", nothing is left mounted
     let tftp = exports.join("srv/tftp");
     let cfg = exports.join("srv/tftp-cfg");
-    assert_eq!(std::fs::read(tftp.join("rear-host1.kernel")).unwrap(), b"kernel");
-    assert_eq!(std::fs::read(tftp.join("rear-host1.initrd.zst")).unwrap(), b"initrd");
+    assert_eq!(
+        std::fs::read(tftp.join("rear-host1.kernel")).unwrap(),
+        b"kernel"
+    );
+    assert_eq!(
+        std::fs::read(tftp.join("rear-host1.initrd.zst")).unwrap(),
+        b"initrd"
+    );
     assert!(tftp.join("boot/grub/x86_64-efi/core.efi").is_file());
     assert!(tftp.join("pxelinux.0").is_file());
     assert!(cfg.join("rear-rear-host1").is_file());

@@ -75,7 +75,11 @@ fn rescue_iso_uses_the_hosts_signed_shim_and_grub() {
         .map(|l| l.rsplit('/').next().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["BOOTX64.EFI", "grubx64.efi", "mmx64.efi"], "{listing}");
+    assert_eq!(
+        names,
+        ["BOOTX64.EFI", "grubx64.efi", "mmx64.efi"],
+        "{listing}"
+    );
     for (inside, host) in [
         ("BOOTX64.EFI", SIGNED_SHIM),
         ("grubx64.efi", SIGNED_GRUB),
@@ -85,7 +89,10 @@ fn rescue_iso_uses_the_hosts_signed_shim_and_grub() {
             "MTOOLS_SKIP_CHECK=1 mtype -i {} ::/EFI/BOOT/{inside}",
             img.display()
         ));
-        assert!(got == std::fs::read(host).unwrap(), "{inside} is not {host}");
+        assert!(
+            got == std::fs::read(host).unwrap(),
+            "{inside} is not {host}"
+        );
     }
     assert!(
         std::fs::read_to_string(d.join("info"))
@@ -122,5 +129,8 @@ fn secure_boot_bootloader_that_is_missing_is_an_error() {
         .signed_files()
         .unwrap_err()
         .to_string();
-    assert!(e.contains("SECURE_BOOT_BOOTLOADER=/nonexistent/shimx64.efi"), "{e}");
+    assert!(
+        e.contains("SECURE_BOOT_BOOTLOADER=/nonexistent/shimx64.efi"),
+        "{e}"
+    );
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rear_core::cmd::SystemRunner;
 use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_SSHD, MARKER_STARTED};
 use rear_core::rescue::keymap::KeymapChoice;
-use rear_core::rescue::ssh::SshOptions;
 use rear_core::rescue::output::{DefaultEntry, OutputKind, OutputOptions};
+use rear_core::rescue::ssh::SshOptions;
 use rear_core::rescue::{self, Compression, InitKind, RescueOptions, network::NetworkFacts};
 use rear_core::ui::RecordingUi;
 
@@ -64,6 +64,8 @@ ip route | sed 's/^/CHECK-ROUTE /'
 lsblk -d -n -o NAME | sed 's/^/CHECK-DISK /'
 cat /etc/rear-release | sed 's/^/CHECK-RELEASE /'
 # the German keymap loaded by the init: key 21 (y on US keyboards) is z
+od -An -t u1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null |
+  awk '{print "CHECK-SECUREBOOT " $NF}'
 dumpkeys 2>&1 | grep -m1 '^keycode  *21 ' | cut -c1-40 | sed 's/^/CHECK-KEYMAP /'
 # rear.waitssh: stay up until the host logged in over ssh (it touches /tmp/ssh-ok)
 if grep -qw rear.waitssh /proc/cmdline; then
@@ -196,7 +198,7 @@ enum Boot<'a> {
 
 /// Boots the medium and returns the serial console output once the test command finished.
 fn boot(medium: Boot, uefi: bool) -> String {
-    boot_with_ssh(medium, uefi, None).0
+    boot_with_ssh(medium, uefi, false, None).0
 }
 
 /// A free TCP port on the host for qemu's hostfwd.
@@ -258,7 +260,9 @@ fn ssh_login(port: u16, with_key: bool, remote: &str) -> String {
 
 /// [`boot`], and with `ssh` (kernel command line `rear.waitssh`) logs in over ssh while the
 /// guest waits: returns the serial log and the output of the password and the key logins.
-fn boot_with_ssh(medium: Boot, uefi: bool, ssh: Option<()>) -> (String, String) {
+/// `secure_boot` (with `uefi`): OVMF with Secure Boot enforced and Microsoft's keys enrolled
+/// (Debian's `OVMF_CODE_4M.ms.fd` + a copy of `OVMF_VARS_4M.ms.fd`, SMM on).
+fn boot_with_ssh(medium: Boot, uefi: bool, secure_boot: bool, ssh: Option<()>) -> (String, String) {
     let work = &built().work;
     let serial = work.join("serial.log");
     let _ = std::fs::remove_file(&serial);
@@ -272,7 +276,7 @@ fn boot_with_ssh(medium: Boot, uefi: bool, ssh: Option<()>) -> (String, String) 
         "-accel",
         "tcg",
         "-machine",
-        "q35",
+        if secure_boot { "q35,smm=on" } else { "q35" },
         "-cpu",
         "max",
     ])
@@ -316,7 +320,19 @@ fn boot_with_ssh(medium: Boot, uefi: bool, ssh: Option<()>) -> (String, String) 
         }
     }
     cmd.args(["-nic", &nic]);
-    if uefi {
+    if uefi && secure_boot {
+        let vars = work.join("OVMF_VARS_4M.ms.fd");
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", &vars).unwrap();
+        cmd.args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
+            .args([
+                "-drive",
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+            ])
+            .args([
+                "-drive",
+                &format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]);
+    } else if uefi {
         cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
     }
     let t0 = Instant::now();
@@ -426,12 +442,15 @@ fn host_rear_version() -> String {
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
 fn vm_rescue_iso_boots_on_bios_with_the_recorded_network_sshd_and_keymap() {
     let iso = medium(OutputKind::Iso, &["rear.waitssh"]);
-    let (log, ssh) = boot_with_ssh(Boot::Cdrom(&iso), false, Some(()));
+    let (log, ssh) = boot_with_ssh(Boot::Cdrom(&iso), false, false, Some(()));
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     // sshd: started after the network, with host keys generated at boot; root logs in from the
     // host with the password (SSH_ROOT_PASSWORD) and with the authorized key
     assert!(log.contains(MARKER_SSHD), "{log}");
-    assert!(log.contains("rear init: sshd host key 256 SHA256:"), "{log}");
+    assert!(
+        log.contains("rear init: sshd host key 256 SHA256:"),
+        "{log}"
+    );
     assert!(ssh.contains("SSH-PASSWORD-LOGIN root@vmtest"), "{ssh}");
     assert!(ssh.contains("SSH-KEY-LOGIN root@vmtest"), "{ssh}");
     assert!(log.contains("CHECK-SSH-SEEN"), "{log}");
@@ -462,11 +481,17 @@ fn vm_rescue_iso_boots_on_bios_with_the_recorded_network_sshd_and_keymap() {
 
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
-fn vm_rescue_iso_boots_on_uefi_with_dhcp() {
+fn vm_rescue_iso_boots_on_uefi_with_secure_boot_and_dhcp() {
+    // the ISO carries the host's signed shim and GRUB (shim-signed, grub-efi-amd64-signed) and
+    // the Debian kernel is signed: it boots with Secure Boot enforced
     let iso = medium(OutputKind::Iso, &["rear.dhcp"]);
-    let log = boot(Boot::Cdrom(&iso), true);
+    let (log, _) = boot_with_ssh(Boot::Cdrom(&iso), true, true, None);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     assert!(log.contains("rear init: DHCP"), "{log}");
+    assert!(
+        log.contains("CHECK-SECUREBOOT 1"),
+        "Secure Boot was not on; {log}"
+    );
 }
 
 #[test]

@@ -412,10 +412,7 @@ pub fn write_output(
                 Some(t) => target_url(t),
                 None => opts.pxe.tftp_dir.display().to_string(),
             };
-            ui.message(
-                Level::Info,
-                &format!("Wrote network boot files to {place}"),
-            );
+            ui.message(Level::Info, &format!("Wrote network boot files to {place}"));
             Ok(report)
         }
         OutputKind::Usb => {

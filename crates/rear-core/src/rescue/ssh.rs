@@ -57,13 +57,17 @@ impl SshOptions {
 
     /// Whether the rescue system gets an sshd: a root password or authorized keys.
     pub fn enabled(&self) -> bool {
-        self.root_password.as_deref().is_some_and(|p| !p.is_empty()) || self.authorized_keys.is_some()
+        self.root_password.as_deref().is_some_and(|p| !p.is_empty())
+            || self.authorized_keys.is_some()
     }
 
     /// Reads `SSH_ROOT_PASSWORD` and `SSH_FILES` (`yes`/`true`/`y`/`1` copies the host keys;
     /// `avoid_sensitive_files`, `no` and unset do not).
     pub fn apply_config(&mut self, config: &crate::config::Config) {
-        if let Some(p) = config.get_string("SSH_ROOT_PASSWORD").filter(|p| !p.is_empty()) {
+        if let Some(p) = config
+            .get_string("SSH_ROOT_PASSWORD")
+            .filter(|p| !p.is_empty())
+        {
             self.root_password = Some(p);
         }
         if config.get("SSH_FILES").is_some() {
@@ -114,7 +118,9 @@ pub fn shadow_line(root_password: Option<&str>) -> Result<String> {
         Some(p) if is_crypt_hash(p) => p.to_string(),
         Some(p) => sha512_crypt(p, &random_salt()?)?,
     };
-    Ok(format!("root:{hash}:0:0:99999:7:::\n"))
+    // An empty date of the last change disables password aging (0 would mean "must be changed",
+    // and sshd refuses a login with an expired password without a terminal).
+    Ok(format!("root:{hash}:::::::\n"))
 }
 
 /// The sshd configuration of the rescue system: root may log in with the password when one is
@@ -165,11 +171,7 @@ pub fn install_sshd(opts: &SshOptions, stage: &mut Stage) -> Result<bool> {
         return Ok(false);
     }
     stage.mkdir(Path::new("/etc/ssh"))?;
-    stage.write(
-        Path::new(SSHD_CONFIG),
-        sshd_config(opts).as_bytes(),
-        0o644,
-    )?;
+    stage.write(Path::new(SSHD_CONFIG), sshd_config(opts).as_bytes(), 0o644)?;
     stage.write(
         Path::new("/etc/shadow"),
         shadow_line(opts.root_password.as_deref())?.as_bytes(),
@@ -277,12 +279,9 @@ mod tests {
 
     #[test]
     fn shadow_line_hashes_plain_passwords_and_keeps_hashes() {
-        assert_eq!(shadow_line(None).unwrap(), "root::0:0:99999:7:::\n");
+        assert_eq!(shadow_line(None).unwrap(), "root::::::::\n");
         let h = "$1$abc$0123456789abcdef012345";
-        assert_eq!(
-            shadow_line(Some(h)).unwrap(),
-            format!("root:{h}:0:0:99999:7:::\n")
-        );
+        assert_eq!(shadow_line(Some(h)).unwrap(), format!("root:{h}:::::::\n"));
         let l = shadow_line(Some("rescue")).unwrap();
         let hash = l.split(':').nth(1).unwrap();
         assert!(hash.starts_with("$6$") && hash.len() > 90, "{l}");

@@ -618,7 +618,7 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
         stage.write(Path::new(f), &data, 0o644)?;
     }
     // The console login is passwordless (ReaR's default; TTY_ROOT_PASSWORD is not built yet).
-    stage.write(Path::new("/etc/shadow"), b"root::0:0:99999:7:::\n", 0o600)?;
+    stage.write(Path::new("/etc/shadow"), b"root::::::::\n", 0o600)?;
     stage.write(
         Path::new("/etc/nsswitch.conf"),
         b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n\
