@@ -2,7 +2,8 @@
 //!
 //! Contract: [`run_init`] is what the `rear` binary runs when it is PID 1 or called as `/init`.
 //! It never returns on success (it powers off or reboots the machine) and does, in order:
-//! 1. mounts `/proc`, `/sys`, `/dev` (devtmpfs), `/dev/pts`, `/run` and `/tmp`, sets the host name;
+//! 1. mounts `/proc`, `/sys`, `/dev` (devtmpfs), `/dev/pts`, `/run` and `/tmp`, sets the host name
+//!    (and after the modules, on UEFI machines, efivarfs, a module in Debian's kernel);
 //! 2. prints [`MARKER_STARTED`] on the console;
 //! 3. loads the modules of [`MODULES_LOAD_FILE`] (`MODULES_LOAD`), then "cold-plugs": loads the
 //!    drivers for every `modalias` under `/sys/devices` with `modprobe -a -b -q`, repeating while new
@@ -186,13 +187,28 @@ fn mount_basics() {
             console_line(&format!("rear init: mounting {fs} on {target} failed: {e}"));
         }
     }
-    let _ = rustix::mount::mount(
+}
+
+/// On UEFI machines, mounts efivarfs (efibootmgr needs it during recovery). Debian builds it as
+/// a module, so this runs after the modules are loaded and loads it first.
+fn mount_efivars(runner: &dyn Runner) {
+    let dir = Path::new("/sys/firmware/efi/efivars");
+    if !dir.is_dir() {
+        return;
+    }
+    modprobe(runner, &["efivarfs".to_string()]);
+    if let Err(e) = rustix::mount::mount(
         "efivarfs",
-        "/sys/firmware/efi/efivars",
+        dir,
         "efivarfs",
-        MountFlags::empty(),
+        rustix::mount::MountFlags::empty(),
         None,
-    );
+    ) {
+        console_line(&format!(
+            "rear init: mounting efivarfs on {} failed: {e}",
+            dir.display()
+        ));
+    }
 }
 
 /// The `modalias` strings of every device under `sys_devices`.
@@ -492,6 +508,7 @@ pub fn run_init(runner: &dyn Runner) -> ! {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let boot = BootOptions::parse(&cmdline);
     load_modules(runner);
+    mount_efivars(runner);
     console_line("rear init: kernel modules loaded");
     match keymap::load_keymap(runner) {
         Ok(Some(map)) => console_line(&format!("rear init: keyboard map {map} loaded")),
