@@ -18,7 +18,13 @@
 //! - `USB`: the rescue disk prepared by `rear format` gets the new rescue system and keeps the
 //!   last `USB_RETAIN_BACKUP_NR` ones, see [`crate::rescue::usb`].
 //!
-//! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
+//! `PXE_TFTP_URL` and `PXE_CONFIG_URL` may be network URLs (`nfs://`, `cifs://`, `sshfs://`,
+//! `usb://`): they are mounted with the backup target code ([`Target::mount`], `BACKUP_OPTIONS`)
+//! while the files are written and always unmounted ([`with_mounted`]). With Secure Boot files on
+//! the host ([`SecureBoot`]) the ISO's EFI image boots the signed shim and GRUB.
+//!
+//! Copying the results to `OUTPUT_URL` is the caller's job; [`copy_to_url`] does it for any
+//! target the backup code mounts.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
