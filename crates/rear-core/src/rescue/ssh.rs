@@ -30,8 +30,8 @@ pub const SSHD_LOG: &str = "/var/log/sshd.log";
 /// The host key types generated at boot when the image has none.
 pub const BOOT_KEY_TYPES: &[&str] = &["ed25519", "ecdsa"];
 
-/// What the rescue system's sshd is set up with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the rescue system's sshd is set up with. `Debug` shows the password as `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SshOptions {
     /// `SSH_ROOT_PASSWORD`: a plain password (hashed with SHA-512 crypt at build time) or a crypt
     /// hash (`$6$...`, `$y$...`, `$1$...`), used as it is.
@@ -41,6 +41,16 @@ pub struct SshOptions {
     /// Copy the host's `/etc/ssh/ssh_host_*_key` files (`SSH_FILES=yes`); otherwise the rescue
     /// system generates its own at boot.
     pub copy_host_keys: bool,
+}
+
+impl std::fmt::Debug for SshOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshOptions")
+            .field("root_password", &self.root_password.as_ref().map(|_| "***"))
+            .field("authorized_keys", &self.authorized_keys)
+            .field("copy_host_keys", &self.copy_host_keys)
+            .finish()
+    }
 }
 
 impl SshOptions {
@@ -306,5 +316,16 @@ mod tests {
         assert!(c.contains("PermitRootLogin prohibit-password\nPasswordAuthentication no\n"));
         assert!(o.enabled());
         assert!(!SshOptions::default().enabled());
+        let shown = format!(
+            "{:?}",
+            SshOptions {
+                root_password: Some("hunter2".into()),
+                ..SshOptions::default()
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("***"),
+            "{shown}"
+        );
     }
 }
