@@ -22,10 +22,12 @@ pub mod copy;
 pub mod cpio;
 pub mod elf;
 pub mod init;
+pub mod keymap;
 pub mod modules;
 pub mod network;
 pub mod output;
 pub mod pack;
+pub mod ssh;
 pub mod tree;
 pub mod usb;
 
@@ -239,6 +241,10 @@ pub struct RescueOptions {
     pub rescue_conf: Vec<(String, String)>,
     /// What runs as PID 1.
     pub init: InitKind,
+    /// sshd in the rescue system (`SSH_ROOT_PASSWORD`, root's authorized keys, `SSH_FILES`).
+    pub ssh: ssh::SshOptions,
+    /// The console keymap (`KEYMAP`, else the host's).
+    pub keymap: keymap::KeymapChoice,
     /// Ship the tools of the registry ([`tools::ALL`]) found on the host (true by default;
     /// tests turn it off to build small images).
     pub ship_registry_tools: bool,
@@ -272,6 +278,8 @@ impl RescueOptions {
             networking_preparation_commands: Vec::new(),
             rescue_conf: Vec::new(),
             init: InitKind::Rust,
+            ssh: ssh::SshOptions::from_host(),
+            keymap: keymap::KeymapChoice::Host,
             ship_registry_tools: true,
         }
     }
@@ -279,7 +287,8 @@ impl RescueOptions {
     /// Takes the rescue settings from ReaR's configuration variables: `MODULES`,
     /// `MODULES_LOAD`, `EXCLUDE_MODULES`, `FIRMWARE_FILES`, `PROGS`, `REQUIRED_PROGS`,
     /// `COPY_AS_IS`, `COPY_AS_IS_EXCLUDE`, `LIBS`, `NON_FATAL_BINARIES_WITH_MISSING_LIBRARY`,
-    /// `CONFIG_DIR`, `VAR_DIR`, `HOSTNAME`, `USE_DHCLIENT` and `NETWORKING_PREPARATION_COMMANDS`. Unset variables keep the
+    /// `CONFIG_DIR`, `VAR_DIR`, `HOSTNAME`, `USE_DHCLIENT`, `NETWORKING_PREPARATION_COMMANDS`,
+    /// `SSH_ROOT_PASSWORD`, `SSH_FILES` and `KEYMAP`. Unset variables keep the
     /// current values. The kernel (`KERNEL_FILE`, `-r`) is chosen by the caller
     /// ([`KernelSource`]).
     pub fn apply_config(&mut self, config: &crate::config::Config) {
@@ -330,6 +339,13 @@ impl RescueOptions {
             self.hostname = h;
         }
         self.use_dhcp |= config.is_true("USE_DHCLIENT");
+        self.ssh.apply_config(config);
+        if config
+            .get_string("KEYMAP")
+            .is_some_and(|k| !k.trim().is_empty())
+        {
+            self.keymap = keymap::KeymapChoice::from_config(config);
+        }
     }
 
     /// The stage directory.

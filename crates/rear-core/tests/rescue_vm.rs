@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rear_core::cmd::SystemRunner;
-use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_STARTED};
+use rear_core::rescue::init::{BootOptions, MARKER_READY, MARKER_SSHD, MARKER_STARTED};
+use rear_core::rescue::keymap::KeymapChoice;
 use rear_core::rescue::output::{DefaultEntry, OutputKind, OutputOptions};
+use rear_core::rescue::ssh::SshOptions;
 use rear_core::rescue::{self, Compression, InitKind, RescueOptions, network::NetworkFacts};
 use rear_core::ui::RecordingUi;
 
@@ -61,8 +63,20 @@ ip -4 -o addr show | sed 's/^/CHECK-IP /'
 ip route | sed 's/^/CHECK-ROUTE /'
 lsblk -d -n -o NAME | sed 's/^/CHECK-DISK /'
 cat /etc/rear-release | sed 's/^/CHECK-RELEASE /'
+# the German keymap loaded by the init: key 21 (y on US keyboards) is z
+ls /sys/firmware/efi/efivars 2>/dev/null | grep -q '^SecureBoot-' && echo CHECK-EFIVARS-MOUNTED
+dmesg | grep -q 'secureboot: Secure boot enabled' && echo CHECK-SECUREBOOT-ENABLED
+dumpkeys 2>&1 | grep -m1 '^keycode  *21 ' | cut -c1-40 | sed 's/^/CHECK-KEYMAP /'
+# rear.waitssh: stay up until the host logged in over ssh (it touches /tmp/ssh-ok)
+if grep -qw rear.waitssh /proc/cmdline; then
+  for i in $(seq 150); do [ -e /tmp/ssh-ok ] && break; sleep 1; done
+  [ -e /tmp/ssh-ok ] && echo CHECK-SSH-SEEN || echo CHECK-SSH-NOT-SEEN
+fi
 echo CHECK-END
 "#;
+
+/// The root password of the test images' sshd.
+const SSH_PASSWORD: &str = "Rescue-Test-42";
 
 /// The kernel and initrd every VM test boots, built once per test process.
 struct Built {
@@ -110,9 +124,23 @@ fn built() -> &'static Built {
         o.var_dir = work.join("var-lib-rear");
         o.network = Some(facts);
         o.hostname = "vmtest".into();
+        // sshd with a root password and a key; a keymap other than the kernel's US default
+        let key = work.join("id_ed25519");
+        sh(&format!(
+            "ssh-keygen -q -t ed25519 -N '' -C rear-vm-test -f {}",
+            key.display()
+        ));
+        o.ssh = SshOptions {
+            root_password: Some(SSH_PASSWORD.into()),
+            authorized_keys: Some(work.join("id_ed25519.pub")),
+            copy_host_keys: false,
+        };
+        o.keymap = KeymapChoice::Named("de".into());
         let runner = SystemRunner::new();
         let t0 = Instant::now();
         let tree = rescue::build_rescue_tree(&o, &runner, &RecordingUi::new()).unwrap();
+        assert!(tree.sshd, "sshd not set up (is openssh-server installed?)");
+        assert_eq!(tree.keymap.as_deref(), Some("XKB de"));
         let initrd = work.join("initrd.zst");
         let rep =
             rescue::pack_initramfs(&tree.root, &initrd, Compression::Zstd(3), 0, &runner).unwrap();
@@ -170,6 +198,71 @@ enum Boot<'a> {
 
 /// Boots the medium and returns the serial console output once the test command finished.
 fn boot(medium: Boot, uefi: bool) -> String {
+    boot_with_ssh(medium, uefi, false, None).0
+}
+
+/// A free TCP port on the host for qemu's hostfwd.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Logs in to the guest's sshd (forwarded to `port`) with `ssh` from the host, by password
+/// (sshpass) or with the test key, and runs `remote`. Retries while sshd comes up.
+fn ssh_login(port: u16, with_key: bool, remote: &str) -> String {
+    let b = &built().work;
+    let mut last = String::new();
+    for _ in 0..10 {
+        let mut c = if with_key {
+            let mut c = Command::new("ssh");
+            c.arg("-i").arg(b.join("id_ed25519")).args([
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "BatchMode=yes",
+            ]);
+            c
+        } else {
+            let mut c = Command::new("sshpass");
+            c.args(["-p", SSH_PASSWORD, "ssh", "-o", "PubkeyAuthentication=no"]);
+            c
+        };
+        c.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=20",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            &port.to_string(),
+            "root@127.0.0.1",
+            remote,
+        ]);
+        let out = c.output().expect("ssh runs");
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            return last;
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    panic!("ssh login failed: {last}")
+}
+
+/// [`boot`], and with `ssh` (kernel command line `rear.waitssh`) logs in over ssh while the
+/// guest waits: returns the serial log and the output of the password and the key logins.
+/// `secure_boot` (with `uefi`): OVMF with Secure Boot enforced and Microsoft's keys enrolled
+/// (Debian's `OVMF_CODE_4M.ms.fd` + a copy of `OVMF_VARS_4M.ms.fd`, SMM on).
+fn boot_with_ssh(medium: Boot, uefi: bool, secure_boot: bool, ssh: Option<()>) -> (String, String) {
     let work = &built().work;
     let serial = work.join("serial.log");
     let _ = std::fs::remove_file(&serial);
@@ -183,7 +276,7 @@ fn boot(medium: Boot, uefi: bool) -> String {
         "-accel",
         "tcg",
         "-machine",
-        "q35",
+        if secure_boot { "q35,smm=on" } else { "q35" },
         "-cpu",
         "max",
     ])
@@ -194,6 +287,10 @@ fn boot(medium: Boot, uefi: bool) -> String {
         &format!("file={},if=virtio,format=raw", disk.display()),
     ]);
     let mut nic = "user,model=virtio-net-pci,mac=52:54:00:12:34:56".to_string();
+    let port = free_port();
+    if ssh.is_some() {
+        nic.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
+    }
     match medium {
         Boot::Cdrom(iso) => {
             cmd.args([
@@ -223,12 +320,46 @@ fn boot(medium: Boot, uefi: bool) -> String {
         }
     }
     cmd.args(["-nic", &nic]);
-    if uefi {
+    if uefi && secure_boot {
+        let vars = work.join("OVMF_VARS_4M.ms.fd");
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", &vars).unwrap();
+        cmd.args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
+            .args([
+                "-drive",
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+            ])
+            .args([
+                "-drive",
+                &format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]);
+    } else if uefi {
         cmd.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
     }
     let t0 = Instant::now();
-    let st = cmd.status().expect("qemu runs");
-    let log = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    let mut child = cmd.spawn().expect("qemu runs");
+    let read_log =
+        || String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    let mut ssh_out = String::new();
+    if ssh.is_some() {
+        while !read_log().contains(MARKER_READY) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        if read_log().contains(MARKER_SSHD) {
+            let t1 = Instant::now();
+            ssh_out = ssh_login(port, false, "echo SSH-PASSWORD-LOGIN $(id -un)@$(hostname)");
+            ssh_out += &ssh_login(
+                port,
+                true,
+                "echo SSH-KEY-LOGIN $(id -un)@$(hostname); touch /tmp/ssh-ok",
+            );
+            eprintln!("ssh logins took {:.1?}", t1.elapsed());
+        }
+    }
+    let st = child.wait().expect("qemu runs");
+    let log = read_log();
     eprintln!(
         "qemu ({}) exited {st} after {:.1?}",
         if uefi { "OVMF" } else { "SeaBIOS" },
@@ -238,7 +369,7 @@ fn boot(medium: Boot, uefi: bool) -> String {
         t0.elapsed() < Duration::from_secs(239),
         "qemu timed out; serial log:\n{log}"
     );
-    log
+    (log, ssh_out)
 }
 
 fn assert_rescue_works(log: &str, expected_rear: &str, expect_ip: &str) {
@@ -309,10 +440,30 @@ fn host_rear_version() -> String {
 
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
-fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
-    let iso = medium(OutputKind::Iso, &[]);
-    let log = boot(Boot::Cdrom(&iso), false);
+fn vm_rescue_iso_boots_on_bios_with_the_recorded_network_sshd_and_keymap() {
+    let iso = medium(OutputKind::Iso, &["rear.waitssh"]);
+    let (log, ssh) = boot_with_ssh(Boot::Cdrom(&iso), false, false, Some(()));
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
+    // sshd: started after the network, with host keys generated at boot; root logs in from the
+    // host with the password (SSH_ROOT_PASSWORD) and with the authorized key
+    assert!(log.contains(MARKER_SSHD), "{log}");
+    assert!(
+        log.contains("rear init: sshd host key 256 SHA256:"),
+        "{log}"
+    );
+    assert!(ssh.contains("SSH-PASSWORD-LOGIN root@vmtest"), "{ssh}");
+    assert!(ssh.contains("SSH-KEY-LOGIN root@vmtest"), "{ssh}");
+    assert!(log.contains("CHECK-SSH-SEEN"), "{log}");
+    // the keymap (KEYMAP=de via ckbcomp) was loaded by the init: key 21 is z
+    assert!(
+        log.contains("rear init: keyboard map /etc/rear/keymap.map loaded"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("CHECK-KEYMAP keycode  21 = +") && l.contains('z')),
+        "{log}"
+    );
     assert!(
         log.contains("network configured from the source system"),
         "{log}"
@@ -330,11 +481,18 @@ fn vm_rescue_iso_boots_on_bios_with_the_recorded_network() {
 
 #[test]
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
-fn vm_rescue_iso_boots_on_uefi_with_dhcp() {
+fn vm_rescue_iso_boots_on_uefi_with_secure_boot_and_dhcp() {
+    // the ISO carries the host's signed shim and GRUB (shim-signed, grub-efi-amd64-signed) and
+    // the Debian kernel is signed: it boots with Secure Boot enforced
     let iso = medium(OutputKind::Iso, &["rear.dhcp"]);
-    let log = boot(Boot::Cdrom(&iso), true);
+    let (log, _) = boot_with_ssh(Boot::Cdrom(&iso), true, true, None);
     assert_rescue_works(&log, &host_rear_version(), "10.0.2.15/24");
     assert!(log.contains("rear init: DHCP"), "{log}");
+    assert!(
+        log.contains("CHECK-SECUREBOOT-ENABLED"),
+        "Secure Boot was not on; {log}"
+    );
+    assert!(log.contains("CHECK-EFIVARS-MOUNTED"), "{log}");
 }
 
 #[test]

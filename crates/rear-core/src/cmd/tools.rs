@@ -194,6 +194,11 @@ registry! {
     GRUB_MKNETDIR = "grub-mknetdir", Optional, "grub-common";
     MDIR = "mdir", Optional, "mtools";
     MDELTREE = "mdeltree", Optional, "mtools";
+    // --- rescue (session 2) ---
+    SSHD = "sshd", Optional, "openssh-server";
+    SSH_KEYGEN = "ssh-keygen", Optional, "openssh-client";
+    LOADKEYS = "loadkeys", Optional, "kbd";
+    CKBCOMP = "ckbcomp", Optional, "console-setup";
 }
 
 #[cfg(test)]

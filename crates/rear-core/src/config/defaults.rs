@@ -123,6 +123,11 @@ defaults! {
     REAR_SERVER_MAIL_FROM = "\"\"", "sender of report mails (default root@HOSTNAME)";
     REAR_SERVER_MAIL_MAX_IMAGE_SIZE = "7000000", "attach the rescue image to report mails below this size";
     RESULT_MAILTO = "()", "ReaR's result mail recipients";
+    // --- rescue (session 2) ---
+    SSH_FILES = "avoid_sensitive_files", "rescue sshd: yes also copies the host keys (else generated at boot)";
+    PXE_TFTP_PATH = "\"\"", "local TFTP directory for OUTPUT=PXE (instead of PXE_TFTP_URL)";
+    PXE_CONFIG_PATH = "\"\"", "local pxelinux.cfg directory (instead of PXE_CONFIG_URL)";
+    PXE_TFTP_PREFIX = "\"\"", "prefix of the PXE kernel and initrd names (default rear-HOSTNAME.)";
 }
 
 /// Variables rear reads that have no default (set by rear itself or optional).

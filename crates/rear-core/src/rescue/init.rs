@@ -2,7 +2,8 @@
 //!
 //! Contract: [`run_init`] is what the `rear` binary runs when it is PID 1 or called as `/init`.
 //! It never returns on success (it powers off or reboots the machine) and does, in order:
-//! 1. mounts `/proc`, `/sys`, `/dev` (devtmpfs), `/dev/pts`, `/run` and `/tmp`, sets the host name;
+//! 1. mounts `/proc`, `/sys`, `/dev` (devtmpfs), `/dev/pts`, `/run` and `/tmp`, sets the host name
+//!    (and after the modules, on UEFI machines, efivarfs, a module in Debian's kernel);
 //! 2. prints [`MARKER_STARTED`] on the console;
 //! 3. loads the modules of [`MODULES_LOAD_FILE`] (`MODULES_LOAD`), then "cold-plugs": loads the
 //!    drivers for every `modalias` under `/sys/devices` with `modprobe -a -b -q`, repeating while new
@@ -12,6 +13,10 @@
 //!    network from [`NETWORK_FILE`]: the recorded addresses and routes on the NIC
 //!    with the recorded MAC ([`network::plan_network`]), else DHCP (`dhclient`, or busybox
 //!    `udhcpc`) or when the kernel command line says `rear.dhcp`; nothing with `noip`;
+//!    The keyboard map of [`keymap::KEYMAP_POINTER`] is loaded with `loadkeys` before the network
+//!    ([`keymap::load_keymap`]), and after it sshd is started when the image has
+//!    [`ssh::SSHD_CONFIG`] ([`ssh::start_sshd`]: host keys generated when missing, fingerprints
+//!    shown on the console);
 //! 5. runs what the kernel command line asks ([`BootOptions`]): `rear.test=CMD` runs `bash -c CMD`,
 //!    prints its output and `REAR-TEST-RC=<rc>`, then powers off (for tests); `unattended` runs
 //!    `rear --non-interactive recover` and reboots (powers off with `rear.poweroff`);
@@ -19,8 +24,12 @@
 //! 6. prints [`BANNER`] and keeps a login shell (`bash -l`) on the console, started again when it
 //!    exits.
 //!
-//! Starting sshd (`SSH_ROOT_PASSWORD`, keys) and keyboard maps are not built yet; the init says so
-//! in the log. The bash [`INIT_SCRIPT`] does the same steps for images whose `rear` binary does not
+//! Output: the init is PID 1 and the console is its only user interface, so it writes there, and
+//! only through [`console_line`] (the one place in rear-core that writes to a terminal; everything
+//! else reports through [`crate::ui::Ui`] or `tracing`). Commands it runs go through the command
+//! runner; their captured output is passed on line by line with [`console_line`].
+//!
+//! The bash [`INIT_SCRIPT`] does the same steps for images whose `rear` binary does not
 //! dispatch to this function ([`crate::rescue::InitKind::Script`]).
 
 use std::io::Write;
@@ -29,6 +38,7 @@ use std::time::Duration;
 
 use crate::cmd::{Cmd, Runner, tools};
 use crate::rescue::network::{self, NetworkFacts, PresentNic};
+use crate::rescue::{keymap, ssh};
 use crate::{Error, Result};
 
 /// The list of modules loaded first at boot (`MODULES_LOAD`), one per line.
@@ -39,6 +49,8 @@ pub const NETWORK_FILE: &str = "/etc/rear/rescue-network.json";
 pub const MARKER_STARTED: &str = "REAR-RESCUE-INIT: started";
 /// Printed when the system is set up and ready.
 pub const MARKER_READY: &str = "REAR-RESCUE-INIT: ready";
+/// Printed when sshd was started.
+pub const MARKER_SSHD: &str = "rear init: sshd started";
 /// The login banner.
 pub const BANNER: &str = "\n\
 Welcome to the Relax-and-Recover (rear-rs) rescue system.\n\
@@ -123,8 +135,11 @@ impl BootOptions {
     }
 }
 
-/// Writes a line to the console, opening it anew each time (a getty's vhangup() would break a
-/// long-held descriptor).
+/// The console writer of PID 1: writes `line` to `/dev/console`, opening it anew each time (a
+/// getty's vhangup() would break a long-held descriptor). This is the only function of rear-core
+/// that writes to a terminal, and it is only for the rescue system's init (which has no other
+/// user interface): the markers the VM tests wait for, the init's progress, the output of the
+/// commands of the kernel command line. Errors are ignored: there is nowhere else to report them.
 pub fn console_line(line: &str) {
     if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
         let _ = writeln!(f, "{line}");
@@ -172,13 +187,28 @@ fn mount_basics() {
             console_line(&format!("rear init: mounting {fs} on {target} failed: {e}"));
         }
     }
-    let _ = rustix::mount::mount(
+}
+
+/// On UEFI machines, mounts efivarfs (efibootmgr needs it during recovery). Debian builds it as
+/// a module, so this runs after the modules are loaded and loads it first.
+fn mount_efivars(runner: &dyn Runner) {
+    let dir = Path::new("/sys/firmware/efi/efivars");
+    if !dir.is_dir() {
+        return;
+    }
+    modprobe(runner, &["efivarfs".to_string()]);
+    if let Err(e) = rustix::mount::mount(
         "efivarfs",
-        "/sys/firmware/efi/efivars",
+        dir,
         "efivarfs",
-        MountFlags::empty(),
+        rustix::mount::MountFlags::empty(),
         None,
-    );
+    ) {
+        console_line(&format!(
+            "rear init: mounting efivarfs on {} failed: {e}",
+            dir.display()
+        ));
+    }
 }
 
 /// The `modalias` strings of every device under `sys_devices`.
@@ -523,12 +553,27 @@ pub fn run_init(runner: &dyn Runner) -> ! {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let boot = BootOptions::parse(&cmdline);
     load_modules(runner);
+    mount_efivars(runner);
     console_line("rear init: kernel modules loaded");
+    match keymap::load_keymap(runner) {
+        Ok(Some(map)) => console_line(&format!("rear init: keyboard map {map} loaded")),
+        Ok(None) => {}
+        Err(e) => console_line(&format!("rear init: {e}")),
+    }
     if !boot.no_network {
         let summary = setup_network(runner, boot.dhcp);
         console_line(&format!("rear init: {summary}"));
     }
-    tracing::info!("sshd and keyboard maps are not set up by this init yet");
+    match ssh::start_sshd(runner) {
+        Ok(Some(prints)) => {
+            console_line(MARKER_SSHD);
+            for p in prints {
+                console_line(&format!("rear init: sshd host key {p}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => console_line(&format!("rear init: sshd not started: {e}")),
+    }
     console_line(MARKER_READY);
     if let Some(cmd) = &boot.test_command {
         let rc = run_shell_command(runner, cmd);
@@ -596,6 +641,15 @@ case " $cmdline " in *" noip "*) ;; *)
     fi
   done ;;
 esac
+# keyboard map and sshd (when the image has them)
+[ -s /etc/rear/keymap ] && loadkeys -q "$(cat /etc/rear/keymap)" && say "rear init: keyboard map loaded"
+if [ -f /etc/ssh/sshd_config ]; then
+  mkdir -p -m 0755 /run/sshd
+  for t in ed25519 ecdsa; do
+    [ -e /etc/ssh/ssh_host_${t}_key ] || ssh-keygen -q -t $t -N "" -f /etc/ssh/ssh_host_${t}_key
+  done
+  $(command -v sshd) -f /etc/ssh/sshd_config -E /var/log/sshd.log && say "rear init: sshd started"
+fi
 say "REAR-RESCUE-INIT: ready"
 # 4. what the kernel command line asks for
 test_cmd=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^rear\.test=//p')

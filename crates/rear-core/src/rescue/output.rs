@@ -18,11 +18,18 @@
 //! - `USB`: the rescue disk prepared by `rear format` gets the new rescue system and keeps the
 //!   last `USB_RETAIN_BACKUP_NR` ones, see [`crate::rescue::usb`].
 //!
-//! Copying the results to `OUTPUT_URL` is the caller's job (it shares the URL code of the backup).
+//! `PXE_TFTP_URL` and `PXE_CONFIG_URL` may be network URLs (`nfs://`, `cifs://`, `sshfs://`,
+//! `usb://`): they are mounted with the backup target code ([`Target::mount`], `BACKUP_OPTIONS`)
+//! while the files are written and always unmounted ([`with_mounted`]). With Secure Boot files on
+//! the host ([`SecureBoot`]) the ISO's EFI image boots the signed shim and GRUB.
+//!
+//! Copying the results to `OUTPUT_URL` is the caller's job; [`copy_to_url`] does it for any
+//! target the backup code mounts.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backup::target::Target;
 use crate::cmd::{Cmd, Runner, tools};
 use crate::ui::{Level, Ui};
 use crate::{Error, Result};
@@ -107,6 +114,96 @@ pub struct OutputOptions {
     pub usb_disk: Option<PathBuf>,
     /// How many rescue systems the USB disk keeps (`USB_RETAIN_BACKUP_NR`, default 2).
     pub usb_retain: usize,
+    /// Which EFI boot chain the ISO gets (Secure Boot).
+    pub secure_boot: SecureBoot,
+}
+
+/// The EFI boot chain of the ISO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecureBoot {
+    /// The host's signed shim and GRUB ([`SIGNED_SHIM`], [`SIGNED_GRUB`]) when both are
+    /// installed, else an unsigned GRUB standalone image (the default).
+    Auto,
+    /// Always the unsigned GRUB standalone image.
+    Off,
+    /// `SECURE_BOOT_BOOTLOADER`: this shim, with the signed GRUB `grubx64.efi` next to it, else
+    /// [`SIGNED_GRUB`]; missing files are an error.
+    Shim(PathBuf),
+}
+
+/// Debian's Microsoft-signed shim (package shim-signed).
+pub const SIGNED_SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
+/// Debian's signed MokManager, which shim starts to enrol keys (package shim-signed).
+pub const SIGNED_MOK_MANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
+/// Debian's signed monolithic GRUB (package grub-efi-amd64-signed). Its built-in configuration
+/// finds the medium by `/.disk/info` and reads `/boot/grub/grub.cfg` there.
+pub const SIGNED_GRUB: &str = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+
+/// The signed boot chain of the host: the files that go to `\EFI\BOOT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBoot {
+    /// The shim, installed as `BOOTX64.EFI`.
+    pub shim: PathBuf,
+    /// The signed GRUB, installed as `grubx64.efi` (the name shim loads).
+    pub grub: PathBuf,
+    /// MokManager, installed as `mmx64.efi` when present.
+    pub mok_manager: Option<PathBuf>,
+}
+
+impl SecureBoot {
+    /// The signed files to use, `None` for the unsigned GRUB image.
+    ///
+    /// # Errors
+    /// `SECURE_BOOT_BOOTLOADER` names a missing shim, or no signed GRUB is found for it.
+    pub fn signed_files(&self) -> Result<Option<SignedBoot>> {
+        let mm = Path::new(SIGNED_MOK_MANAGER);
+        let mok_manager = mm.is_file().then(|| mm.to_path_buf());
+        match self {
+            SecureBoot::Off => Ok(None),
+            SecureBoot::Auto => {
+                let (shim, grub) = (Path::new(SIGNED_SHIM), Path::new(SIGNED_GRUB));
+                Ok((shim.is_file() && grub.is_file()).then(|| SignedBoot {
+                    shim: shim.to_path_buf(),
+                    grub: grub.to_path_buf(),
+                    mok_manager,
+                }))
+            }
+            SecureBoot::Shim(shim) => {
+                if !shim.is_file() {
+                    return Err(Error::invalid(
+                        format!("SECURE_BOOT_BOOTLOADER={}", shim.display()),
+                        "no such file (install shim-signed, or unset SECURE_BOOT_BOOTLOADER)",
+                    ));
+                }
+                let sibling = shim.with_file_name("grubx64.efi");
+                let grub = if sibling.is_file() {
+                    sibling
+                } else if Path::new(SIGNED_GRUB).is_file() {
+                    PathBuf::from(SIGNED_GRUB)
+                } else {
+                    return Err(Error::invalid(
+                        format!("SECURE_BOOT_BOOTLOADER={}", shim.display()),
+                        format!(
+                            "no signed GRUB next to it (grubx64.efi) nor {SIGNED_GRUB} (install                              grub-efi-amd64-signed)"
+                        ),
+                    ));
+                };
+                // Next to Debian's shimx64.efi.signed lie the unsigned mmx64.efi and the signed
+                // mmx64.efi.signed: take the one signed like the shim.
+                let suffix = if shim.extension().is_some_and(|e| e == "signed") {
+                    ".signed"
+                } else {
+                    ""
+                };
+                let mm = shim.with_file_name(format!("mmx64.efi{suffix}"));
+                Ok(Some(SignedBoot {
+                    shim: shim.clone(),
+                    grub,
+                    mok_manager: if mm.is_file() { Some(mm) } else { mok_manager },
+                }))
+            }
+        }
+    }
 }
 
 /// Where and how `OUTPUT=PXE` writes its files.
@@ -122,6 +219,13 @@ pub struct PxeOptions {
     /// MAC addresses that get their own boot configuration (`PXE_CREATE_LINKS=MAC`: the source
     /// system's NICs).
     pub macs: Vec<String>,
+    /// `PXE_TFTP_URL` when it needs mounting (`nfs://`, `cifs://`, `sshfs://`, `usb://`): mounted
+    /// on `WORK_DIR/pxe-tftp` like a backup target while the files are written, then unmounted.
+    pub tftp_target: Option<Target>,
+    /// `PXE_CONFIG_URL` when it needs mounting, on `WORK_DIR/pxe-config`.
+    pub config_target: Option<Target>,
+    /// Mount options for those targets (`BACKUP_OPTIONS`, as ReaR uses them for PXE URLs).
+    pub mount_options: String,
 }
 
 impl OutputOptions {
@@ -142,9 +246,13 @@ impl OutputOptions {
                 config_dir: None,
                 file_prefix: None,
                 macs: Vec::new(),
+                tftp_target: None,
+                config_target: None,
+                mount_options: String::new(),
             },
             usb_disk: None,
             usb_retain: 2,
+            secure_boot: SecureBoot::Auto,
         }
     }
 
@@ -194,25 +302,34 @@ impl OutputOptions {
             Some(_) => self.default_entry = DefaultEntry::LocalDisk,
             None => {}
         }
-        let dir = |v: String| PathBuf::from(v.strip_prefix("file://").unwrap_or(&v));
-        if let Some(d) = get("PXE_TFTP_PATH").or_else(|| get("PXE_TFTP_URL")) {
-            if d.contains("://") && !d.starts_with("file://") {
-                return Err(Error::NotImplemented {
-                    what: format!("PXE_TFTP_URL '{d}' (only file:// and local paths)"),
-                });
+        // A local path, a file:// URL, or a URL mounted like a backup target.
+        let place = |v: String| -> Result<(PathBuf, Option<Target>)> {
+            if !v.contains("://") {
+                return Ok((PathBuf::from(v), None));
             }
-            self.pxe.tftp_dir = dir(d);
+            match Target::parse(&v)? {
+                Target::File(p) => Ok((p, None)),
+                t => Ok((PathBuf::new(), Some(t))),
+            }
+        };
+        if let Some(d) = get("PXE_TFTP_PATH").or_else(|| get("PXE_TFTP_URL")) {
+            let (dir, target) = place(d)?;
+            self.pxe.tftp_dir = dir;
+            self.pxe.tftp_target = target;
         }
         if let Some(d) = get("PXE_CONFIG_PATH").or_else(|| get("PXE_CONFIG_URL")) {
-            if d.contains("://") && !d.starts_with("file://") {
-                return Err(Error::NotImplemented {
-                    what: format!("PXE_CONFIG_URL '{d}' (only file:// and local paths)"),
-                });
-            }
-            self.pxe.config_dir = Some(dir(d));
+            let (dir, target) = place(d)?;
+            self.pxe.config_dir = Some(dir);
+            self.pxe.config_target = target;
+        }
+        if let Some(o) = get("BACKUP_OPTIONS") {
+            self.pxe.mount_options = o;
         }
         if let Some(p) = get("PXE_TFTP_PREFIX") {
             self.pxe.file_prefix = Some(p);
+        }
+        if let Some(b) = get("SECURE_BOOT_BOOTLOADER") {
+            self.secure_boot = SecureBoot::Shim(PathBuf::from(b));
         }
         if let Some(n) = get("USB_RETAIN_BACKUP_NR").and_then(|n| n.parse().ok()) {
             self.usb_retain = n;
@@ -235,8 +352,11 @@ impl OutputOptions {
 /// What [`write_output`] produced.
 #[derive(Debug, Clone, Default)]
 pub struct OutputReport {
-    /// The files written, main image first.
+    /// The local files written, main image first.
     pub files: Vec<PathBuf>,
+    /// Files written to a mounted network URL (`PXE_TFTP_URL=nfs://...`), as `URL/relative
+    /// path`; they are not on the local disk any more once it was unmounted.
+    pub remote: Vec<String>,
 }
 
 /// The size of a file for messages (`94.0 MiB`), as ReaR shows it after writing an image.
@@ -276,7 +396,10 @@ pub fn write_output(
                 Level::Info,
                 &format!("Wrote {} and {}", k.display(), i.display()),
             );
-            Ok(OutputReport { files: vec![k, i] })
+            Ok(OutputReport {
+                files: vec![k, i],
+                ..OutputReport::default()
+            })
         }
         OutputKind::Iso => {
             let iso = make_iso(opts, kernel, initrd, runner)?;
@@ -284,18 +407,19 @@ pub fn write_output(
                 Level::Info,
                 &format!("Wrote ISO image {} ({})", iso.display(), size_of(&iso)),
             );
-            Ok(OutputReport { files: vec![iso] })
+            Ok(OutputReport {
+                files: vec![iso],
+                ..OutputReport::default()
+            })
         }
         OutputKind::Pxe => {
-            let files = make_pxe(opts, kernel, initrd, runner)?;
-            ui.message(
-                Level::Info,
-                &format!(
-                    "Wrote network boot files to {}",
-                    opts.pxe.tftp_dir.display()
-                ),
-            );
-            Ok(OutputReport { files })
+            let report = write_pxe(opts, kernel, initrd, runner)?;
+            let place = match &opts.pxe.tftp_target {
+                Some(t) => target_url(t),
+                None => opts.pxe.tftp_dir.display().to_string(),
+            };
+            ui.message(Level::Info, &format!("Wrote network boot files to {place}"));
+            Ok(report)
         }
         OutputKind::Usb => {
             let disk = opts.usb_disk.as_ref().ok_or_else(|| {
@@ -312,6 +436,7 @@ pub fn write_output(
             );
             Ok(OutputReport {
                 files: vec![disk.clone()],
+                ..OutputReport::default()
             })
         }
         OutputKind::Rawdisk => {
@@ -320,7 +445,10 @@ pub fn write_output(
                 Level::Info,
                 &format!("Wrote disk image {} ({})", raw.display(), size_of(&raw)),
             );
-            Ok(OutputReport { files: vec![raw] })
+            Ok(OutputReport {
+                files: vec![raw],
+                ..OutputReport::default()
+            })
         }
     }
 }
@@ -419,13 +547,37 @@ fn make_iso(
         isolinux_cfg(opts, &initrd_name).as_bytes(),
     )?;
 
-    // UEFI: GRUB standalone image in a FAT El Torito image.
+    // UEFI: GRUB standalone image in a FAT El Torito image, or with Secure Boot the signed shim
+    // and GRUB, which reads /boot/grub/grub.cfg from the medium it finds by /.disk/info.
     let grub = grub_cfg(opts, &initrd_name, &marker);
     write(&tree.join("boot/grub/grub.cfg"), grub.as_bytes())?;
-    let efi = grub_efi_image_for(opts, &grub, runner)?;
-    let efi_size = std::fs::metadata(&efi)
-        .map_err(|e| Error::io("reading", &efi, e))?
-        .len();
+    let signed = opts.secure_boot.signed_files()?;
+    let efi_files: Vec<(PathBuf, &str)> = match &signed {
+        Some(sb) => {
+            write(
+                &tree.join(".disk/info"),
+                format!("Relax-and-Recover rescue system {}\n", opts.prefix).as_bytes(),
+            )?;
+            let mut v = vec![
+                (sb.shim.clone(), "::/EFI/BOOT/BOOTX64.EFI"),
+                (sb.grub.clone(), "::/EFI/BOOT/grubx64.efi"),
+            ];
+            if let Some(mm) = &sb.mok_manager {
+                v.push((mm.clone(), "::/EFI/BOOT/mmx64.efi"));
+            }
+            v
+        }
+        None => vec![(
+            grub_efi_image_for(opts, &grub, runner)?,
+            "::/EFI/BOOT/BOOTX64.EFI",
+        )],
+    };
+    let mut efi_size = 0;
+    for (f, _) in &efi_files {
+        efi_size += std::fs::metadata(f)
+            .map_err(|e| Error::io("reading", f, e))?
+            .len();
+    }
     // FAT overhead plus slack, in KiB, at least 2 MiB.
     let kib = (efi_size / 1024 + 1024).max(2048);
     let img = tree.join("boot/efiboot.img");
@@ -445,10 +597,9 @@ fn make_iso(
             .run(runner)
     };
     mtools(tools::MMD, vec!["::/EFI".into(), "::/EFI/BOOT".into()])?;
-    mtools(
-        tools::MCOPY,
-        vec![efi.clone().into(), "::/EFI/BOOT/BOOTX64.EFI".into()],
-    )?;
+    for (f, to) in &efi_files {
+        mtools(tools::MCOPY, vec![f.clone().into(), (*to).into()])?;
+    }
 
     let iso = opts.output_dir.join(format!("{}.iso", opts.prefix));
     Cmd::mutate(tools::XORRISO)
@@ -628,6 +779,123 @@ fn make_pxe(
     write(&ipxe, ipxe_script(opts, &kname, &iname).as_bytes())?;
     files.push(ipxe);
     Ok(files)
+}
+
+/// A target as a URL again, for messages and [`OutputReport::remote`].
+pub fn target_url(t: &Target) -> String {
+    match t {
+        Target::File(p) => format!("file://{}", p.display()),
+        Target::Nfs { host, path } => format!("nfs://{host}{path}"),
+        Target::Cifs { host, share } => format!("cifs://{host}{share}"),
+        Target::Usb(d) => format!("usb://{}", d.display()),
+        Target::Sshfs { host, path } => format!("sshfs://{host}{path}"),
+    }
+}
+
+/// Mounts `target` on `mountpoint` with the backup target code, runs `work` with the local
+/// directory, and unmounts again whatever `work` returned. A failed unmount after a successful
+/// `work` is the error; after a failed `work`, that error is kept and the unmount failure logged.
+pub fn with_mounted<T>(
+    target: &Target,
+    mountpoint: &Path,
+    options: &str,
+    runner: &dyn Runner,
+    work: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
+    let mounted = target.mount(runner, mountpoint, options)?;
+    let result = work(mounted.dir());
+    match (result, mounted.unmount(runner)) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(u)) => {
+            tracing::warn!("{u}");
+            Err(e)
+        }
+    }
+}
+
+/// `OUTPUT=PXE`: mounts `PXE_TFTP_URL` and `PXE_CONFIG_URL` when they are network URLs, writes
+/// the files ([`make_pxe`]) and unmounts. Files on a mounted URL are reported in
+/// [`OutputReport::remote`].
+fn write_pxe(
+    opts: &OutputOptions,
+    kernel: &Path,
+    initrd: &Path,
+    runner: &dyn Runner,
+) -> Result<OutputReport> {
+    let p = &opts.pxe;
+    let tftp_mp = opts.work_dir.join("pxe-tftp");
+    let config_mp = opts.work_dir.join("pxe-config");
+    let finish = |files: Vec<PathBuf>| {
+        let mut report = OutputReport::default();
+        for f in files {
+            let remote = [(&p.tftp_target, &tftp_mp), (&p.config_target, &config_mp)]
+                .into_iter()
+                .find_map(|(t, mp)| {
+                    let t = t.as_ref()?;
+                    let rel = f.strip_prefix(mp).ok()?;
+                    Some(format!("{}/{}", target_url(t), rel.display()))
+                });
+            match remote {
+                Some(r) => report.remote.push(r),
+                None => report.files.push(f),
+            }
+        }
+        report
+    };
+    let with_config = |o: &OutputOptions| -> Result<Vec<PathBuf>> {
+        match &p.config_target {
+            None => make_pxe(o, kernel, initrd, runner),
+            Some(t) => with_mounted(t, &config_mp, &p.mount_options, runner, |dir| {
+                let mut o = o.clone();
+                o.pxe.config_dir = Some(dir.to_path_buf());
+                make_pxe(&o, kernel, initrd, runner)
+            }),
+        }
+    };
+    let files = match &p.tftp_target {
+        None => with_config(opts)?,
+        Some(t) => with_mounted(t, &tftp_mp, &p.mount_options, runner, |dir| {
+            let mut o = opts.clone();
+            o.pxe.tftp_dir = dir.to_path_buf();
+            with_config(&o)
+        })?,
+    };
+    Ok(finish(files))
+}
+
+/// Copies `files` to `DIR/subdir/` of an `OUTPUT_URL` target (mounted on `mountpoint` when it
+/// is a network URL, with `options`), each under a temporary name first, and unmounts. Returns
+/// the destinations as URLs. For the output stage's copy to `OUTPUT_URL`.
+pub fn copy_to_url(
+    target: &Target,
+    subdir: &str,
+    files: &[PathBuf],
+    options: &str,
+    mountpoint: &Path,
+    runner: &dyn Runner,
+) -> Result<Vec<String>> {
+    with_mounted(target, mountpoint, options, runner, |dir| {
+        let dest_dir = dir.join(subdir.trim_matches('/'));
+        std::fs::create_dir_all(&dest_dir)
+            .map_err(|e| Error::io("creating directory", &dest_dir, e))?;
+        let mut out = Vec::new();
+        for f in files {
+            let Some(name) = f.file_name() else { continue };
+            let dest = dest_dir.join(name);
+            if &dest == f {
+                continue;
+            }
+            let tmp = dest_dir.join(format!(".{}.tmp", name.to_string_lossy()));
+            std::fs::copy(f, &tmp).map_err(|e| Error::io("copying rescue media", f, e))?;
+            std::fs::rename(&tmp, &dest)
+                .map_err(|e| Error::io("copying rescue media", &dest, e))?;
+            let rel = Path::new(subdir.trim_matches('/')).join(name);
+            out.push(format!("{}/{}", target_url(target), rel.display()));
+        }
+        Ok(out)
+    })
 }
 
 /// The GPT type GUID of an EFI system partition.

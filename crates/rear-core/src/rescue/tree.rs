@@ -7,7 +7,8 @@
 //! of every ELF file shipped (with [`elf::RUNTIME_LIBS`] and the gconv modules), kernel modules
 //! (with `depmod` run on the stage so `modprobe` works in the rescue system) and firmware, and
 //! last the generated files (`/etc/{passwd,group,nsswitch.conf,hosts,resolv.conf}`,
-//! `/etc/rear-release`, `/etc/rear/rescue.conf`, the network facts, the module lists and `/init`).
+//! `/etc/rear-release`, `/etc/rear/rescue.conf`, the network facts, the module lists and `/init`),
+//! the sshd setup ([`ssh::install_sshd`]) and the keymap ([`keymap::install_keymap`]).
 //! Missing required programs and unresolved libraries fail the build with every name listed.
 
 use std::collections::BTreeSet;
@@ -17,7 +18,9 @@ use crate::cmd::{Cmd, Runner, tools};
 use crate::rescue::copy::Stage;
 use crate::rescue::elf::{self, LibResolver};
 use crate::rescue::modules::{self, ModuleTree};
-use crate::rescue::{FirmwareSelection, InitKind, ModuleSelection, RescueOptions, init, network};
+use crate::rescue::{
+    FirmwareSelection, InitKind, ModuleSelection, RescueOptions, init, keymap, network, ssh,
+};
 use crate::ui::{Level, Ui};
 use crate::{Error, Result};
 
@@ -116,6 +119,7 @@ pub const BASE_PROGS: &[&str] = &[
     "agetty",
     "login",
     "loadkeys",
+    "dumpkeys",
     "dhclient",
     "dhclient-script",
     "ssh",
@@ -204,6 +208,11 @@ pub struct RescueTree {
     pub firmware: Vec<PathBuf>,
     /// Declared firmware not present on the host (warnings).
     pub firmware_missing: Vec<String>,
+    /// Whether the rescue system starts sshd (`SSH_ROOT_PASSWORD` or root's authorized keys, and
+    /// the host has sshd).
+    pub sshd: bool,
+    /// The keymap the rescue system loads (`KEYMAP` or the host's), if any.
+    pub keymap: Option<String>,
     /// Bytes of regular files in the tree.
     pub bytes: u64,
 }
@@ -397,6 +406,8 @@ pub fn build_rescue_tree(
 
     // Generated files.
     write_etc(opts, &mut stage, runner)?;
+    tree.sshd = ssh::install_sshd(&opts.ssh, &mut stage)?;
+    tree.keymap = keymap::install_keymap(&opts.keymap, &mut stage, runner)?;
     match &opts.init {
         InitKind::Rust => {
             let init = stage.dest(Path::new("/init"));
@@ -607,7 +618,7 @@ fn write_etc(opts: &RescueOptions, stage: &mut Stage, runner: &dyn Runner) -> Re
         stage.write(Path::new(f), &data, 0o644)?;
     }
     // The console login is passwordless (ReaR's default; TTY_ROOT_PASSWORD is not built yet).
-    stage.write(Path::new("/etc/shadow"), b"root::0:0:99999:7:::\n", 0o600)?;
+    stage.write(Path::new("/etc/shadow"), b"root::::::::\n", 0o600)?;
     stage.write(
         Path::new("/etc/nsswitch.conf"),
         b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n\
