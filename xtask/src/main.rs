@@ -87,7 +87,10 @@ fn vm_test(root: &Path, mut scenarios: Vec<String>) -> Result<()> {
             .join(", ");
         results.push((s.clone(), ok, start.elapsed().as_secs(), timings));
     }
-    println!("\n{:<22} {:<7} {:>7}  phases", "scenario", "result", "total");
+    println!(
+        "\n{:<22} {:<7} {:>7}  phases",
+        "scenario", "result", "total"
+    );
     for (s, ok, secs, t) in &results {
         let r = if *ok { "ok" } else { "FAILED" };
         println!("{s:<22} {r:<7} {secs:>6}s  {t}");

@@ -463,11 +463,7 @@ fn run_on_console(command: &str) -> i32 {
         .stderr(e)
         .spawn();
     let rc = match started {
-        Ok(mut child) => child
-            .wait()
-            .ok()
-            .and_then(|s| s.code())
-            .unwrap_or(-1),
+        Ok(mut child) => child.wait().ok().and_then(|s| s.code()).unwrap_or(-1),
         Err(err) => {
             console_line(&format!("rear init: starting '{command}': {err}"));
             -1

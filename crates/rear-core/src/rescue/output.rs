@@ -888,7 +888,11 @@ pub fn copy_to_url(
                 continue;
             }
             let tmp = dest_dir.join(format!(".{}.tmp", name.to_string_lossy()));
-            std::fs::copy(f, &tmp).map_err(|e| Error::io("copying rescue media", f, e))?;
+            if let Err(e) = std::fs::copy(f, &tmp) {
+                // A full target: only the partial copy goes, the last good media stay.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::io("copying rescue media", f, e));
+            }
             std::fs::rename(&tmp, &dest)
                 .map_err(|e| Error::io("copying rescue media", &dest, e))?;
             let rel = Path::new(subdir.trim_matches('/')).join(name);

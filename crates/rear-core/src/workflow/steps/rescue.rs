@@ -211,7 +211,12 @@ fn host_macs() -> Vec<String> {
 /// (with `OUTPUT_OPTIONS`) on the build directory's `outputfs-media` for the copy and unmounted
 /// again, also when the copy failed.
 pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
-    if ctx.config.output_url()?.is_none() {
+    let Some(url) = ctx.config.output_url()? else {
+        return Ok(());
+    };
+    if url.scheme == "rsync" && ctx.config.string("OUTPUT_URL").trim().is_empty() {
+        // BACKUP=RSYNC's target is not a place for rescue media: they stay in the output dir.
+        tracing::info!("OUTPUT_URL not set and BACKUP_URL is rsync://: rescue media stay local");
         return Ok(());
     }
     let files = ctx
@@ -227,38 +232,17 @@ pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
         .find(|v| !v.is_empty())
         .unwrap_or_default();
     let target = crate::backup::target::Target::parse(&raw)?;
-    let mountpoint = build_dir(ctx)?.join("outputfs-media");
-    let mounted = target.mount(
+    let copied = rescue::output::copy_to_url(
+        &target,
+        ctx.config.string("OUTPUT_PREFIX").trim(),
+        &files,
+        ctx.config.string("OUTPUT_OPTIONS").trim(),
+        &build_dir(ctx)?.join("outputfs-media"),
         ctx.runner,
-        &mountpoint,
-        &ctx.config.string("OUTPUT_OPTIONS"),
     )?;
-    let prefix = ctx.config.string("OUTPUT_PREFIX");
-    let copied = copy_media(ctx, &files, &mounted.dir().join(prefix.trim()));
-    let unmounted = mounted.unmount(ctx.runner);
-    copied?;
-    unmounted
-}
-
-fn copy_media(ctx: &Context<'_>, files: &[PathBuf], dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    for f in files {
-        let Some(name) = f.file_name() else { continue };
-        let dest = dir.join(name);
-        if dest == *f {
-            continue;
-        }
-        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-        if let Err(e) = std::fs::copy(f, &tmp) {
-            let _ = std::fs::remove_file(&tmp);
-            // A full target: the partial copy is removed, the last good media stay.
-            return Err(Error::io("copying rescue media (to the output target)", f, e));
-        }
-        std::fs::rename(&tmp, &dest).map_err(|e| Error::io("copying rescue media", &dest, e))?;
-        ctx.ui.message(
-            Level::Progress,
-            &format!("Copied {} to {}", f.display(), dest.display()),
-        );
+    for c in copied {
+        ctx.ui
+            .message(Level::Progress, &format!("Copied the rescue media to {c}"));
     }
     Ok(())
 }
