@@ -16,7 +16,9 @@
 # REC_DISKS (sizes of the blank disks, default SRC_DISKS), REC_EXTRA_DISK (size of a disk outside
 # the layout that must stay untouched), REC_CONF (more local.conf lines), REC_COMPARE (options for
 # compare.py, e.g. --sizes-may-differ), REC_BOOT (iso, the default, or pxe: OUTPUT=PXE into the
-# hook disk, and the recovery machine boots from qemu's TFTP server with pxelinux or GRUB).
+# hook disk, and the recovery machine boots from qemu's TFTP server with pxelinux or GRUB),
+# REC_PACKAGES (Debian packages the admin installs before mkbackup: fetched with apt-get download
+# on the host, installed with dpkg -i in the source machine).
 # Env:   REAR_BIN   the rear binary to test (default: cargo build --release -p rear, then
 #                   target/release/rear)
 #        LAB_RECOVER_KEEP=1  keep the disk images of the run
@@ -34,7 +36,7 @@ sfile=$here/source/scenarios/$scenario.sh
 # A scenario file describes a source machine (SRC_*, lab/source/build.sh) and its recovery
 # (REC_*). REC_SOURCE=OTHER reuses OTHER's source machine (for the migrations).
 # shellcheck source=/dev/null
-SRC_FIRMWARE=bios SRC_DISKS=() REC_DISKS=() REC_EXTRA_DISK="" REC_SOURCE="" REC_CONF="" REC_COMPARE="" REC_BOOT=iso && . "$sfile"
+SRC_FIRMWARE=bios SRC_DISKS=() REC_DISKS=() REC_EXTRA_DISK="" REC_SOURCE="" REC_CONF="" REC_COMPARE="" REC_BOOT=iso REC_PACKAGES=() && . "$sfile"
 source_scenario=$scenario
 if [[ -n $REC_SOURCE ]]; then
     source_scenario=$REC_SOURCE
@@ -92,6 +94,11 @@ truncate -s 6G "$work/rear-backup.img"
 mkfs.ext4 -q -F -L REAR-000 "$work/rear-backup.img"
 cp "$REAR_BIN" "$out/hook-backup/rear"
 cp "$here/source/facts.sh" "$out/hook-backup/facts.sh"
+if ((${#REC_PACKAGES[@]})); then
+    mkdir -p "$out/hook-backup/debs"
+    (cd "$out/hook-backup/debs" && apt-get download "${REC_PACKAGES[@]}" >/dev/null) ||
+        lab_die "apt-get download ${REC_PACKAGES[*]} failed"
+fi
 case $REC_BOOT in
 iso) output_conf="OUTPUT=ISO" ;;
 pxe)
@@ -122,6 +129,9 @@ cat >"$out/hook-backup/hook.sh" <<'EOF'
 # Runs in the booted source machine (lab agent, $HOOK = this disk's mount point).
 set -euxo pipefail
 bash "$HOOK/facts.sh" "$HOOK/facts-before"
+if [[ -d $HOOK/debs ]]; then
+    dpkg -i "$HOOK"/debs/*.deb
+fi
 install -m 0755 "$HOOK/rear" /usr/sbin/rear
 mkdir -p /etc/rear
 cp "$HOOK/local.conf" /etc/rear/local.conf

@@ -35,3 +35,4 @@ SF
 # The rescue system boots by PXE (pxelinux from qemu's TFTP server; OUTPUT=PXE in the source
 # machine, with a per-MAC entry), so CI covers ISO on BIOS (a), ISO on UEFI (b) and PXE (c).
 REC_BOOT=pxe
+REC_PACKAGES=(pxelinux)

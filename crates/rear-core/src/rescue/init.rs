@@ -433,44 +433,16 @@ fn run_shell_command(runner: &dyn Runner, command: &str) -> i32 {
 }
 
 /// Runs `rear recover` on the console: its progress appears as it happens, prompts (without
-/// `unattended`) are answered there, and no time limit applies (a restore may take hours). Like
-/// the login shell it is started directly, not through the command runner, which captures output.
-/// Returns its exit status (-1 when it could not start).
+/// `unattended`) are answered there, and no time limit applies (a restore may take hours).
+/// Returns its exit status (-1 when it could not start or was killed by a signal).
 fn run_on_console(command: &str) -> i32 {
-    let active = std::fs::read_to_string("/sys/class/tty/console/active").unwrap_or_default();
-    let tty = primary_console(&active);
-    let open = || {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&tty)
-    };
-    let (Ok(i), Ok(o), Ok(e)) = (open(), open(), open()) else {
-        console_line(&format!("rear init: cannot open {}", tty.display()));
-        return -1;
-    };
-    let setsid = tools::SETSID
-        .resolve()
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/setsid"));
-    let started = std::process::Command::new(setsid)
-        .args(["-c", "/bin/bash", "-c", command])
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("HOME", "/root")
-        .env("TERM", "linux")
-        .current_dir("/root")
-        .stdin(i)
-        .stdout(o)
-        .stderr(e)
-        .spawn();
-    let rc = match started {
-        Ok(mut child) => child.wait().ok().and_then(|s| s.code()).unwrap_or(-1),
-        Err(err) => {
-            console_line(&format!("rear init: starting '{command}': {err}"));
+    match on_console(&["/bin/bash", "-c", command]) {
+        Ok(code) => code,
+        Err(e) => {
+            console_line(&format!("rear init: {e}"));
             -1
         }
-    };
-    reap_zombies();
-    rc
+    }
 }
 
 /// The console device a shell should run on: the primary console from
@@ -485,6 +457,14 @@ pub fn primary_console(active: &str) -> PathBuf {
 /// Runs `setsid -c bash -l` on the console (so the shell has a controlling terminal and job
 /// control) and waits for it.
 fn console_shell() -> Result<()> {
+    on_console(&["/bin/bash", "-l"]).map(|_| ())
+}
+
+/// Runs `setsid -c ARGS...` with the primary console as its terminal (stdin, stdout, stderr,
+/// controlling tty) and waits for it. Interactive programs cannot go through the command runner,
+/// which captures output: they are started here, directly. Returns the exit code (-1 for a
+/// signal).
+fn on_console(args: &[&str]) -> Result<i32> {
     let active = std::fs::read_to_string("/sys/class/tty/console/active").unwrap_or_default();
     let tty = primary_console(&active);
     let open = || {
@@ -497,10 +477,9 @@ fn console_shell() -> Result<()> {
     let setsid = tools::SETSID
         .resolve()
         .unwrap_or_else(|| PathBuf::from("/usr/bin/setsid"));
-    // An interactive shell cannot go through the command runner, which captures output: it is
-    // started directly, with the console as its terminal.
     let mut child = std::process::Command::new(setsid)
-        .args(["-c", "/bin/bash", "-l"])
+        .arg("-c")
+        .args(args)
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("HOME", "/root")
         .env("TERM", "linux")
@@ -509,10 +488,10 @@ fn console_shell() -> Result<()> {
         .stdout(open()?)
         .stderr(open()?)
         .spawn()
-        .map_err(|e| Error::io("starting a shell on", &tty, e))?;
-    let _ = child.wait();
+        .map_err(|e| Error::io("starting a program on the console", &tty, e))?;
+    let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
     reap_zombies();
-    Ok(())
+    Ok(code)
 }
 
 fn reap_zombies() {

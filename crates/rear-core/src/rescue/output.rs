@@ -710,19 +710,37 @@ fn make_pxe(
         .unwrap_or_else(|| "img".into());
     let kname = format!("{prefix}kernel");
     let iname = format!("{prefix}initrd.{ext}");
-    let mut files = vec![tftp.join(&kname), tftp.join(&iname)];
-    copy(kernel, &files[0])?;
-    copy(initrd, &files[1])?;
-
-    // pxelinux (BIOS): boot programs, modules, the menu and a link per MAC.
-    for (dir, f) in [
+    let boot_files = [
         (PXELINUX_DIR, "pxelinux.0"),
         (PXELINUX_DIR, "lpxelinux.0"),
         (SYSLINUX_BIOS_DIR, "ldlinux.c32"),
         (SYSLINUX_BIOS_DIR, "menu.c32"),
         (SYSLINUX_BIOS_DIR, "libutil.c32"),
         (SYSLINUX_BIOS_DIR, "libcom32.c32"),
-    ] {
+    ];
+    // Checked before anything is written, so a missing package leaves the TFTP directory as it was.
+    let missing: Vec<String> = boot_files
+        .iter()
+        .map(|(d, f)| Path::new(d).join(f))
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(
+            "OUTPUT=PXE",
+            format!(
+                "the PXE boot programs {} are missing: install the packages pxelinux and \
+                 syslinux-common (Debian, Ubuntu) or syslinux (others)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut files = vec![tftp.join(&kname), tftp.join(&iname)];
+    copy(kernel, &files[0])?;
+    copy(initrd, &files[1])?;
+
+    // pxelinux (BIOS): boot programs, modules, the menu and a link per MAC.
+    for (dir, f) in boot_files {
         let to = tftp.join(f);
         if !to.exists() {
             copy(&Path::new(dir).join(f), &to)?;
