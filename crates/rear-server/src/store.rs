@@ -70,6 +70,22 @@ pub struct HostRow {
     pub last_rescue_at: Option<OffsetDateTime>,
     /// Start of the last successful backup run.
     pub last_backup_at: Option<OffsetDateTime>,
+    /// Start of the newest successful report of any workflow.
+    pub last_success_at: Option<OffsetDateTime>,
+    /// [`layout_digest`] of the newest report that carried a layout.
+    pub layout_sha: Option<String>,
+    /// [`layout_digest`] of the layout in the newest successful rescue-image report.
+    pub rescue_layout_sha: Option<String>,
+    /// Total size of the output files of the newest successful backup report.
+    pub backup_bytes: Option<u64>,
+}
+
+impl HostRow {
+    /// True when the host's current layout differs from the one its last rescue image was made
+    /// from (unknown, and so false, when either report carried no layout).
+    pub fn drifted(&self) -> bool {
+        matches!((&self.layout_sha, &self.rescue_layout_sha), (Some(a), Some(b)) if a != b)
+    }
 }
 
 /// Restricts a host listing.
@@ -284,6 +300,33 @@ pub(crate) fn makes_rescue(workflow: &str) -> bool {
     matches!(workflow, "mkrescue" | "mkbackup")
 }
 
+/// SHA-256 (hex) of a layout with comment lines, blank lines and trailing blanks removed, so that
+/// the header with the date of the run does not count as a change; `None` without a layout.
+pub fn layout_digest(layout: Option<&str>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let layout = layout?;
+    let mut h = Sha256::new();
+    for line in layout.lines().map(str::trim_end) {
+        if line.is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        h.update(line.as_bytes());
+        h.update(b"\n");
+    }
+    Some(
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
+/// Total size of a report's output files (what a backup run wrote).
+pub(crate) fn output_bytes(report: &Report) -> i64 {
+    let total: u64 = report.output_files.iter().map(|f| f.size).sum();
+    i64::try_from(total).unwrap_or(i64::MAX)
+}
+
 /// Workflows whose success means a fresh backup.
 pub(crate) fn makes_backup(workflow: &str) -> bool {
     matches!(workflow, "mkbackup" | "mkbackuponly")
@@ -379,6 +422,16 @@ mod tests {
             "'dev':* & 'vdb':* & 'x':*"
         );
         assert_eq!(pg_tsquery("' :* &"), None);
+    }
+
+    #[test]
+    fn layout_digest_ignores_comments_and_blank_lines() {
+        let a = "# Disk layout dated 20261126\ndisk /dev/sda 100 gpt\n\npart /dev/sda 50 1M \n";
+        let b = "# Disk layout dated 20261127\ndisk /dev/sda 100 gpt\npart /dev/sda 50 1M\n";
+        let c = "disk /dev/sda 200 gpt\npart /dev/sda 50 1M\n";
+        assert_eq!(layout_digest(Some(a)), layout_digest(Some(b)));
+        assert_ne!(layout_digest(Some(a)), layout_digest(Some(c)));
+        assert_eq!(layout_digest(None), None);
     }
 
     #[test]

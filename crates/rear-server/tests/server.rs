@@ -8,6 +8,8 @@ mod common;
 mod auth;
 #[path = "server/cli.rs"]
 mod cli;
+#[path = "server/health.rs"]
+mod health;
 #[path = "server/http.rs"]
 mod http;
 #[path = "server/ldap.rs"]

@@ -18,15 +18,22 @@ use uuid::Uuid;
 
 use super::{
     Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, makes_backup,
-    makes_rescue, migrator, os_label, pg_tsquery, to_millis,
+    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, layout_digest,
+    makes_backup, makes_rescue, migrator, os_label, output_bytes, pg_tsquery, to_millis,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "fleet health",
+        include_str!("../../migrations/postgres/0002_fleet_health.sql"),
+    ),
+];
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -89,13 +96,23 @@ fn host_from_row(row: &PgRow) -> StoreResult<HostRow> {
             .try_get::<Option<i64>, _>("last_backup_at")?
             .map(from_millis)
             .transpose()?,
+        last_success_at: row
+            .try_get::<Option<i64>, _>("last_success_at")?
+            .map(from_millis)
+            .transpose()?,
+        layout_sha: row.try_get("layout_sha")?,
+        rescue_layout_sha: row.try_get("rescue_layout_sha")?,
+        backup_bytes: row
+            .try_get::<Option<i64>, _>("backup_bytes")?
+            .map(|b| u64::try_from(b).unwrap_or(0)),
     })
 }
 
 fn host_select() -> String {
     format!(
         "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
-         h.last_rescue_at, h.last_backup_at, {SUMMARY_COLS} \
+         h.last_rescue_at, h.last_backup_at, h.last_success_at, h.layout_sha, \
+         h.rescue_layout_sha, h.backup_bytes, {SUMMARY_COLS} \
          FROM hosts h JOIN reports r ON r.seq = h.last_seq"
     )
 }
@@ -159,11 +176,13 @@ impl Store for PostgresStore {
         let ok = r.result.is_success();
         let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
         let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+        let layout_sha = layout_digest(r.layout.as_deref());
         // GREATEST ignores NULLs, which is what "latest known time" needs.
         let last_seq: i64 = sqlx::query_scalar(
             "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-             last_started_at, last_rescue_at, last_backup_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) \
+             last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+             layout_sha, rescue_layout_sha, backup_bytes) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (hostname) DO UPDATE SET \
              report_count = hosts.report_count + 1, \
              domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
@@ -176,7 +195,18 @@ impl Store for PostgresStore {
                         THEN excluded.last_seq ELSE hosts.last_seq END, \
              last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
              last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
-             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at) \
+             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
+             last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
+             layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
+             layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                          AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                          THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+             rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                          AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                          THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+             backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                          AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                          THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
              RETURNING last_seq",
         )
         .bind(&r.hostname)
@@ -187,6 +217,11 @@ impl Store for PostgresStore {
         .bind(started)
         .bind(rescue_at)
         .bind(backup_at)
+        .bind(ok.then_some(started))
+        .bind(layout_sha.is_some().then_some(started))
+        .bind(&layout_sha)
+        .bind(rescue_at.and(layout_sha.as_ref()))
+        .bind(backup_at.map(|_| output_bytes(r)))
         .fetch_one(&mut *tx)
         .await?;
         if last_seq == seq {

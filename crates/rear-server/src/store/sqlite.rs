@@ -18,15 +18,22 @@ use uuid::Uuid;
 
 use super::{
     Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query, makes_backup,
-    makes_rescue, migrator, os_label, to_millis,
+    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query,
+    layout_digest, makes_backup, makes_rescue, migrator, os_label, output_bytes, to_millis,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "fleet health",
+        include_str!("../../migrations/sqlite/0002_fleet_health.sql"),
+    ),
+];
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -95,13 +102,23 @@ fn host_from_row(row: &SqliteRow) -> StoreResult<HostRow> {
             .try_get::<Option<i64>, _>("last_backup_at")?
             .map(from_millis)
             .transpose()?,
+        last_success_at: row
+            .try_get::<Option<i64>, _>("last_success_at")?
+            .map(from_millis)
+            .transpose()?,
+        layout_sha: row.try_get("layout_sha")?,
+        rescue_layout_sha: row.try_get("rescue_layout_sha")?,
+        backup_bytes: row
+            .try_get::<Option<i64>, _>("backup_bytes")?
+            .map(|b| u64::try_from(b).unwrap_or(0)),
     })
 }
 
 fn host_select() -> String {
     format!(
         "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
-         h.last_rescue_at, h.last_backup_at, {SUMMARY_COLS} \
+         h.last_rescue_at, h.last_backup_at, h.last_success_at, h.layout_sha, \
+         h.rescue_layout_sha, h.backup_bytes, {SUMMARY_COLS} \
          FROM hosts h JOIN reports r ON r.seq = h.last_seq"
     )
 }
@@ -165,11 +182,13 @@ impl Store for SqliteStore {
         let ok = r.result.is_success();
         let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
         let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+        let layout_sha = layout_digest(r.layout.as_deref());
         // All SET expressions see the old row, so "is this report the newest" is decided once.
         sqlx::query(
             "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-             last_started_at, last_rescue_at, last_backup_at) \
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8) \
+             last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+             layout_sha, rescue_layout_sha, backup_bytes) \
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT (hostname) DO UPDATE SET \
              report_count = hosts.report_count + 1, \
              domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
@@ -184,7 +203,20 @@ impl Store for SqliteStore {
              last_rescue_at = MAX(COALESCE(hosts.last_rescue_at, excluded.last_rescue_at), \
                                   COALESCE(excluded.last_rescue_at, hosts.last_rescue_at)), \
              last_backup_at = MAX(COALESCE(hosts.last_backup_at, excluded.last_backup_at), \
-                                  COALESCE(excluded.last_backup_at, hosts.last_backup_at))",
+                                  COALESCE(excluded.last_backup_at, hosts.last_backup_at)), \
+             last_success_at = MAX(COALESCE(hosts.last_success_at, excluded.last_success_at), \
+                                   COALESCE(excluded.last_success_at, hosts.last_success_at)), \
+             layout_at = MAX(COALESCE(hosts.layout_at, excluded.layout_at), \
+                             COALESCE(excluded.layout_at, hosts.layout_at)), \
+             layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                          AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                          THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+             rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                          AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                          THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+             backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                          AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                          THEN excluded.backup_bytes ELSE hosts.backup_bytes END",
         )
         .bind(&r.hostname)
         .bind(&r.domain)
@@ -194,6 +226,11 @@ impl Store for SqliteStore {
         .bind(started)
         .bind(rescue_at)
         .bind(backup_at)
+        .bind(ok.then_some(started))
+        .bind(layout_sha.is_some().then_some(started))
+        .bind(&layout_sha)
+        .bind(rescue_at.and(layout_sha.as_ref()))
+        .bind(backup_at.map(|_| output_bytes(r)))
         .execute(&mut *tx)
         .await?;
         let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM hosts WHERE hostname = ?1")

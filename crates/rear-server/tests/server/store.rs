@@ -6,6 +6,7 @@ use rear_proto::RunResult;
 use rear_proto::api::{IngestStatus, ReportSource};
 use rear_server::store::{
     HostFilter, NewReport, Role, SessionRow, Store, StoreError, TokenRow, TokenScope, UserRow,
+    layout_digest,
 };
 use reqwest::StatusCode;
 use time::OffsetDateTime;
@@ -27,7 +28,12 @@ async fn insert(store: &dyn Store, r: &rear_proto::Report) -> IngestStatus {
 async fn store_contract(store: Arc<dyn Store>) {
     let s = store.as_ref();
     s.ping().await.unwrap();
-    let old = report("web1", "mkbackup");
+    let mut old = report("web1", "mkbackup");
+    old.output_files = vec![rear_proto::OutputFile {
+        path: "/srv/backup/web1/backup.tar.gz".into(),
+        size: 5_000_000,
+        sha256: String::new(),
+    }];
     let mut new = report("web1", "mkrescue");
     new.started_at = old.started_at + time::Duration::minutes(1);
     new.result = RunResult::Failure {
@@ -67,6 +73,13 @@ async fn store_contract(store: Arc<dyn Store>) {
         "mkbackuponly"
     );
     assert!(s.host("nope").await.unwrap().is_none());
+    // Fleet health columns: the failed mkrescue carries the newest layout, the older mkbackup
+    // made the last image from another one.
+    assert_eq!(ms(web1.last_success_at), ms(Some(old.started_at)));
+    assert_eq!(web1.backup_bytes, Some(5_000_000));
+    assert_eq!(web1.layout_sha, layout_digest(new.layout.as_deref()));
+    assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
+    assert!(web1.drifted());
 
     let all = s.hosts(&HostFilter::default()).await.unwrap();
     assert_eq!(
@@ -171,6 +184,16 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert!(s.delete_token("web1").await.unwrap());
     assert!(s.token("t1").await.unwrap().is_none(), "revoked");
     assert!(!s.delete_token("web1").await.unwrap());
+
+    // A report that arrives late (older start) does not replace the newer facts.
+    let mut late = report("web1", "mkrescue");
+    late.started_at = old.started_at - time::Duration::hours(1);
+    late.layout = Some("disk /dev/vdz 1 gpt\n".into());
+    assert_eq!(insert(s, &late).await, IngestStatus::Stored);
+    let web1 = s.host("web1").await.unwrap().unwrap();
+    assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
+    assert_eq!(web1.layout_sha, layout_digest(new.layout.as_deref()));
+    assert_eq!(ms(web1.last_success_at), ms(Some(old.started_at)));
 }
 
 #[tokio::test]
