@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod health;
 pub mod ingest;
 pub mod inventory_diff;
+pub mod layout_tree;
 pub mod metrics;
 pub mod router;
 pub mod smtp;

@@ -329,7 +329,7 @@ pub fn host(
          <label for=\"a\">Older report</label><select id=\"a\" name=\"a\">{options}</select>\
          <label for=\"b\">Newer report</label><select id=\"b\" name=\"b\">{options}</select> \
          <button type=\"submit\">Show diff</button></form>\
-         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>\
+         <h2>Layout (latest report)</h2>{}<h2>Log tail (latest report)</h2><pre>{}</pre>\
          {inv_changes}<h2>Inventory (latest report)</h2><pre>{}</pre>",
         esc(&h.hostname),
         if h.domain.is_empty() {
@@ -345,9 +345,17 @@ pub fn host(
         h.report_count,
         tags(&h.tags),
         if layout.is_empty() {
-            "(no layout in this report)".into()
+            "<p>(no layout in this report)</p>".into()
         } else {
-            esc(&layout)
+            let tree = crate::layout_tree::tree_html(&layout);
+            if tree.is_empty() {
+                format!("<pre>{}</pre>", esc(&layout))
+            } else {
+                format!(
+                    "{tree}<details><summary>Layout file</summary><pre>{}</pre></details>",
+                    esc(&layout)
+                )
+            }
         },
         esc(&log),
         esc(&inventory),

@@ -110,6 +110,15 @@ async fn host_goes_stale_failed_drifted_and_back_to_ok() {
         host_page.contains("The layout changed since the last rescue image"),
         "{host_page}"
     );
+    // The layout (classic ReaR format here) as a tree: both partitions below the disk.
+    assert!(
+        host_page.contains(
+            "<ul class=\"tree\"><li><code>disk /dev/vda 20.0 GiB gpt</code><ul>\
+             <li><code>part /dev/vda1 10.0 GiB</code><ul><li><code>fs ext4 /</code></li></ul></li>\
+             <li><code>part /dev/vda2 10.0 GiB</code></li></ul></li></ul>"
+        ),
+        "{host_page}"
+    );
     let (_, drifted) = s.api(&read, "/api/v1/hosts?state=drifted").await;
     assert_eq!(drifted["hosts"].as_array().unwrap().len(), 1, "{drifted}");
 
