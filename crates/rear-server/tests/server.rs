@@ -6,6 +6,8 @@ mod common;
 
 #[path = "server/auth.rs"]
 mod auth;
+#[path = "server/browser.rs"]
+mod browser;
 #[path = "server/cli.rs"]
 mod cli;
 #[path = "server/health.rs"]
