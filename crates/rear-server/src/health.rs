@@ -81,6 +81,20 @@ impl StalePolicy {
         }
     }
 
+    /// The policy in the form the database computes states with.
+    pub fn params(&self, now: OffsetDateTime) -> crate::store::StateParams {
+        let ms = |d: Duration| i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX);
+        crate::store::StateParams {
+            now_ms: crate::store::to_millis(now),
+            default_ms: ms(self.default),
+            by_tag: self
+                .by_tag
+                .iter()
+                .map(|(t, d)| (t.clone(), ms(*d)))
+                .collect(),
+        }
+    }
+
     /// The expected interval of a host with these tags: the shortest of its tags' intervals, or
     /// the default when none of its tags has one.
     pub fn interval(&self, tags: &[String]) -> Duration {

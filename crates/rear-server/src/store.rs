@@ -10,7 +10,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use rear_proto::Report;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -95,6 +95,42 @@ pub struct HostFilter {
     pub domain: Option<String>,
     /// Only hosts carrying this tag.
     pub tag: Option<String>,
+}
+
+/// What the database needs to compute host states itself (the same rule as
+/// [`crate::health::host_state`]).
+#[derive(Debug, Clone)]
+pub struct StateParams {
+    /// "Now", Unix milliseconds.
+    pub now_ms: i64,
+    /// Expected interval of hosts without a tag of their own, milliseconds.
+    pub default_ms: i64,
+    /// Expected interval per tag, milliseconds.
+    pub by_tag: Vec<(String, i64)>,
+}
+
+/// One page of the overview, computed in the database.
+#[derive(Debug, Clone, Default)]
+pub struct HostPage {
+    /// Hosts of the selection per state, in the order of [`HostState::ALL`] (failed, stale,
+    /// drifted, ok).
+    pub counts: [u64; 4],
+    /// The page: by state (most urgent first), then by hostname.
+    pub rows: Vec<HostRow>,
+}
+
+/// The SQL expression (over `h` = hosts and `r` = its last report, with a CTE `iv(tag, ms)` of
+/// the tag intervals) that ranks a host's state like [`HostState::ALL`]: 0 failed, 1 stale,
+/// 2 drifted, 3 ok. `now` and `default` are the placeholders of the backend.
+pub(crate) fn state_rank_sql(now: &str, default: &str) -> String {
+    format!(
+        "CASE WHEN NOT r.success THEN 0 \
+         WHEN h.last_success_at IS NULL OR {now} - h.last_success_at > COALESCE(\
+           (SELECT MIN(iv.ms) FROM host_tags t JOIN iv ON iv.tag = t.tag \
+            WHERE t.hostname = h.hostname), {default}) THEN 1 \
+         WHEN h.layout_sha <> h.rescue_layout_sha THEN 2 \
+         ELSE 3 END"
+    )
 }
 
 /// A name and how many hosts have it.
@@ -220,6 +256,16 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus>;
     /// Hosts matching the filter, by hostname.
     async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>>;
+    /// One page of hosts matching the filter (and the state, when given), most urgent state
+    /// first, with the counts per state of the filter's selection; states computed in SQL.
+    async fn host_page(
+        &self,
+        filter: &HostFilter,
+        params: &StateParams,
+        state: Option<HostState>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<HostPage>;
     /// One host.
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>>;
     /// Reports of a host, newest first.
@@ -284,8 +330,8 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     ))
 }
 
-/// Unix milliseconds of a time.
-pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
+/// Unix milliseconds of a time (as stored).
+pub fn to_millis(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
@@ -325,6 +371,16 @@ pub fn layout_digest(layout: Option<&str>) -> Option<String> {
 pub(crate) fn output_bytes(report: &Report) -> i64 {
     let total: u64 = report.output_files.iter().map(|f| f.size).sum();
     i64::try_from(total).unwrap_or(i64::MAX)
+}
+
+/// Index of a state in [`HostState::ALL`] (its rank in SQL).
+pub(crate) fn state_rank(s: HostState) -> i64 {
+    match s {
+        HostState::Failed => 0,
+        HostState::Stale => 1,
+        HostState::Drifted => 2,
+        HostState::Ok => 3,
+    }
 }
 
 /// Workflows whose success means a fresh backup.

@@ -6,7 +6,7 @@ use rear_proto::api::HostState;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::api::{HostQuery, SearchQuery, list_hosts};
+use super::api::SearchQuery;
 use super::host_summary;
 use crate::AppState;
 use crate::auth::extract::WebUser;
@@ -46,18 +46,31 @@ pub async fn overview(
         state: st,
         page: q.page.unwrap_or(0),
     };
-    // Counts per state are over the domain/tag selection, so the state filter applies in the page.
-    let hosts = list_hosts(
-        &state,
-        &HostQuery {
-            domain: filter.domain.clone(),
-            tag: filter.tag.clone(),
-            state: None,
-        },
-    )
-    .await?;
+    // States, counts and the page come from the database: the page's cost does not grow with
+    // the fleet. Counts per state are over the domain/tag selection.
+    let now = state.now();
+    let host_filter = crate::store::HostFilter {
+        domain: filter.domain.clone(),
+        tag: filter.tag.clone(),
+    };
+    let offset = u32::try_from(filter.page.saturating_mul(pages::PAGE_SIZE)).unwrap_or(u32::MAX);
+    let page_rows = state
+        .store()
+        .host_page(
+            &host_filter,
+            &state.stale_policy().params(now),
+            filter.state,
+            offset,
+            u32::try_from(pages::PAGE_SIZE).unwrap_or(100),
+        )
+        .await?;
+    let hosts: Vec<_> = page_rows
+        .rows
+        .into_iter()
+        .map(|row| host_summary(row, now, state.stale_policy()))
+        .collect();
     let facets = state.store().facets().await?;
-    let body = pages::overview(&hosts, &facets, &filter, state.now());
+    let body = pages::overview(&hosts, &page_rows.counts, &facets, &filter, now);
     Ok(Html(page("Overview", Some(&user), &body)))
 }
 

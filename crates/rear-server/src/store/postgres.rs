@@ -10,16 +10,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rear_proto::Report;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, layout_digest,
-    makes_backup, makes_rescue, migrator, os_label, output_bytes, pg_tsquery, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
+    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
+    from_millis, layout_digest, makes_backup, makes_rescue, migrator, os_label, output_bytes,
+    pg_tsquery, state_rank, state_rank_sql, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -256,6 +257,79 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(host_from_row).collect()
+    }
+
+    async fn host_page(
+        &self,
+        filter: &HostFilter,
+        params: &StateParams,
+        state: Option<HostState>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<HostPage> {
+        // Placeholders: 1 now, 2 default interval, 3 domain, 4 tag, then a (tag, interval) pair
+        // per configured tag, then (page only) state rank, limit, offset.
+        let n = params.by_tag.len();
+        let iv = if n == 0 {
+            "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false".to_string()
+        } else {
+            let values: Vec<String> = (0..n)
+                .map(|i| format!("(${}::TEXT, ${}::BIGINT)", 5 + 2 * i, 6 + 2 * i))
+                .collect();
+            format!("VALUES {}", values.join(", "))
+        };
+        let cte = format!(
+            "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
+             FROM hosts h JOIN reports r ON r.seq = h.last_seq \
+             WHERE ($3::TEXT IS NULL OR h.domain = $3) AND ($4::TEXT IS NULL OR EXISTS \
+             (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $4)))",
+            state_rank_sql("$1::BIGINT", "$2::BIGINT")
+        );
+        let counts_sql = format!("{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank");
+        let (s, l, o) = (5 + 2 * n, 6 + 2 * n, 7 + 2 * n);
+        let page_sql = format!(
+            "{cte} {} JOIN st ON st.hn = h.hostname \
+             WHERE (${s}::BIGINT IS NULL OR st.rank = ${s}) \
+             ORDER BY st.rank, h.hostname LIMIT ${l} OFFSET ${o}",
+            host_select()
+        );
+        fn bind<'q>(
+            sql: &'q str,
+            params: &StateParams,
+            filter: &HostFilter,
+        ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+            let mut q = sqlx::query(sql)
+                .bind(params.now_ms)
+                .bind(params.default_ms)
+                .bind(filter.domain.clone())
+                .bind(filter.tag.clone());
+            for (tag, ms) in &params.by_tag {
+                q = q.bind(tag.clone()).bind(*ms);
+            }
+            q
+        }
+        let mut page = HostPage::default();
+        for row in bind(&counts_sql, params, filter)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let rank: i64 = row.try_get("rank")?;
+            let n: i64 = row.try_get("n")?;
+            if let Some(c) = usize::try_from(rank)
+                .ok()
+                .and_then(|i| page.counts.get_mut(i))
+            {
+                *c = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        let rows = bind(&page_sql, params, filter)
+            .bind(state.map(state_rank))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        page.rows = rows.iter().map(host_from_row).collect::<StoreResult<_>>()?;
+        Ok(page)
     }
 
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>> {

@@ -72,9 +72,12 @@ impl OverviewFilter {
     }
 }
 
-/// The overview: filters with counts on the side, the hosts table.
+/// The overview: filters with counts on the side, the hosts table. `hosts` is the page to show
+/// (already filtered, sorted and paged), `counts` the hosts of the domain/tag selection per state
+/// (in the order of [`HostState::ALL`]).
 pub fn overview(
     hosts: &[HostSummary],
+    counts: &[u64; 4],
     facets: &Facets,
     filter: &OverviewFilter,
     now: OffsetDateTime,
@@ -89,8 +92,7 @@ pub fn overview(
     };
     let close = |on: bool| if on { "</strong>" } else { "</span>" };
     side.push_str("<h2>State</h2><ul>");
-    for st in HostState::ALL {
-        let n = hosts.iter().filter(|h| h.state == st).count();
+    for (st, n) in HostState::ALL.into_iter().zip(counts) {
         let on = filter.state == Some(st);
         side.push_str(&format!(
             "<li><a href=\"/?state={0}\"{1}>{0}{2}</a> ({n})</li>",
@@ -130,16 +132,18 @@ pub fn overview(
     }
     side.push_str("</ul></aside>");
 
-    // Failed hosts first, then stale, then drifted, then ok (the order of `HostState`); by name
-    // within each.
-    let mut shown: Vec<&HostSummary> = hosts
-        .iter()
-        .filter(|h| filter.state.is_none_or(|s| h.state == s))
-        .collect();
-    shown.sort_by(|a, b| a.state.cmp(&b.state).then(a.hostname.cmp(&b.hostname)));
+    let total = usize::try_from(match filter.state {
+        Some(st) => HostState::ALL
+            .iter()
+            .zip(counts)
+            .find(|(s, _)| **s == st)
+            .map_or(0, |(_, n)| *n),
+        None => counts.iter().sum(),
+    })
+    .unwrap_or(usize::MAX);
     let first = filter.page * PAGE_SIZE;
     let mut rows = String::new();
-    for h in shown.iter().skip(first).take(PAGE_SIZE) {
+    for h in hosts {
         let last = &h.last_report;
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -170,18 +174,18 @@ pub fn overview(
         ""
     };
     let mut pager = String::new();
-    if shown.len() > PAGE_SIZE {
-        let last = (first + PAGE_SIZE).min(shown.len());
+    if total > PAGE_SIZE {
+        let last = (first + PAGE_SIZE).min(total);
         pager.push_str(&format!(
             "<nav aria-label=\"Pages\"><p>Hosts {}-{last} of {}. ",
             (first + 1).min(last),
-            shown.len()
+            total
         ));
         if filter.page > 0 {
             let q = filter.query(filter.page - 1);
             pager.push_str(&format!("<a href=\"/?{q}\">previous</a> "));
         }
-        if last < shown.len() {
+        if last < total {
             let q = filter.query(filter.page + 1);
             pager.push_str(&format!("<a href=\"/?{q}\">next</a>"));
         }
@@ -193,7 +197,7 @@ pub fn overview(
          <th scope=\"col\">State</th><th scope=\"col\">Last run</th><th scope=\"col\">Last report</th>\
          <th scope=\"col\">Rescue image</th><th scope=\"col\">Backup</th><th scope=\"col\">Tags</th></tr></thead>\
          <tbody>{rows}</tbody></table></div></section></div>",
-        shown.len()
+        total
     )
 }
 

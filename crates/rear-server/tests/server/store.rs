@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use rear_proto::RunResult;
-use rear_proto::api::{IngestStatus, ReportSource};
+use rear_proto::api::{HostState, IngestStatus, ReportSource};
 use rear_server::store::{
-    HostFilter, NewReport, Role, SessionRow, Store, StoreError, TokenRow, TokenScope, UserRow,
-    layout_digest,
+    HostFilter, HostPage, NewReport, Role, SessionRow, StateParams, Store, StoreError, TokenRow,
+    TokenScope, UserRow, layout_digest,
 };
 use reqwest::StatusCode;
 use time::OffsetDateTime;
@@ -184,6 +184,49 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert!(s.delete_token("web1").await.unwrap());
     assert!(s.token("t1").await.unwrap().is_none(), "revoked");
     assert!(!s.delete_token("web1").await.unwrap());
+
+    // States, counts and paging computed in SQL.
+    let params = |now: OffsetDateTime| StateParams {
+        now_ms: rear_server::store::to_millis(now),
+        default_ms: 86_400_000,
+        by_tag: vec![("dmz".into(), 1), ("db".into(), 5)],
+    };
+    let soon = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let all = HostFilter::default();
+    let names = |p: &HostPage| {
+        p.rows
+            .iter()
+            .map(|h| h.hostname.clone())
+            .collect::<Vec<_>>()
+    };
+    let page = s
+        .host_page(&all, &params(soon), None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.counts, [1, 0, 0, 1], "web1 failed, db1 ok");
+    assert_eq!(names(&page), ["web1", "db1"], "most urgent first");
+    let ok = s
+        .host_page(&all, &params(soon), Some(HostState::Ok), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(names(&ok), ["db1"]);
+    assert_eq!(ok.counts, [1, 0, 0, 1], "counts ignore the state filter");
+    let later = soon + time::Duration::days(2);
+    let page = s
+        .host_page(&all, &params(later), None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.counts,
+        [1, 1, 0, 0],
+        "db1 stale after the default interval"
+    );
+    let prod = HostFilter {
+        tag: Some("prod".into()),
+        ..Default::default()
+    };
+    let second = s.host_page(&prod, &params(soon), None, 1, 1).await.unwrap();
+    assert_eq!(names(&second), ["db1"], "offset and limit");
 
     // A report that arrives late (older start) does not replace the newer facts.
     let mut late = report("web1", "mkrescue");
