@@ -29,6 +29,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("running database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database did not take the write (the batch it was in failed, or the writer stopped).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A stored row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),

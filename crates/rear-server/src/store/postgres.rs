@@ -285,7 +285,9 @@ impl Store for PostgresStore {
              (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $4)))",
             state_rank_sql("$1::BIGINT", "$2::BIGINT")
         );
-        let counts_sql = format!("{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank");
+        let counts_sql = format!(
+            "{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank"
+        );
         let (s, l, o) = (5 + 2 * n, 6 + 2 * n, 7 + 2 * n);
         let page_sql = format!(
             "{cte} {} JOIN st ON st.hn = h.hostname \

@@ -237,6 +237,21 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
     assert_eq!(web1.layout_sha, layout_digest(new.layout.as_deref()));
     assert_eq!(ms(web1.last_success_at), ms(Some(old.started_at)));
+
+    // Concurrent writers (SQLite: batched into shared transactions): every report answered,
+    // duplicates recognised inside one batch too.
+    let burst: Vec<_> = (0..100)
+        .map(|i| report(&format!("burst{}", i % 10), "mkrescue"))
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(burst.iter().chain(burst.iter()).map(|r| insert(s, r)))
+            .await;
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == IngestStatus::Stored)
+        .count();
+    assert_eq!((stored, outcomes.len() - stored), (100, 100));
+    assert_eq!(s.host("burst3").await.unwrap().unwrap().report_count, 10);
 }
 
 #[tokio::test]
