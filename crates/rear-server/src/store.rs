@@ -122,15 +122,22 @@ pub struct HostPage {
     pub rows: Vec<HostRow>,
 }
 
-/// The SQL expression (over `h` = hosts and `r` = its last report, with a CTE `iv(tag, ms)` of
+/// The SQL expression (over `h` = hosts, with a CTE `iv(tag, ms)` of
 /// the tag intervals) that ranks a host's state like [`HostState::ALL`]: 0 failed, 1 stale,
 /// 2 drifted, 3 ok. `now` and `default` are the placeholders of the backend.
-pub(crate) fn state_rank_sql(now: &str, default: &str) -> String {
+pub(crate) fn state_rank_sql(now: &str, default: &str, with_tags: bool) -> String {
+    // Without per-tag intervals the correlated subquery (one per host) is left out.
+    let interval = if with_tags {
+        format!(
+            "COALESCE((SELECT MIN(iv.ms) FROM host_tags t JOIN iv ON iv.tag = t.tag \
+             WHERE t.hostname = h.hostname), {default})"
+        )
+    } else {
+        default.to_string()
+    };
     format!(
-        "CASE WHEN NOT r.success THEN 0 \
-         WHEN h.last_success_at IS NULL OR {now} - h.last_success_at > COALESCE(\
-           (SELECT MIN(iv.ms) FROM host_tags t JOIN iv ON iv.tag = t.tag \
-            WHERE t.hostname = h.hostname), {default}) THEN 1 \
+        "CASE WHEN NOT h.last_ok THEN 0 \
+         WHEN h.last_success_at IS NULL OR {now} - h.last_success_at > {interval} THEN 1 \
          WHEN h.layout_sha <> h.rescue_layout_sha THEN 2 \
          ELSE 3 END"
     )

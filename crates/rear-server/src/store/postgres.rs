@@ -182,8 +182,8 @@ impl Store for PostgresStore {
         let last_seq: i64 = sqlx::query_scalar(
             "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
              last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
-             layout_sha, rescue_layout_sha, backup_bytes) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (hostname) DO UPDATE SET \
              report_count = hosts.report_count + 1, \
              domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
@@ -194,6 +194,8 @@ impl Store for PostgresStore {
                   THEN excluded.os ELSE hosts.os END, \
              last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
                         THEN excluded.last_seq ELSE hosts.last_seq END, \
+             last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                       THEN excluded.last_ok ELSE hosts.last_ok END, \
              last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
              last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
              last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
@@ -223,6 +225,7 @@ impl Store for PostgresStore {
         .bind(&layout_sha)
         .bind(rescue_at.and(layout_sha.as_ref()))
         .bind(backup_at.map(|_| output_bytes(r)))
+        .bind(ok)
         .fetch_one(&mut *tx)
         .await?;
         if last_seq == seq {
@@ -280,10 +283,10 @@ impl Store for PostgresStore {
         };
         let cte = format!(
             "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
-             FROM hosts h JOIN reports r ON r.seq = h.last_seq \
+             FROM hosts h \
              WHERE ($3::TEXT IS NULL OR h.domain = $3) AND ($4::TEXT IS NULL OR EXISTS \
              (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $4)))",
-            state_rank_sql("$1::BIGINT", "$2::BIGINT")
+            state_rank_sql("$1::BIGINT", "$2::BIGINT", n > 0)
         );
         let counts_sql = format!(
             "{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank"
