@@ -35,16 +35,18 @@ pub enum IngestStatus {
     Duplicate,
 }
 
-/// State of a host as shown in the overview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// State of a host as shown in the overview (most urgent first: failed, stale, drifted, ok).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HostState {
-    /// The last report is a success and recent.
-    Ok,
     /// The last report is a failure.
     Failed,
-    /// The last report is older than the configured stale age.
+    /// No successful report within the host's expected interval.
     Stale,
+    /// The current layout differs from the layout the last rescue image was made from.
+    Drifted,
+    /// The last report is a success and recent, and the rescue image matches the layout.
+    Ok,
 }
 
 impl HostState {
@@ -54,8 +56,23 @@ impl HostState {
             Self::Ok => "ok",
             Self::Failed => "failed",
             Self::Stale => "stale",
+            Self::Drifted => "drifted",
         }
     }
+
+    /// Inverse of [`HostState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => Self::Ok,
+            "failed" => Self::Failed,
+            "stale" => Self::Stale,
+            "drifted" => Self::Drifted,
+            _ => return None,
+        })
+    }
+
+    /// Every state, most urgent first.
+    pub const ALL: [HostState; 4] = [Self::Failed, Self::Stale, Self::Drifted, Self::Ok];
 }
 
 /// How a report reached the server.
@@ -136,7 +153,7 @@ pub struct HostSummary {
     pub tags: Vec<String>,
     /// Operating system of the most recent report.
     pub os: String,
-    /// ok / failed / stale.
+    /// ok / failed / stale / drifted.
     pub state: HostState,
     /// Number of stored reports.
     pub report_count: u64,
@@ -148,6 +165,15 @@ pub struct HostSummary {
     /// Start of the last successful run that made a backup (`mkbackup`, `mkbackuponly`).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_backup_at: Option<OffsetDateTime>,
+    /// Start of the newest successful report of any workflow.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// Total size of the output files of the last successful backup run.
+    #[serde(default)]
+    pub backup_bytes: Option<u64>,
+    /// The current layout differs from the one in the last rescue image report.
+    #[serde(default)]
+    pub drifted: bool,
 }
 
 /// `GET /api/v1/hosts`.

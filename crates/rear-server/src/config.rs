@@ -4,6 +4,7 @@
 //! keeps its SQLite database in `/var/lib/rear-server`. Every key is documented in
 //! `docs/server.md`; unknown keys are an error so that a typo does not silently do nothing.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -20,8 +21,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://...`; default `sqlite:<data_dir>/rear-server.db`.
     pub database_url: Option<String>,
-    /// A host whose last report is older than this many hours is shown as stale.
+    /// A host with no successful report for this many hours is stale (unless a tag says otherwise).
     pub stale_after_hours: u64,
+    /// `[stale_after_hours_by_tag]`: expected report interval per tag, in hours; a host with
+    /// several such tags gets the shortest.
+    pub stale_after_hours_by_tag: BTreeMap<String, u64>,
     /// HTTP listener and web settings.
     pub http: HttpConfig,
     /// Mail listeners.
@@ -103,6 +107,7 @@ impl Default for Config {
             data_dir: PathBuf::from("/var/lib/rear-server"),
             database_url: None,
             stale_after_hours: 8 * 24,
+            stale_after_hours_by_tag: BTreeMap::new(),
             http: HttpConfig::default(),
             smtp: SmtpConfig::default(),
             auth: AuthConfig::default(),
@@ -221,6 +226,10 @@ mod tests {
             Config::parse("[auth.ldap]\nurl = \"ldap://x\"\n").is_err(),
             "bind_dn is required"
         );
+        let c = Config::parse("stale_after_hours = 48\n[stale_after_hours_by_tag]\nprod = 26\n")
+            .unwrap();
+        assert_eq!(c.stale_after_hours, 48);
+        assert_eq!(c.stale_after_hours_by_tag.get("prod"), Some(&26));
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
     }

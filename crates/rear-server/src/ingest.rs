@@ -8,12 +8,12 @@
 
 pub mod mail;
 
-use rear_proto::api::{IngestResponse, ReportSource};
+use rear_proto::api::{IngestResponse, IngestStatus, ReportSource};
 use rear_proto::{ProtoError, Report};
-use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::auth::sha256_hex;
+use crate::metrics::IngestOutcome;
 use crate::store::{NewReport, StoreError, TokenRow, TokenScope};
 
 /// Why a report was not stored.
@@ -70,6 +70,17 @@ pub async fn ingest_report(
 ) -> Result<IngestResponse, IngestError> {
     let result = check_and_store(state, incoming, sender).await;
     let r = &incoming.report;
+    state.counters().ingest(
+        incoming.source,
+        match &result {
+            Ok(IngestResponse {
+                status: IngestStatus::Stored,
+                ..
+            }) => IngestOutcome::Stored,
+            Ok(_) => IngestOutcome::Duplicate,
+            Err(_) => IngestOutcome::Error,
+        },
+    );
     match &result {
         Ok(resp) => tracing::info!(
             report_id = %r.report_id,
@@ -142,7 +153,7 @@ async fn check_and_store(
         .insert_report(&NewReport {
             report,
             source: incoming.source,
-            received_at: OffsetDateTime::now_utc(),
+            received_at: state.now(),
             legacy_mail: incoming.legacy_mail,
         })
         .await?;
@@ -168,12 +179,14 @@ pub async fn ingest_mail(
             raw.len()
         ));
         tracing::warn!(source = source.as_str(), reason = %e, "mail rejected");
+        state.counters().ingest(source, IngestOutcome::Error);
         return Err(e);
     }
     let parsed = match mail::parse_mail(raw) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(source = source.as_str(), reason = %e, "mail rejected");
+            state.counters().ingest(source, IngestOutcome::Error);
             return Err(e);
         }
     };

@@ -9,7 +9,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod ingest;
+pub mod inventory_diff;
+pub mod layout_tree;
+pub mod metrics;
 pub mod router;
 pub mod smtp;
 pub mod store;
@@ -33,6 +37,9 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     config: Config,
+    policy: health::StalePolicy,
+    clock: health::Clock,
+    counters: metrics::Counters,
     /// Per-process secret for CSRF tokens of proxy-authenticated users (who have no session).
     secret: String,
 }
@@ -40,10 +47,18 @@ struct Inner {
 impl AppState {
     /// State over an opened store.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self::with_clock(store, config, health::Clock::system())
+    }
+
+    /// State whose notion of "now" (host states, ages) comes from `clock`.
+    pub fn with_clock(store: Arc<dyn Store>, config: Config, clock: health::Clock) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
+                policy: health::StalePolicy::from_config(&config),
                 config,
+                clock,
+                counters: metrics::Counters::default(),
                 secret: auth::random_token(),
             }),
         }
@@ -57,6 +72,21 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The stale policy of the configuration.
+    pub fn stale_policy(&self) -> &health::StalePolicy {
+        &self.inner.policy
+    }
+
+    /// The time host states are computed against.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// The server's own counters (for `/metrics`).
+    pub fn counters(&self) -> &metrics::Counters {
+        &self.inner.counters
     }
 
     pub(crate) fn secret(&self) -> &str {

@@ -9,8 +9,9 @@ use rear_proto::api::ReportSource;
 use rear_server::auth::password::hash_password;
 use rear_server::auth::{random_token, sha256_hex};
 use rear_server::config::Config;
+use rear_server::health::{CheckOutcome, StalePolicy, check_fleet, check_host, host_summary};
 use rear_server::ingest::IngestError;
-use rear_server::store::{self, Role, Store, TokenRow, TokenScope, UserRow};
+use rear_server::store::{self, HostFilter, Role, Store, TokenRow, TokenScope, UserRow};
 use rear_server::{AppState, Listeners, Server};
 
 /// Central service that rear clients report to.
@@ -40,6 +41,17 @@ enum Command {
     /// Store the report(s) of one mail read from standard input (for an MTA pipe transport).
     /// Exit codes follow sysexits: 0 stored, 65 rejected (do not retry), 75 try again later.
     Ingest,
+    /// Nagios/Icinga plugin: the state of one host, of the hosts with a tag, or of the whole fleet.
+    /// Prints one status line with perfdata; exit 0 OK, 1 WARNING (drifted), 2 CRITICAL (failed or
+    /// stale), 3 UNKNOWN (no such host, no hosts, database unreachable).
+    Check {
+        /// Check only this host.
+        #[arg(long, conflicts_with = "tag")]
+        host: Option<String>,
+        /// Check the hosts carrying this tag.
+        #[arg(long)]
+        tag: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,12 +135,25 @@ async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(cli.config.as_deref())?;
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) if matches!(cli.command, Some(Command::Check { .. })) => {
+            println!("{}", CheckOutcome::unknown(&format!("{e:#}")).line);
+            return Ok(ExitCode::from(3));
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
     }
+    if let Some(Command::Check { host, tag }) = &cli.command {
+        let out = check(&config, host.as_deref(), tag.as_deref()).await;
+        println!("{}", out.line);
+        return Ok(ExitCode::from(out.status as u8));
+    }
     let store = open_store(&config).await?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Check { .. } => unreachable!("handled above"),
         Command::Serve => serve(config, store).await,
         Command::User(UserCmd::Add {
             name,
@@ -223,6 +248,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("rear-server ingest: rejected: {e}");
                     Ok(ExitCode::from(65))
                 }
+            }
+        }
+    }
+}
+
+/// `rear-server check`: never fails, every problem is an UNKNOWN outcome.
+async fn check(config: &Config, host: Option<&str>, tag: Option<&str>) -> CheckOutcome {
+    // The check only reads: a missing SQLite database is "no data", not something to create.
+    if config.database_url.is_none() && !config.data_dir.join("rear-server.db").exists() {
+        return CheckOutcome::unknown(&format!(
+            "no database in {} (has rear-server run yet?)",
+            config.data_dir.display()
+        ));
+    }
+    let store = match open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return CheckOutcome::unknown(&format!("{e:#}")),
+    };
+    let policy = StalePolicy::from_config(config);
+    let now = time::OffsetDateTime::now_utc();
+    match host {
+        Some(name) => match store.host(name).await {
+            Ok(Some(row)) => check_host(&host_summary(row, now, &policy), now, &policy),
+            Ok(None) => CheckOutcome::unknown(&format!("no reports from host {name}")),
+            Err(e) => CheckOutcome::unknown(&format!("reading the database: {e}")),
+        },
+        None => {
+            let filter = HostFilter {
+                domain: None,
+                tag: tag.map(str::to_string),
+            };
+            match store.hosts(&filter).await {
+                Ok(rows) => {
+                    let hosts: Vec<_> = rows
+                        .into_iter()
+                        .map(|r| host_summary(r, now, &policy))
+                        .collect();
+                    let what = tag.map_or_else(|| "fleet".to_string(), |t| format!("tag {t}"));
+                    check_fleet(&hosts, &what)
+                }
+                Err(e) => CheckOutcome::unknown(&format!("reading the database: {e}")),
             }
         }
     }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::handlers::{admin, api, pages, session};
+use crate::handlers::{admin, api, metrics, pages, session};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/hosts/web1/reports", Access::Api),
     route("GET", "/api/v1/search?q=web", Access::Api),
     route("GET", "/api/v1/openapi.json", Access::Api),
+    route("GET", "/metrics", Access::Api),
 ];
 
 /// Builds the router over `state`.
@@ -106,7 +107,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hosts/{name}/reports", get(api::host_reports))
         .route("/api/v1/search", get(api::search))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/metrics", get(metrics::metrics))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }
 

@@ -10,7 +10,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use rear_proto::Report;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,6 +29,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("running database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database did not take the write (the batch it was in failed, or the writer stopped).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A stored row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -70,6 +73,22 @@ pub struct HostRow {
     pub last_rescue_at: Option<OffsetDateTime>,
     /// Start of the last successful backup run.
     pub last_backup_at: Option<OffsetDateTime>,
+    /// Start of the newest successful report of any workflow.
+    pub last_success_at: Option<OffsetDateTime>,
+    /// [`layout_digest`] of the newest report that carried a layout.
+    pub layout_sha: Option<String>,
+    /// [`layout_digest`] of the layout in the newest successful rescue-image report.
+    pub rescue_layout_sha: Option<String>,
+    /// Total size of the output files of the newest successful backup report.
+    pub backup_bytes: Option<u64>,
+}
+
+impl HostRow {
+    /// True when the host's current layout differs from the one its last rescue image was made
+    /// from (unknown, and so false, when either report carried no layout).
+    pub fn drifted(&self) -> bool {
+        matches!((&self.layout_sha, &self.rescue_layout_sha), (Some(a), Some(b)) if a != b)
+    }
 }
 
 /// Restricts a host listing.
@@ -79,6 +98,49 @@ pub struct HostFilter {
     pub domain: Option<String>,
     /// Only hosts carrying this tag.
     pub tag: Option<String>,
+}
+
+/// What the database needs to compute host states itself (the same rule as
+/// [`crate::health::host_state`]).
+#[derive(Debug, Clone)]
+pub struct StateParams {
+    /// "Now", Unix milliseconds.
+    pub now_ms: i64,
+    /// Expected interval of hosts without a tag of their own, milliseconds.
+    pub default_ms: i64,
+    /// Expected interval per tag, milliseconds.
+    pub by_tag: Vec<(String, i64)>,
+}
+
+/// One page of the overview, computed in the database.
+#[derive(Debug, Clone, Default)]
+pub struct HostPage {
+    /// Hosts of the selection per state, in the order of [`HostState::ALL`] (failed, stale,
+    /// drifted, ok).
+    pub counts: [u64; 4],
+    /// The page: by state (most urgent first), then by hostname.
+    pub rows: Vec<HostRow>,
+}
+
+/// The SQL expression (over `h` = hosts, with a CTE `iv(tag, ms)` of
+/// the tag intervals) that ranks a host's state like [`HostState::ALL`]: 0 failed, 1 stale,
+/// 2 drifted, 3 ok. `now` and `default` are the placeholders of the backend.
+pub(crate) fn state_rank_sql(now: &str, default: &str, with_tags: bool) -> String {
+    // Without per-tag intervals the correlated subquery (one per host) is left out.
+    let interval = if with_tags {
+        format!(
+            "COALESCE((SELECT MIN(iv.ms) FROM host_tags t JOIN iv ON iv.tag = t.tag \
+             WHERE t.hostname = h.hostname), {default})"
+        )
+    } else {
+        default.to_string()
+    };
+    format!(
+        "CASE WHEN NOT h.last_ok THEN 0 \
+         WHEN h.last_success_at IS NULL OR {now} - h.last_success_at > {interval} THEN 1 \
+         WHEN h.layout_sha <> h.rescue_layout_sha THEN 2 \
+         ELSE 3 END"
+    )
 }
 
 /// A name and how many hosts have it.
@@ -204,6 +266,16 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus>;
     /// Hosts matching the filter, by hostname.
     async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>>;
+    /// One page of hosts matching the filter (and the state, when given), most urgent state
+    /// first, with the counts per state of the filter's selection; states computed in SQL.
+    async fn host_page(
+        &self,
+        filter: &HostFilter,
+        params: &StateParams,
+        state: Option<HostState>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<HostPage>;
     /// One host.
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>>;
     /// Reports of a host, newest first.
@@ -268,8 +340,8 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     ))
 }
 
-/// Unix milliseconds of a time.
-pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
+/// Unix milliseconds of a time (as stored).
+pub fn to_millis(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
@@ -282,6 +354,43 @@ pub(crate) fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
 /// Workflows whose success means a fresh rescue image.
 pub(crate) fn makes_rescue(workflow: &str) -> bool {
     matches!(workflow, "mkrescue" | "mkbackup")
+}
+
+/// SHA-256 (hex) of a layout with comment lines, blank lines and trailing blanks removed, so that
+/// the header with the date of the run does not count as a change; `None` without a layout.
+pub fn layout_digest(layout: Option<&str>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let layout = layout?;
+    let mut h = Sha256::new();
+    for line in layout.lines().map(str::trim_end) {
+        if line.is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        h.update(line.as_bytes());
+        h.update(b"\n");
+    }
+    Some(
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
+/// Total size of a report's output files (what a backup run wrote).
+pub(crate) fn output_bytes(report: &Report) -> i64 {
+    let total: u64 = report.output_files.iter().map(|f| f.size).sum();
+    i64::try_from(total).unwrap_or(i64::MAX)
+}
+
+/// Index of a state in [`HostState::ALL`] (its rank in SQL).
+pub(crate) fn state_rank(s: HostState) -> i64 {
+    match s {
+        HostState::Failed => 0,
+        HostState::Stale => 1,
+        HostState::Drifted => 2,
+        HostState::Ok => 3,
+    }
 }
 
 /// Workflows whose success means a fresh backup.
@@ -379,6 +488,16 @@ mod tests {
             "'dev':* & 'vdb':* & 'x':*"
         );
         assert_eq!(pg_tsquery("' :* &"), None);
+    }
+
+    #[test]
+    fn layout_digest_ignores_comments_and_blank_lines() {
+        let a = "# Disk layout dated 20261126\ndisk /dev/sda 100 gpt\n\npart /dev/sda 50 1M \n";
+        let b = "# Disk layout dated 20261127\ndisk /dev/sda 100 gpt\npart /dev/sda 50 1M\n";
+        let c = "disk /dev/sda 200 gpt\npart /dev/sda 50 1M\n";
+        assert_eq!(layout_digest(Some(a)), layout_digest(Some(b)));
+        assert_ne!(layout_digest(Some(a)), layout_digest(Some(c)));
+        assert_eq!(layout_digest(None), None);
     }
 
     #[test]

@@ -88,7 +88,8 @@ header a{color:#fff}header nav{display:flex;gap:1rem;flex-wrap:wrap}header .who{
 main{padding:1rem;max-width:80rem;margin:auto}a{color:#0b5cad}h1{font-size:1.4rem}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #dde1e6;vertical-align:top}\
 .wrap{overflow-x:auto}.state{font-weight:600;padding:.05rem .4rem;border-radius:.3rem}\
-.ok{background:#d6f5dd;color:#0d5c21}.failed{background:#fbd9d9;color:#8a1010}.stale{background:#fcefc7;color:#6b4e00}\
+.ok{background:#d6f5dd;color:#0d5c21}.failed{background:#fbd9d9;color:#8a1010}.stale{background:#fcefc7;color:#6b4e00}.drifted{background:#e3dcf7;color:#3d2a80}\
+.tree,.tree ul{list-style:none;padding-left:1.2em}.tree ul{border-left:1px solid #bbb;margin:0}.tree li{margin:.1em 0}.tree .ref{color:#555}\
 .tag{display:inline-block;background:#e4e9f2;border-radius:.3rem;padding:0 .35rem;margin:0 .2rem .2rem 0;font-size:.85rem}\
 .layout{display:flex;gap:1rem;flex-wrap:wrap}.layout>aside{flex:1 1 12rem;max-width:18rem}.layout>section{flex:4 1 20rem;min-width:0}\
 aside ul{list-style:none;padding:0;margin:0 0 1rem}aside li{padding:.1rem 0}\

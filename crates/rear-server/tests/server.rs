@@ -6,8 +6,12 @@ mod common;
 
 #[path = "server/auth.rs"]
 mod auth;
+#[path = "server/browser.rs"]
+mod browser;
 #[path = "server/cli.rs"]
 mod cli;
+#[path = "server/health.rs"]
+mod health;
 #[path = "server/http.rs"]
 mod http;
 #[path = "server/ldap.rs"]

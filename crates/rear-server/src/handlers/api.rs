@@ -12,10 +12,9 @@ use rear_proto::api::{
     ReportSource,
 };
 use serde::Deserialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{host_summary, stale_after};
+use super::host_summary;
 use crate::AppState;
 use crate::auth::extract::{ApiUser, IngestToken};
 use crate::error::ApiError;
@@ -50,6 +49,9 @@ pub async fn post_report(
     let body = body.map_err(|e| {
         let max = state.config().http.max_report_bytes;
         tracing::warn!(token = token.name, reason = %e, "report rejected");
+        state
+            .counters()
+            .ingest(ReportSource::Http, crate::metrics::IngestOutcome::Error);
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(
                 "report exceeds the limit of {max} bytes (http.max_report_bytes)"
@@ -63,6 +65,9 @@ pub async fn post_report(
     })?;
     let report = Report::from_json(&body).map_err(|e| {
         tracing::warn!(token = token.name, reason = %e, "report rejected");
+        state
+            .counters()
+            .ingest(ReportSource::Http, crate::metrics::IngestOutcome::Error);
         ApiError::BadRequest {
             code: "invalid_report",
             message: e.to_string(),
@@ -98,14 +103,14 @@ pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<Vec<HostSumma
         domain: q.domain.clone(),
         tag: q.tag.clone(),
     };
-    let now = OffsetDateTime::now_utc();
-    let stale = stale_after(state);
+    let now = state.now();
+    let policy = state.stale_policy();
     Ok(state
         .store()
         .hosts(&filter)
         .await?
         .into_iter()
-        .map(|row| host_summary(row, now, stale))
+        .map(|row| host_summary(row, now, policy))
         .filter(|h| q.state.is_none_or(|s| h.state == s))
         .collect())
 }
@@ -132,11 +137,7 @@ pub async fn host(
         .host(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
-    Ok(Json(host_summary(
-        row,
-        OffsetDateTime::now_utc(),
-        stale_after(&state),
-    )))
+    Ok(Json(host_summary(row, state.now(), state.stale_policy())))
 }
 
 /// Query with a limit.

@@ -4,11 +4,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use rear_proto::api::HostState;
 use serde::Deserialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::api::{HostQuery, SearchQuery, list_hosts};
-use super::{host_summary, stale_after};
+use super::api::SearchQuery;
+use super::host_summary;
 use crate::AppState;
 use crate::auth::extract::WebUser;
 use crate::error::{ApiError, PageError};
@@ -36,16 +35,10 @@ pub async fn overview(
 ) -> Result<Html<String>, PageError> {
     let st = match q.state.as_deref() {
         None | Some("") => None,
-        Some("ok") => Some(HostState::Ok),
-        Some("failed") => Some(HostState::Failed),
-        Some("stale") => Some(HostState::Stale),
-        Some(other) => {
-            return Err(ApiError::BadRequest {
-                code: "bad_state",
-                message: format!("state {other:?} is not ok, failed or stale"),
-            }
-            .into());
-        }
+        Some(s) => Some(HostState::parse(s).ok_or_else(|| ApiError::BadRequest {
+            code: "bad_state",
+            message: format!("state {s:?} is not ok, failed, stale or drifted"),
+        })?),
     };
     let filter = pages::OverviewFilter {
         domain: q.domain,
@@ -53,18 +46,31 @@ pub async fn overview(
         state: st,
         page: q.page.unwrap_or(0),
     };
-    // Counts per state are over the domain/tag selection, so the state filter applies in the page.
-    let hosts = list_hosts(
-        &state,
-        &HostQuery {
-            domain: filter.domain.clone(),
-            tag: filter.tag.clone(),
-            state: None,
-        },
-    )
-    .await?;
+    // States, counts and the page come from the database: the page's cost does not grow with
+    // the fleet. Counts per state are over the domain/tag selection.
+    let now = state.now();
+    let host_filter = crate::store::HostFilter {
+        domain: filter.domain.clone(),
+        tag: filter.tag.clone(),
+    };
+    let offset = u32::try_from(filter.page.saturating_mul(pages::PAGE_SIZE)).unwrap_or(u32::MAX);
+    let page_rows = state
+        .store()
+        .host_page(
+            &host_filter,
+            &state.stale_policy().params(now),
+            filter.state,
+            offset,
+            u32::try_from(pages::PAGE_SIZE).unwrap_or(100),
+        )
+        .await?;
+    let hosts: Vec<_> = page_rows
+        .rows
+        .into_iter()
+        .map(|row| host_summary(row, now, state.stale_policy()))
+        .collect();
     let facets = state.store().facets().await?;
-    let body = pages::overview(&hosts, &facets, &filter, OffsetDateTime::now_utc());
+    let body = pages::overview(&hosts, &page_rows.counts, &facets, &filter, now);
     Ok(Html(page("Overview", Some(&user), &body)))
 }
 
@@ -77,7 +83,7 @@ pub async fn live(
     Ok(Html(page(
         "Last 20",
         Some(&user),
-        &pages::live(&recent, OffsetDateTime::now_utc()),
+        &pages::live(&recent, state.now()),
     )))
 }
 
@@ -87,7 +93,7 @@ pub async fn live_rows(
     WebUser(_user): WebUser,
 ) -> Result<Html<String>, PageError> {
     let recent = state.store().recent_reports(20).await?;
-    Ok(Html(pages::live_rows(&recent, OffsetDateTime::now_utc())))
+    Ok(Html(pages::live_rows(&recent, state.now())))
 }
 
 /// `GET /search?q=`.
@@ -101,9 +107,12 @@ pub async fn search(
     Ok(Html(page(
         "Search",
         Some(&user),
-        &pages::search(&query, &hits, OffsetDateTime::now_utc()),
+        &pages::search(&query, &hits, state.now()),
     )))
 }
+
+/// How many older reports the host page looks at to find an inventory to compare with.
+const PREVIOUS_INVENTORY_LOOKBACK: usize = 10;
 
 /// `GET /hosts/{name}`.
 pub async fn host(
@@ -116,11 +125,27 @@ pub async fn host(
         .host(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no host {name}")))?;
-    let now = OffsetDateTime::now_utc();
-    let summary = host_summary(row, now, stale_after(&state));
+    let now = state.now();
+    let summary = host_summary(row, now, state.stale_policy());
     let reports = state.store().host_reports(&name, 200).await?;
     let latest = state.store().report(summary.last_report.report_id).await?;
-    let body = pages::host(&summary, &reports, latest.as_ref(), now);
+    // The inventory to compare with: the newest older report that carries one (checklayout runs
+    // do not collect an inventory), looking back a few reports at most.
+    let mut previous = None;
+    if latest
+        .as_ref()
+        .is_some_and(|l| !l.report.inventory.is_null())
+    {
+        for r in reports.iter().skip(1).take(PREVIOUS_INVENTORY_LOOKBACK) {
+            if let Some(s) = state.store().report(r.report_id).await?
+                && !s.report.inventory.is_null()
+            {
+                previous = Some(s);
+                break;
+            }
+        }
+    }
+    let body = pages::host(&summary, &reports, latest.as_ref(), previous.as_ref(), now);
     Ok(Html(page(&name, Some(&user), &body)))
 }
 

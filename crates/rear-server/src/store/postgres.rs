@@ -10,23 +10,31 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rear_proto::Report;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, makes_backup,
-    makes_rescue, migrator, os_label, pg_tsquery, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
+    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
+    from_millis, layout_digest, makes_backup, makes_rescue, migrator, os_label, output_bytes,
+    pg_tsquery, state_rank, state_rank_sql, to_millis,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "fleet health",
+        include_str!("../../migrations/postgres/0002_fleet_health.sql"),
+    ),
+];
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -89,13 +97,23 @@ fn host_from_row(row: &PgRow) -> StoreResult<HostRow> {
             .try_get::<Option<i64>, _>("last_backup_at")?
             .map(from_millis)
             .transpose()?,
+        last_success_at: row
+            .try_get::<Option<i64>, _>("last_success_at")?
+            .map(from_millis)
+            .transpose()?,
+        layout_sha: row.try_get("layout_sha")?,
+        rescue_layout_sha: row.try_get("rescue_layout_sha")?,
+        backup_bytes: row
+            .try_get::<Option<i64>, _>("backup_bytes")?
+            .map(|b| u64::try_from(b).unwrap_or(0)),
     })
 }
 
 fn host_select() -> String {
     format!(
         "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
-         h.last_rescue_at, h.last_backup_at, {SUMMARY_COLS} \
+         h.last_rescue_at, h.last_backup_at, h.last_success_at, h.layout_sha, \
+         h.rescue_layout_sha, h.backup_bytes, {SUMMARY_COLS} \
          FROM hosts h JOIN reports r ON r.seq = h.last_seq"
     )
 }
@@ -159,11 +177,13 @@ impl Store for PostgresStore {
         let ok = r.result.is_success();
         let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
         let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+        let layout_sha = layout_digest(r.layout.as_deref());
         // GREATEST ignores NULLs, which is what "latest known time" needs.
         let last_seq: i64 = sqlx::query_scalar(
             "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-             last_started_at, last_rescue_at, last_backup_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) \
+             last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+             layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (hostname) DO UPDATE SET \
              report_count = hosts.report_count + 1, \
              domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
@@ -174,9 +194,22 @@ impl Store for PostgresStore {
                   THEN excluded.os ELSE hosts.os END, \
              last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
                         THEN excluded.last_seq ELSE hosts.last_seq END, \
+             last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                       THEN excluded.last_ok ELSE hosts.last_ok END, \
              last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
              last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
-             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at) \
+             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
+             last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
+             layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
+             layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                          AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                          THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+             rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                          AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                          THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+             backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                          AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                          THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
              RETURNING last_seq",
         )
         .bind(&r.hostname)
@@ -187,6 +220,12 @@ impl Store for PostgresStore {
         .bind(started)
         .bind(rescue_at)
         .bind(backup_at)
+        .bind(ok.then_some(started))
+        .bind(layout_sha.is_some().then_some(started))
+        .bind(&layout_sha)
+        .bind(rescue_at.and(layout_sha.as_ref()))
+        .bind(backup_at.map(|_| output_bytes(r)))
+        .bind(ok)
         .fetch_one(&mut *tx)
         .await?;
         if last_seq == seq {
@@ -221,6 +260,81 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(host_from_row).collect()
+    }
+
+    async fn host_page(
+        &self,
+        filter: &HostFilter,
+        params: &StateParams,
+        state: Option<HostState>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<HostPage> {
+        // Placeholders: 1 now, 2 default interval, 3 domain, 4 tag, then a (tag, interval) pair
+        // per configured tag, then (page only) state rank, limit, offset.
+        let n = params.by_tag.len();
+        let iv = if n == 0 {
+            "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false".to_string()
+        } else {
+            let values: Vec<String> = (0..n)
+                .map(|i| format!("(${}::TEXT, ${}::BIGINT)", 5 + 2 * i, 6 + 2 * i))
+                .collect();
+            format!("VALUES {}", values.join(", "))
+        };
+        let cte = format!(
+            "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
+             FROM hosts h \
+             WHERE ($3::TEXT IS NULL OR h.domain = $3) AND ($4::TEXT IS NULL OR EXISTS \
+             (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $4)))",
+            state_rank_sql("$1::BIGINT", "$2::BIGINT", n > 0)
+        );
+        let counts_sql = format!(
+            "{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank"
+        );
+        let (s, l, o) = (5 + 2 * n, 6 + 2 * n, 7 + 2 * n);
+        let page_sql = format!(
+            "{cte} {} JOIN st ON st.hn = h.hostname \
+             WHERE (${s}::BIGINT IS NULL OR st.rank = ${s}) \
+             ORDER BY st.rank, h.hostname LIMIT ${l} OFFSET ${o}",
+            host_select()
+        );
+        fn bind<'q>(
+            sql: &'q str,
+            params: &StateParams,
+            filter: &HostFilter,
+        ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+            let mut q = sqlx::query(sql)
+                .bind(params.now_ms)
+                .bind(params.default_ms)
+                .bind(filter.domain.clone())
+                .bind(filter.tag.clone());
+            for (tag, ms) in &params.by_tag {
+                q = q.bind(tag.clone()).bind(*ms);
+            }
+            q
+        }
+        let mut page = HostPage::default();
+        for row in bind(&counts_sql, params, filter)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let rank: i64 = row.try_get("rank")?;
+            let n: i64 = row.try_get("n")?;
+            if let Some(c) = usize::try_from(rank)
+                .ok()
+                .and_then(|i| page.counts.get_mut(i))
+            {
+                *c = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        let rows = bind(&page_sql, params, filter)
+            .bind(state.map(state_rank))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        page.rows = rows.iter().map(host_from_row).collect::<StoreResult<_>>()?;
+        Ok(page)
     }
 
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>> {

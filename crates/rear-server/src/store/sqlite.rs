@@ -2,7 +2,9 @@
 //!
 //! Migrations are the files under `migrations/sqlite/`, compiled into the binary and applied by
 //! [`SqliteStore::open`]. Every report insert runs in one transaction that also updates the host's
-//! row, its tags and the search index, so a crash never leaves a half-stored report.
+//! row, its tags and the search index, so a crash never leaves a half-stored report. Reports are
+//! written by one writer task that commits the reports waiting at that moment together (group
+//! commit, each in its own savepoint) and answers each caller after the commit.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -10,23 +12,32 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rear_proto::Report;
-use rear_proto::api::{IngestStatus, ReportSource, ReportSummary};
+use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostRow, NewReport, Role, SearchHit, SessionRow, Store, StoreError,
-    StoreResult, StoredReport, TokenRow, TokenScope, UserRow, from_millis, fts_query, makes_backup,
-    makes_rescue, migrator, os_label, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
+    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
+    from_millis, fts_query, layout_digest, makes_backup, makes_rescue, migrator, os_label,
+    output_bytes, state_rank, state_rank_sql, to_millis,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "fleet health",
+        include_str!("../../migrations/sqlite/0002_fleet_health.sql"),
+    ),
+];
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -35,6 +46,8 @@ const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.er
 /// The SQLite store.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Reports go to the single writer task (group commit).
+    writer: mpsc::Sender<Job>,
 }
 
 impl SqliteStore {
@@ -55,7 +68,12 @@ impl SqliteStore {
             .await?;
         let migrator = migrator(MIGRATIONS);
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        let (writer_tx, jobs) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(pool.clone(), jobs));
+        Ok(Self {
+            pool,
+            writer: writer_tx,
+        })
     }
 }
 
@@ -95,13 +113,23 @@ fn host_from_row(row: &SqliteRow) -> StoreResult<HostRow> {
             .try_get::<Option<i64>, _>("last_backup_at")?
             .map(from_millis)
             .transpose()?,
+        last_success_at: row
+            .try_get::<Option<i64>, _>("last_success_at")?
+            .map(from_millis)
+            .transpose()?,
+        layout_sha: row.try_get("layout_sha")?,
+        rescue_layout_sha: row.try_get("rescue_layout_sha")?,
+        backup_bytes: row
+            .try_get::<Option<i64>, _>("backup_bytes")?
+            .map(|b| u64::try_from(b).unwrap_or(0)),
     })
 }
 
 fn host_select() -> String {
     format!(
         "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
-         h.last_rescue_at, h.last_backup_at, {SUMMARY_COLS} \
+         h.last_rescue_at, h.last_backup_at, h.last_success_at, h.layout_sha, \
+         h.rescue_layout_sha, h.backup_bytes, {SUMMARY_COLS} \
          FROM hosts h JOIN reports r ON r.seq = h.last_seq"
     )
 }
@@ -110,6 +138,203 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Inserts one report inside the caller's transaction (the report row, its search entry, the
+/// host's row and tags).
+async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
+    let r = new.report;
+    let started = to_millis(r.started_at);
+    let inserted = sqlx::query(
+        "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
+         duration_ms, received_at, source, rear_version, legacy_mail, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         ON CONFLICT (report_id) DO NOTHING",
+    )
+    .bind(r.report_id.to_string())
+    .bind(&r.hostname)
+    .bind(&r.workflow)
+    .bind(r.result.is_success())
+    .bind(r.result.error())
+    .bind(started)
+    .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
+    .bind(to_millis(new.received_at))
+    .bind(new.source.as_str())
+    .bind(&r.rear_version)
+    .bind(new.legacy_mail)
+    .bind(r.to_json())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(IngestStatus::Duplicate);
+    }
+    let seq = inserted.last_insert_rowid();
+    let tags_text = r.tags.join(" ");
+    sqlx::query(
+        "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(seq)
+    .bind(format!("{} {}", r.hostname, r.domain))
+    .bind(&tags_text)
+    .bind(r.layout.as_deref().unwrap_or(""))
+    .bind(if r.inventory.is_null() {
+        String::new()
+    } else {
+        r.inventory.to_string()
+    })
+    .bind(&r.log_tail)
+    .execute(&mut *tx)
+    .await?;
+    let ok = r.result.is_success();
+    let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
+    let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+    let layout_sha = layout_digest(r.layout.as_deref());
+    // All SET expressions see the old row, so "is this report the newest" is decided once.
+    sqlx::query(
+        "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
+         last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+         layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         ON CONFLICT (hostname) DO UPDATE SET \
+         report_count = hosts.report_count + 1, \
+         domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                  THEN excluded.domain ELSE hosts.domain END, \
+         tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                THEN excluded.tags ELSE hosts.tags END, \
+         os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+              THEN excluded.os ELSE hosts.os END, \
+         last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                    THEN excluded.last_seq ELSE hosts.last_seq END, \
+         last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                   THEN excluded.last_ok ELSE hosts.last_ok END, \
+         last_started_at = MAX(excluded.last_started_at, hosts.last_started_at), \
+         last_rescue_at = MAX(COALESCE(hosts.last_rescue_at, excluded.last_rescue_at), \
+                              COALESCE(excluded.last_rescue_at, hosts.last_rescue_at)), \
+         last_backup_at = MAX(COALESCE(hosts.last_backup_at, excluded.last_backup_at), \
+                              COALESCE(excluded.last_backup_at, hosts.last_backup_at)), \
+         last_success_at = MAX(COALESCE(hosts.last_success_at, excluded.last_success_at), \
+                               COALESCE(excluded.last_success_at, hosts.last_success_at)), \
+         layout_at = MAX(COALESCE(hosts.layout_at, excluded.layout_at), \
+                         COALESCE(excluded.layout_at, hosts.layout_at)), \
+         layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                      AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                      THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+         rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                      AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                      THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+         backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                      AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END",
+    )
+    .bind(&r.hostname)
+    .bind(&r.domain)
+    .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
+    .bind(os_label(r))
+    .bind(seq)
+    .bind(started)
+    .bind(rescue_at)
+    .bind(backup_at)
+    .bind(ok.then_some(started))
+    .bind(layout_sha.is_some().then_some(started))
+    .bind(&layout_sha)
+    .bind(rescue_at.and(layout_sha.as_ref()))
+    .bind(backup_at.map(|_| output_bytes(r)))
+    .bind(ok)
+    .execute(&mut *tx)
+    .await?;
+    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM hosts WHERE hostname = ?1")
+        .bind(&r.hostname)
+        .fetch_one(&mut *tx)
+        .await?;
+    if last_seq == seq {
+        sqlx::query("DELETE FROM host_tags WHERE hostname = ?1")
+            .bind(&r.hostname)
+            .execute(&mut *tx)
+            .await?;
+        for tag in &r.tags {
+            sqlx::query("INSERT OR IGNORE INTO host_tags (hostname, tag) VALUES (?1, ?2)")
+                .bind(&r.hostname)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(IngestStatus::Stored)
+}
+
+/// Most reports committed in one transaction.
+const MAX_BATCH: usize = 128;
+
+/// A report waiting for the writer, with the channel its outcome goes back on.
+struct Job {
+    report: Report,
+    source: ReportSource,
+    received_at: OffsetDateTime,
+    legacy_mail: bool,
+    reply: oneshot::Sender<StoreResult<IngestStatus>>,
+}
+
+/// The single writer of reports (group commit): takes the reports that are waiting, up to
+/// [`MAX_BATCH`], and stores them in one transaction, each in its own savepoint so that one
+/// failing report fails alone. Every sender gets its answer only after the commit, so
+/// "stored" still means "on disk". With one report waiting this is one transaction per report,
+/// as before; under load the fsync of the commit is shared.
+async fn writer(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcomes = write_batch(&pool, &batch).await;
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<IngestStatus>> {
+    let failed_all = |e: &StoreError| {
+        batch
+            .iter()
+            .map(|_| Err(StoreError::Unavailable(e.to_string())))
+            .collect()
+    };
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return failed_all(&e.into()),
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let new = NewReport {
+            report: &job.report,
+            source: job.source,
+            received_at: job.received_at,
+            legacy_mail: job.legacy_mail,
+        };
+        if let Err(e) = sqlx::query("SAVEPOINT report").execute(&mut *tx).await {
+            outcomes.push(Err(e.into()));
+            continue;
+        }
+        match insert_in(&mut tx, &new).await {
+            Ok(status) => {
+                let released = sqlx::query("RELEASE report").execute(&mut *tx).await;
+                outcomes.push(released.map(|_| status).map_err(Into::into));
+            }
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK TO report").execute(&mut *tx).await;
+                let _ = sqlx::query("RELEASE report").execute(&mut *tx).await;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        return failed_all(&e.into());
+    }
+    outcomes
+}
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -118,103 +343,24 @@ impl Store for SqliteStore {
     }
 
     async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
-        let r = new.report;
-        let started = to_millis(r.started_at);
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
-             duration_ms, received_at, source, rear_version, legacy_mail, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-             ON CONFLICT (report_id) DO NOTHING",
-        )
-        .bind(r.report_id.to_string())
-        .bind(&r.hostname)
-        .bind(&r.workflow)
-        .bind(r.result.is_success())
-        .bind(r.result.error())
-        .bind(started)
-        .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
-        .bind(to_millis(new.received_at))
-        .bind(new.source.as_str())
-        .bind(&r.rear_version)
-        .bind(new.legacy_mail)
-        .bind(r.to_json())
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(IngestStatus::Duplicate);
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            report: new.report.clone(),
+            source: new.source,
+            received_at: new.received_at,
+            legacy_mail: new.legacy_mail,
+            reply,
+        };
+        if self.writer.send(job).await.is_err() {
+            return Err(StoreError::Unavailable(
+                "the database writer stopped".into(),
+            ));
         }
-        let seq = inserted.last_insert_rowid();
-        let tags_text = r.tags.join(" ");
-        sqlx::query(
-            "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(seq)
-        .bind(format!("{} {}", r.hostname, r.domain))
-        .bind(&tags_text)
-        .bind(r.layout.as_deref().unwrap_or(""))
-        .bind(if r.inventory.is_null() {
-            String::new()
-        } else {
-            r.inventory.to_string()
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the database writer stopped".into(),
+            ))
         })
-        .bind(&r.log_tail)
-        .execute(&mut *tx)
-        .await?;
-        let ok = r.result.is_success();
-        let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
-        let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
-        // All SET expressions see the old row, so "is this report the newest" is decided once.
-        sqlx::query(
-            "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-             last_started_at, last_rescue_at, last_backup_at) \
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (hostname) DO UPDATE SET \
-             report_count = hosts.report_count + 1, \
-             domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                      THEN excluded.domain ELSE hosts.domain END, \
-             tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                    THEN excluded.tags ELSE hosts.tags END, \
-             os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                  THEN excluded.os ELSE hosts.os END, \
-             last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                        THEN excluded.last_seq ELSE hosts.last_seq END, \
-             last_started_at = MAX(excluded.last_started_at, hosts.last_started_at), \
-             last_rescue_at = MAX(COALESCE(hosts.last_rescue_at, excluded.last_rescue_at), \
-                                  COALESCE(excluded.last_rescue_at, hosts.last_rescue_at)), \
-             last_backup_at = MAX(COALESCE(hosts.last_backup_at, excluded.last_backup_at), \
-                                  COALESCE(excluded.last_backup_at, hosts.last_backup_at))",
-        )
-        .bind(&r.hostname)
-        .bind(&r.domain)
-        .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
-        .bind(os_label(r))
-        .bind(seq)
-        .bind(started)
-        .bind(rescue_at)
-        .bind(backup_at)
-        .execute(&mut *tx)
-        .await?;
-        let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM hosts WHERE hostname = ?1")
-            .bind(&r.hostname)
-            .fetch_one(&mut *tx)
-            .await?;
-        if last_seq == seq {
-            sqlx::query("DELETE FROM host_tags WHERE hostname = ?1")
-                .bind(&r.hostname)
-                .execute(&mut *tx)
-                .await?;
-            for tag in &r.tags {
-                sqlx::query("INSERT OR IGNORE INTO host_tags (hostname, tag) VALUES (?1, ?2)")
-                    .bind(&r.hostname)
-                    .bind(tag)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(IngestStatus::Stored)
     }
 
     async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>> {
@@ -230,6 +376,81 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(host_from_row).collect()
+    }
+
+    async fn host_page(
+        &self,
+        filter: &HostFilter,
+        params: &StateParams,
+        state: Option<HostState>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<HostPage> {
+        // Placeholders: 1 now, 2 default interval, 3 domain, 4 tag, then a (tag, interval) pair
+        // per configured tag, then (page only) state rank, limit, offset.
+        let n = params.by_tag.len();
+        let iv = if n == 0 {
+            "SELECT NULL AS tag, NULL AS ms WHERE 0".to_string()
+        } else {
+            let values: Vec<String> = (0..n)
+                .map(|i| format!("(?{}, ?{})", 5 + 2 * i, 6 + 2 * i))
+                .collect();
+            format!("VALUES {}", values.join(", "))
+        };
+        let cte = format!(
+            "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
+             FROM hosts h \
+             WHERE (?3 IS NULL OR h.domain = ?3) AND (?4 IS NULL OR EXISTS \
+             (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = ?4)))",
+            state_rank_sql("?1", "?2", n > 0)
+        );
+        let counts_sql = format!(
+            "{cte} SELECT CAST(rank AS BIGINT) AS rank, COUNT(*) AS n FROM st GROUP BY rank"
+        );
+        let (s, l, o) = (5 + 2 * n, 6 + 2 * n, 7 + 2 * n);
+        let page_sql = format!(
+            "{cte} {} JOIN st ON st.hn = h.hostname \
+             WHERE (?{s} IS NULL OR st.rank = ?{s}) \
+             ORDER BY st.rank, h.hostname LIMIT ?{l} OFFSET ?{o}",
+            host_select()
+        );
+        fn bind<'q>(
+            sql: &'q str,
+            params: &StateParams,
+            filter: &HostFilter,
+        ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+            let mut q = sqlx::query(sql)
+                .bind(params.now_ms)
+                .bind(params.default_ms)
+                .bind(filter.domain.clone())
+                .bind(filter.tag.clone());
+            for (tag, ms) in &params.by_tag {
+                q = q.bind(tag.clone()).bind(*ms);
+            }
+            q
+        }
+        let mut page = HostPage::default();
+        for row in bind(&counts_sql, params, filter)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let rank: i64 = row.try_get("rank")?;
+            let n: i64 = row.try_get("n")?;
+            if let Some(c) = usize::try_from(rank)
+                .ok()
+                .and_then(|i| page.counts.get_mut(i))
+            {
+                *c = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        let rows = bind(&page_sql, params, filter)
+            .bind(state.map(state_rank))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        page.rows = rows.iter().map(host_from_row).collect::<StoreResult<_>>()?;
+        Ok(page)
     }
 
     async fn host(&self, hostname: &str) -> StoreResult<Option<HostRow>> {

@@ -72,9 +72,12 @@ impl OverviewFilter {
     }
 }
 
-/// The overview: filters with counts on the side, the hosts table.
+/// The overview: filters with counts on the side, the hosts table. `hosts` is the page to show
+/// (already filtered, sorted and paged), `counts` the hosts of the domain/tag selection per state
+/// (in the order of [`HostState::ALL`]).
 pub fn overview(
     hosts: &[HostSummary],
+    counts: &[u64; 4],
     facets: &Facets,
     filter: &OverviewFilter,
     now: OffsetDateTime,
@@ -89,8 +92,7 @@ pub fn overview(
     };
     let close = |on: bool| if on { "</strong>" } else { "</span>" };
     side.push_str("<h2>State</h2><ul>");
-    for st in [HostState::Ok, HostState::Failed, HostState::Stale] {
-        let n = hosts.iter().filter(|h| h.state == st).count();
+    for (st, n) in HostState::ALL.into_iter().zip(counts) {
         let on = filter.state == Some(st);
         side.push_str(&format!(
             "<li><a href=\"/?state={0}\"{1}>{0}{2}</a> ({n})</li>",
@@ -130,24 +132,18 @@ pub fn overview(
     }
     side.push_str("</ul></aside>");
 
-    // Failed hosts first, then stale, then ok; by name within each.
-    let rank = |s: HostState| match s {
-        HostState::Failed => 0,
-        HostState::Stale => 1,
-        HostState::Ok => 2,
-    };
-    let mut shown: Vec<&HostSummary> = hosts
-        .iter()
-        .filter(|h| filter.state.is_none_or(|s| h.state == s))
-        .collect();
-    shown.sort_by(|a, b| {
-        rank(a.state)
-            .cmp(&rank(b.state))
-            .then(a.hostname.cmp(&b.hostname))
-    });
+    let total = usize::try_from(match filter.state {
+        Some(st) => HostState::ALL
+            .iter()
+            .zip(counts)
+            .find(|(s, _)| **s == st)
+            .map_or(0, |(_, n)| *n),
+        None => counts.iter().sum(),
+    })
+    .unwrap_or(usize::MAX);
     let first = filter.page * PAGE_SIZE;
     let mut rows = String::new();
-    for h in shown.iter().skip(first).take(PAGE_SIZE) {
+    for h in hosts {
         let last = &h.last_report;
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -178,18 +174,18 @@ pub fn overview(
         ""
     };
     let mut pager = String::new();
-    if shown.len() > PAGE_SIZE {
-        let last = (first + PAGE_SIZE).min(shown.len());
+    if total > PAGE_SIZE {
+        let last = (first + PAGE_SIZE).min(total);
         pager.push_str(&format!(
             "<nav aria-label=\"Pages\"><p>Hosts {}-{last} of {}. ",
             (first + 1).min(last),
-            shown.len()
+            total
         ));
         if filter.page > 0 {
             let q = filter.query(filter.page - 1);
             pager.push_str(&format!("<a href=\"/?{q}\">previous</a> "));
         }
-        if last < shown.len() {
+        if last < total {
             let q = filter.query(filter.page + 1);
             pager.push_str(&format!("<a href=\"/?{q}\">next</a>"));
         }
@@ -201,7 +197,7 @@ pub fn overview(
          <th scope=\"col\">State</th><th scope=\"col\">Last run</th><th scope=\"col\">Last report</th>\
          <th scope=\"col\">Rescue image</th><th scope=\"col\">Backup</th><th scope=\"col\">Tags</th></tr></thead>\
          <tbody>{rows}</tbody></table></div></section></div>",
-        shown.len()
+        total
     )
 }
 
@@ -273,8 +269,28 @@ pub fn host(
     h: &HostSummary,
     reports: &[ReportSummary],
     latest: Option<&StoredReport>,
+    previous_inventory: Option<&StoredReport>,
     now: OffsetDateTime,
 ) -> String {
+    let drift = if h.drifted {
+        format!(
+            "<p class=\"note\" role=\"status\"><span class=\"state drifted\">drifted</span> The layout \
+             changed since the last rescue image ({}): that image would recreate the old layout. \
+             Run <code>rear mkrescue</code> on the host.</p>",
+            age(h.last_rescue_at, now)
+        )
+    } else {
+        String::new()
+    };
+    let inv_changes = match (latest, previous_inventory) {
+        (Some(new), Some(old)) => format!(
+            "<h2>Inventory changes</h2><p>Since {} ({}).</p>{}",
+            report_link(&old.summary, &when(old.summary.started_at)),
+            esc(&old.summary.workflow),
+            inventory_changes(old, new)
+        ),
+        _ => String::new(),
+    };
     let mut rows = String::new();
     let mut options = String::new();
     for r in reports {
@@ -309,7 +325,7 @@ pub fn host(
         });
     let name = url_segment(&h.hostname);
     format!(
-        "<h1>{}{}</h1><p>{} &middot; {} &middot; last report {} &middot; rescue image {} &middot; backup {} &middot; {} report(s)</p><p>{}</p>\
+        "<h1>{}{}</h1><p>{} &middot; {} &middot; last report {} &middot; rescue image {} &middot; backup {} &middot; {} report(s)</p><p>{}</p>{drift}\
          <h2>Reports</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Started</th><th scope=\"col\">Workflow</th>\
          <th scope=\"col\">Result</th><th scope=\"col\">Duration</th><th scope=\"col\">Error</th><th scope=\"col\">Via</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>\
@@ -317,8 +333,8 @@ pub fn host(
          <label for=\"a\">Older report</label><select id=\"a\" name=\"a\">{options}</select>\
          <label for=\"b\">Newer report</label><select id=\"b\" name=\"b\">{options}</select> \
          <button type=\"submit\">Show diff</button></form>\
-         <h2>Layout (latest report)</h2><pre>{}</pre><h2>Log tail (latest report)</h2><pre>{}</pre>\
-         <h2>Inventory (latest report)</h2><pre>{}</pre>",
+         <h2>Layout (latest report)</h2>{}<h2>Log tail (latest report)</h2><pre>{}</pre>\
+         {inv_changes}<h2>Inventory (latest report)</h2><pre>{}</pre>",
         esc(&h.hostname),
         if h.domain.is_empty() {
             String::new()
@@ -333,13 +349,59 @@ pub fn host(
         h.report_count,
         tags(&h.tags),
         if layout.is_empty() {
-            "(no layout in this report)".into()
+            "<p>(no layout in this report)</p>".into()
         } else {
-            esc(&layout)
+            let tree = crate::layout_tree::tree_html(&layout);
+            if tree.is_empty() {
+                format!("<pre>{}</pre>", esc(&layout))
+            } else {
+                format!(
+                    "{tree}<details><summary>Layout file</summary><pre>{}</pre></details>",
+                    esc(&layout)
+                )
+            }
         },
         esc(&log),
         esc(&inventory),
     )
+}
+
+/// The inventory differences from `old` to `new` as HTML lists.
+pub fn inventory_changes(old: &StoredReport, new: &StoredReport) -> String {
+    let Some(d) = crate::inventory_diff::diff(&old.report.inventory, &new.report.inventory) else {
+        return "<p>(one of the reports has no inventory)</p>".into();
+    };
+    if d.is_empty() {
+        return "<p>No inventory changes.</p>".into();
+    }
+    let mut out = String::new();
+    let mut list = |title: &str, items: Vec<String>| {
+        if !items.is_empty() {
+            out.push_str(&format!(
+                "<h3>{title} ({})</h3><ul class=\"changes\">{}</ul>",
+                items.len(),
+                items.concat()
+            ));
+        }
+    };
+    let two = |v: &[(String, String)]| -> Vec<String> {
+        v.iter()
+            .map(|(a, b)| format!("<li>{} {}</li>", esc(a), esc(b)))
+            .collect()
+    };
+    let three = |v: &[(String, String, String)]| -> Vec<String> {
+        v.iter()
+            .map(|(a, b, c)| format!("<li>{} {} &rarr; {}</li>", esc(a), esc(b), esc(c)))
+            .collect()
+    };
+    list("Packages added", two(&d.packages_added));
+    list("Packages removed", two(&d.packages_removed));
+    list("Packages with another version", three(&d.packages_changed));
+    list("Services added", two(&d.services_added));
+    list("Services removed", two(&d.services_removed));
+    list("Services with another state", three(&d.services_changed));
+    list("Other sections changed", two(&d.sections_changed));
+    out
 }
 
 /// A unified line diff of two layouts.
@@ -367,13 +429,15 @@ pub fn diff(host: &str, a: &StoredReport, b: &StoredReport) -> String {
     }
     format!(
         "<h1>Layout changes of {}</h1><p>From {} ({}) to {} ({}): {changes} changed line(s).</p>\
-         <p><a href=\"/hosts/{}\">back to the host</a></p><pre>{lines}</pre>",
+         <p><a href=\"/hosts/{}\">back to the host</a></p><pre>{lines}</pre>\
+         <h2>Inventory changes</h2>{}",
         host_link(host),
         report_link(&a.summary, &when(a.summary.started_at)),
         esc(&a.summary.workflow),
         report_link(&b.summary, &when(b.summary.started_at)),
         esc(&b.summary.workflow),
-        url_segment(host)
+        url_segment(host),
+        inventory_changes(a, b)
     )
 }
 

@@ -32,6 +32,14 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start_with_clock(tweak, rear_server::health::Clock::system()).await
+}
+
+/// A server whose "now" is `clock` (a manual clock lets a test move time without sleeping).
+pub async fn start_with_clock(
+    tweak: impl FnOnce(&mut Config),
+    clock: rear_server::health::Clock,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -41,7 +49,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let store = rear_server::store::open(&config.database_url())
         .await
         .unwrap();
-    let state = AppState::new(store, config);
+    let state = AppState::with_clock(store, config, clock);
     let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
     let listeners = Listeners {
         http: bind().await,

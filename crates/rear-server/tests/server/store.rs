@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use rear_proto::RunResult;
-use rear_proto::api::{IngestStatus, ReportSource};
+use rear_proto::api::{HostState, IngestStatus, ReportSource};
 use rear_server::store::{
-    HostFilter, NewReport, Role, SessionRow, Store, StoreError, TokenRow, TokenScope, UserRow,
+    HostFilter, HostPage, NewReport, Role, SessionRow, StateParams, Store, StoreError, TokenRow,
+    TokenScope, UserRow, layout_digest,
 };
 use reqwest::StatusCode;
 use time::OffsetDateTime;
@@ -27,7 +28,12 @@ async fn insert(store: &dyn Store, r: &rear_proto::Report) -> IngestStatus {
 async fn store_contract(store: Arc<dyn Store>) {
     let s = store.as_ref();
     s.ping().await.unwrap();
-    let old = report("web1", "mkbackup");
+    let mut old = report("web1", "mkbackup");
+    old.output_files = vec![rear_proto::OutputFile {
+        path: "/srv/backup/web1/backup.tar.gz".into(),
+        size: 5_000_000,
+        sha256: String::new(),
+    }];
     let mut new = report("web1", "mkrescue");
     new.started_at = old.started_at + time::Duration::minutes(1);
     new.result = RunResult::Failure {
@@ -67,6 +73,13 @@ async fn store_contract(store: Arc<dyn Store>) {
         "mkbackuponly"
     );
     assert!(s.host("nope").await.unwrap().is_none());
+    // Fleet health columns: the failed mkrescue carries the newest layout, the older mkbackup
+    // made the last image from another one.
+    assert_eq!(ms(web1.last_success_at), ms(Some(old.started_at)));
+    assert_eq!(web1.backup_bytes, Some(5_000_000));
+    assert_eq!(web1.layout_sha, layout_digest(new.layout.as_deref()));
+    assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
+    assert!(web1.drifted());
 
     let all = s.hosts(&HostFilter::default()).await.unwrap();
     assert_eq!(
@@ -171,6 +184,74 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert!(s.delete_token("web1").await.unwrap());
     assert!(s.token("t1").await.unwrap().is_none(), "revoked");
     assert!(!s.delete_token("web1").await.unwrap());
+
+    // States, counts and paging computed in SQL.
+    let params = |now: OffsetDateTime| StateParams {
+        now_ms: rear_server::store::to_millis(now),
+        default_ms: 86_400_000,
+        by_tag: vec![("dmz".into(), 1), ("db".into(), 5)],
+    };
+    let soon = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let all = HostFilter::default();
+    let names = |p: &HostPage| {
+        p.rows
+            .iter()
+            .map(|h| h.hostname.clone())
+            .collect::<Vec<_>>()
+    };
+    let page = s
+        .host_page(&all, &params(soon), None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.counts, [1, 0, 0, 1], "web1 failed, db1 ok");
+    assert_eq!(names(&page), ["web1", "db1"], "most urgent first");
+    let ok = s
+        .host_page(&all, &params(soon), Some(HostState::Ok), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(names(&ok), ["db1"]);
+    assert_eq!(ok.counts, [1, 0, 0, 1], "counts ignore the state filter");
+    let later = soon + time::Duration::days(2);
+    let page = s
+        .host_page(&all, &params(later), None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.counts,
+        [1, 1, 0, 0],
+        "db1 stale after the default interval"
+    );
+    let prod = HostFilter {
+        tag: Some("prod".into()),
+        ..Default::default()
+    };
+    let second = s.host_page(&prod, &params(soon), None, 1, 1).await.unwrap();
+    assert_eq!(names(&second), ["db1"], "offset and limit");
+
+    // A report that arrives late (older start) does not replace the newer facts.
+    let mut late = report("web1", "mkrescue");
+    late.started_at = old.started_at - time::Duration::hours(1);
+    late.layout = Some("disk /dev/vdz 1 gpt\n".into());
+    assert_eq!(insert(s, &late).await, IngestStatus::Stored);
+    let web1 = s.host("web1").await.unwrap().unwrap();
+    assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
+    assert_eq!(web1.layout_sha, layout_digest(new.layout.as_deref()));
+    assert_eq!(ms(web1.last_success_at), ms(Some(old.started_at)));
+
+    // Concurrent writers (SQLite: batched into shared transactions): every report answered,
+    // duplicates recognised inside one batch too.
+    let burst: Vec<_> = (0..100)
+        .map(|i| report(&format!("burst{}", i % 10), "mkrescue"))
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(burst.iter().chain(burst.iter()).map(|r| insert(s, r)))
+            .await;
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == IngestStatus::Stored)
+        .count();
+    assert_eq!((stored, outcomes.len() - stored), (100, 100));
+    assert_eq!(s.host("burst3").await.unwrap().unwrap().report_count, 10);
 }
 
 #[tokio::test]
