@@ -96,7 +96,7 @@ cp "$REAR_BIN" "$out/hook-backup/rear"
 cp "$here/source/facts.sh" "$out/hook-backup/facts.sh"
 if ((${#REC_PACKAGES[@]})); then
     mkdir -p "$out/hook-backup/debs"
-    (cd "$out/hook-backup/debs" && apt-get download "${REC_PACKAGES[@]}" >/dev/null) ||
+    (cd "$out/hook-backup/debs" && apt-get download "${REC_PACKAGES[@]}" >/dev/null 2>&1) ||
         lab_die "apt-get download ${REC_PACKAGES[*]} failed"
 fi
 case $REC_BOOT in
