@@ -194,6 +194,11 @@ registry! {
     GRUB_MKNETDIR = "grub-mknetdir", Optional, "grub-common";
     MDIR = "mdir", Optional, "mtools";
     MDELTREE = "mdeltree", Optional, "mtools";
+    // --- backup (session 2) ---
+    /// The NFS mount helper `mount -t nfs` runs (the rescue image needs it for nfs:// targets).
+    MOUNT_NFS = "mount.nfs", Optional, "nfs-common";
+    /// The CIFS mount helper `mount -t cifs` runs (for cifs:// targets).
+    MOUNT_CIFS = "mount.cifs", Optional, "cifs-utils";
 }
 
 #[cfg(test)]
