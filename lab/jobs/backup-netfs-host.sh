@@ -19,7 +19,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 rear=$(readlink -f "${1:?usage: backup-netfs-host.sh REAR_BINARY}")
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-lab_need smbd smbpasswd ganesha.nfsd mount.nfs mount.cifs qemu-system-x86_64 ss ldd modprobe modinfo strip
+lab_need smbd smbpasswd ganesha.nfsd mount.nfs mount.cifs qemu-system-x86_64 ss ldd modprobe modinfo strip setsid
 
 work=$REAR_LAB_OUT/backup-netfs
 rm -rf "$work"
@@ -67,7 +67,9 @@ cat >"$work/smb/smb.conf" <<EOF
     valid users = root
 EOF
 printf '%s\n%s\n' "$smb_pass" "$smb_pass" | smbpasswd -c "$work/smb/smb.conf" -a -s root >/dev/null
-smbd --foreground --no-process-group -s "$work/smb/smb.conf" --debug-stdout -d1 >"$work/smb/smbd.out" 2>&1 &
+# its own session: smbd signals its whole process group when it shuts down, which would
+# otherwise reach this script and whoever started it
+setsid smbd --foreground --no-process-group -s "$work/smb/smb.conf" --debug-stdout -d1 >"$work/smb/smbd.out" 2>&1 &
 pids+=($!)
 
 cat >"$work/nfs/ganesha.conf" <<EOF

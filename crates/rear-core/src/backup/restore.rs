@@ -270,7 +270,6 @@ fn apply_one(
             let mut tar = TarReader::new(ChunkReader::new(chunks));
             let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
             let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
-            let mut last_parent = PathBuf::new();
             let mut open_file: Option<File>;
             let mut buf = vec![0u8; 1 << 20];
             let mut last = Instant::now();
@@ -364,7 +363,7 @@ fn apply_one(
                 let mut hasher = blake3::Hasher::new();
                 let mut out: Option<File> = None;
                 if write {
-                    match prepare(&dest, &h, &opts.destination, &mut last_parent) {
+                    match prepare(&dest, &h, &opts.destination) {
                         Ok(f) => out = f,
                         Err(e) => {
                             problems.push(format!("cannot create {}: {e}", dest.display()));
@@ -482,7 +481,7 @@ fn apply_one(
                 }
             }
             for (dest, h) in &hard_links {
-                if let Err(e) = prepare(dest, h, &opts.destination, &mut last_parent) {
+                if let Err(e) = prepare(dest, h, &opts.destination) {
                     problems.push(format!("cannot create {}: {e}", dest.display()));
                 }
             }
@@ -640,8 +639,7 @@ fn write_task(t: Task, root: &Path, set_owner: bool) -> (Vec<String>, Vec<String
         data,
         expected_hash,
     } = t;
-    let mut last_parent = PathBuf::new();
-    let mut file = match prepare(&dest, &h, root, &mut last_parent) {
+    let mut file = match prepare(&dest, &h, root) {
         Ok(f) => f,
         Err(e) => {
             problems.push(format!("cannot create {}: {e}", dest.display()));
@@ -699,21 +697,23 @@ fn write_task(t: Task, root: &Path, set_owner: bool) -> (Vec<String>, Vec<String
 }
 
 /// Creates `dest` as `h` says, replacing what is in the way; returns the open file for regular
-/// files. Parents are created when missing (`last_parent` remembers the last one made sure of,
-/// which saves a `stat` per member in archive order).
-fn prepare(
-    dest: &Path,
-    h: &Header,
-    root: &Path,
-    last_parent: &mut PathBuf,
-) -> io::Result<Option<File>> {
-    if dest != root
-        && let Some(parent) = dest.parent()
-        && parent != last_parent.as_path()
-    {
-        std::fs::create_dir_all(parent)?;
-        *last_parent = parent.to_path_buf();
+/// files. Missing parents are created (members normally follow their directory in the archive,
+/// so the first try works and no `stat` per member is needed).
+fn prepare(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
+    match create_replacing(dest, h, root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && dest != root => {
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            create_replacing(dest, h, root)
+        }
+        r => r,
     }
+}
+
+/// Creates `dest`; when something is in the way, removes it and creates `dest` again (an
+/// existing directory stays when `h` is a directory too).
+fn create_replacing(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
     // Try to create first: into an empty destination nothing is in the way, and this saves a
     // `stat` per member.
     match create(dest, h, root) {
