@@ -24,7 +24,7 @@ driver=$repo/target/bench/release/backup-bench
 
 if [ -n "${REBUILD_ARCHIVES:-}" ] || [ ! -f "$arch/backup.tar.gz" ] || [ ! -d "$arch/ours" ]; then
     echo "== making the archives (ReaR's tar --gzip, rear-rs zstd -3)" >&2
-    rm -rf "$arch"/*
+    rm -rf "${arch:?}"/*
     (cd / && tar --warning=no-xdev --sparse --one-file-system --ignore-failed-read --anchored --gzip \
         -C "$data" -c -f - . | dd of="$arch/backup.tar.gz" bs=1M 2>/dev/null)
     "$driver" backup "$data" "$arch/ours" zstd 3 >/dev/null
@@ -62,10 +62,13 @@ for i in $(seq "$rounds"); do
         rear_restore "$i"
     fi
 done
-# the restored trees are the same (path, type, size, mode, owner, mtime, link target)
-diff <(cd "$work/rr-rear" && find . ! -type d -printf '%p %y %s %m %U %G %T@ %l\n' | LC_ALL=C sort) \
-    <(cd "$work/rr-ours" && find . ! -type d -printf '%p %y %s %m %U %G %T@ %l\n' | LC_ALL=C sort) >/dev/null ||
-    echo "WARNING: the two restored trees differ" >&2
+# the restored trees are the same (path, type, size, mode, owner, mtime in seconds: ReaR's GNU
+# format archive has no sub-second times, link target)
+if ! diff <(cd "$work/rr-rear" && find . ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) \
+    <(cd "$work/rr-ours" && find . ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) >"$results/tree.diff"; then
+    echo "WARNING: the two restored trees differ ($(grep -c '^[<>]' "$results/tree.diff") lines in $results/tree.diff):" >&2
+    head -n 10 "$results/tree.diff" >&2
+fi
 rm -rf "$work/rr-rear" "$work/rr-ours"
 
 python3 - "$results/times" <<'PY'

@@ -35,6 +35,7 @@ nfs_port=$(free_port 20490)
 smb_pass=lab-smb-$$
 
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop_servers() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -40,7 +40,10 @@ cp "$share/etc/netconfig" /etc/netconfig
 mkdir -p /usr/local/bin && cp /lab/rear /usr/local/bin/rear && chmod 0755 /usr/local/bin/rear
 
 # Network: qemu user networking, static (guest 10.0.2.15, host 10.0.2.2).
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n1)
+dev=""
+for d in /sys/class/net/*; do
+    [ "${d##*/}" = lo ] || { dev=${d##*/}; break; }
+done
 [ -n "$dev" ] || fail "no network interface (virtio_net not loaded or no netdev given to qemu)"
 ip link set lo up
 ip link set "$dev" up
@@ -133,7 +136,7 @@ EOF
     if ! rear -c "$conf" -v mkbackuponly >"$out/rear-$kind-mkbackuponly.log" 2>&1; then
         echo "mkbackuponly to $url failed:"
         tail -n 30 "$out/rear-$kind-mkbackuponly.log"
-        cp /tmp/rear-$kind/rear.log "$out/rear-$kind-mkbackuponly.rear.log" 2>/dev/null
+        cp "/tmp/rear-$kind/rear.log" "$out/rear-$kind-mkbackuponly.rear.log" 2>/dev/null
         rc=1
         return
     fi
@@ -143,7 +146,7 @@ EOF
     if ! rear -c "$conf" -v restoreonly --target "/tmp/restore-$kind" >"$out/rear-$kind-restoreonly.log" 2>&1; then
         echo "restoreonly from $url failed:"
         tail -n 30 "$out/rear-$kind-restoreonly.log"
-        cp /tmp/rear-$kind/rear.log "$out/rear-$kind-restoreonly.rear.log" 2>/dev/null
+        cp "/tmp/rear-$kind/rear.log" "$out/rear-$kind-restoreonly.rear.log" 2>/dev/null
         rc=1
         return
     fi
