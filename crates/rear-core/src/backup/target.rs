@@ -160,10 +160,7 @@ impl Target {
 /// without udev has no `/dev/disk/by-*` links, and mount(8) finds the device by probing.
 pub fn usb_mount_source(dev: &Path, exists: bool) -> std::ffi::OsString {
     if !exists {
-        for (dir, key) in [
-            ("/dev/disk/by-label/", "LABEL="),
-            ("/dev/disk/by-uuid/", "UUID="),
-        ] {
+        for (dir, key) in [("/dev/disk/by-label/", "LABEL="), ("/dev/disk/by-uuid/", "UUID=")] {
             if let Some(name) = dev.to_str().and_then(|d| d.strip_prefix(dir)) {
                 // udev escapes spaces and slashes in the link name (\x20, \x2f).
                 let name = name.replace("\\x20", " ").replace("\\x2f", "/");
