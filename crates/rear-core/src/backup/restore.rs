@@ -2,8 +2,8 @@
 //!
 //! A restore applies the chain that ends in the chosen backup: the full backup, then each
 //! incremental (or the one differential) in order; before each later backup, paths its manifest
-//! no longer lists are deleted. Decompression and decryption run on their own thread, feeding the
-//! parsing thread through a kernel pipe; the parsing thread creates directories and large files
+//! no longer lists are deleted. Decompression and decryption run on their own thread, handing the
+//! stream to the parsing thread in 1 MiB chunks; the parsing thread creates directories and large files
 //! and hands members up to 4 MiB to writer threads. Every file's BLAKE3 and every archive's
 //! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
 //! what it could, naming the files.
@@ -227,19 +227,18 @@ fn apply_one(
         .map(|e| (e.path_bytes(), e))
         .collect();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    // A kernel pipe between the decompressing thread and this one: it blocks without spinning
-    // (channels that yield the CPU lose their turn on a busy machine, as a benchmark showed).
-    let (pipe_r, mut pipe_w) =
-        io::pipe().map_err(|e| Error::io("creating a pipe for", &stored.archive, e))?;
+    // The decompressing thread hands the stream over in 1 MiB chunks through a bounded
+    // mutex/condition-variable queue (it blocks without spinning). A kernel pipe did this before:
+    // 64 KiB at a time, two copies and two system calls per 8 KiB written.
+    let chunks: Queue<Vec<u8>> = Queue::new(CHUNKS_IN_FLIGHT);
     let archive_path = stored.archive.clone();
     let tasks: Queue<Task> = Queue::new(64);
     let shared = Mutex::new((Vec::<String>::new(), Vec::<String>::new()));
     std::thread::scope(|scope| -> Result<()> {
+        let chunks = &chunks;
         let decoder = scope.spawn(move || -> io::Result<u64> {
-            let mut decoded = decoded;
-            let n = io::copy(&mut decoded, &mut pipe_w)?;
-            drop(pipe_w);
-            Ok(n)
+            let _closer = SendCloser(chunks);
+            decode_into(decoded, chunks)
         });
         // Small members go to writer threads (create, write, hash, set attributes); this thread
         // parses the stream, creates directories, and writes large files itself.
@@ -265,13 +264,12 @@ fn apply_one(
             }
         }
         let _tasks_closer = SendCloser(tasks);
-        let body = || -> Result<()> {
+        let mut body = || -> Result<()> {
             let _closer = SendCloser(tasks);
             let mut hard_links: Vec<(PathBuf, Header)> = Vec::new();
-            let mut tar = TarReader::new(io::BufReader::with_capacity(1 << 20, pipe_r));
+            let mut tar = TarReader::new(ChunkReader::new(chunks));
             let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
             let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
-            let mut last_parent = PathBuf::new();
             let mut open_file: Option<File>;
             let mut buf = vec![0u8; 1 << 20];
             let mut last = Instant::now();
@@ -365,7 +363,7 @@ fn apply_one(
                 let mut hasher = blake3::Hasher::new();
                 let mut out: Option<File> = None;
                 if write {
-                    match prepare(&dest, &h, &opts.destination, &mut last_parent) {
+                    match prepare(&dest, &h, &opts.destination) {
                         Ok(f) => out = f,
                         Err(e) => {
                             problems.push(format!("cannot create {}: {e}", dest.display()));
@@ -483,7 +481,7 @@ fn apply_one(
                 }
             }
             for (dest, h) in &hard_links {
-                if let Err(e) = prepare(dest, h, &opts.destination, &mut last_parent) {
+                if let Err(e) = prepare(dest, h, &opts.destination) {
                     problems.push(format!("cannot create {}: {e}", dest.display()));
                 }
             }
@@ -507,6 +505,8 @@ fn apply_one(
         };
         let result = body();
         tasks.close_recv();
+        // stops the decoder if the parser gave up early
+        chunks.close_recv();
         {
             let mut g = shared
                 .lock()
@@ -545,6 +545,77 @@ fn apply_one(
     Ok(())
 }
 
+/// Size of the pieces of decompressed stream handed to the parsing thread.
+const CHUNK: usize = 1 << 20;
+/// Pieces queued between the decompressing and the parsing thread (8 MiB).
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Decompresses `decoded` into `CHUNK`-sized pieces on `chunks`; returns the bytes decoded.
+/// A closed receiving side (the parser stopped) is a `BrokenPipe` error, as with a pipe.
+fn decode_into(mut decoded: impl io::Read, chunks: &Queue<Vec<u8>>) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut got = 0;
+        while got < CHUNK {
+            match decoded.read(&mut chunk[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if got == 0 {
+            return Ok(total);
+        }
+        chunk.truncate(got);
+        total += got as u64;
+        let last = got < CHUNK;
+        if chunks.push(chunk).is_err() {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        if last {
+            return Ok(total);
+        }
+    }
+}
+
+/// Reads the chunks `decode_into` queues, in order; end of stream when the queue is closed and
+/// empty.
+struct ChunkReader<'q> {
+    chunks: &'q Queue<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl<'q> ChunkReader<'q> {
+    fn new(chunks: &'q Queue<Vec<u8>>) -> Self {
+        ChunkReader {
+            chunks,
+            cur: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl io::Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.chunks.pop() {
+                Some(c) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Members up to this stored size are written by the writer threads.
 const POOLED_MAX: u64 = 4 << 20;
 
@@ -568,8 +639,7 @@ fn write_task(t: Task, root: &Path, set_owner: bool) -> (Vec<String>, Vec<String
         data,
         expected_hash,
     } = t;
-    let mut last_parent = PathBuf::new();
-    let mut file = match prepare(&dest, &h, root, &mut last_parent) {
+    let mut file = match prepare(&dest, &h, root) {
         Ok(f) => f,
         Err(e) => {
             problems.push(format!("cannot create {}: {e}", dest.display()));
@@ -627,21 +697,23 @@ fn write_task(t: Task, root: &Path, set_owner: bool) -> (Vec<String>, Vec<String
 }
 
 /// Creates `dest` as `h` says, replacing what is in the way; returns the open file for regular
-/// files. Parents are created when missing (`last_parent` remembers the last one made sure of,
-/// which saves a `stat` per member in archive order).
-fn prepare(
-    dest: &Path,
-    h: &Header,
-    root: &Path,
-    last_parent: &mut PathBuf,
-) -> io::Result<Option<File>> {
-    if dest != root
-        && let Some(parent) = dest.parent()
-        && parent != last_parent.as_path()
-    {
-        std::fs::create_dir_all(parent)?;
-        *last_parent = parent.to_path_buf();
+/// files. Missing parents are created (members normally follow their directory in the archive,
+/// so the first try works and no `stat` per member is needed).
+fn prepare(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
+    match create_replacing(dest, h, root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && dest != root => {
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            create_replacing(dest, h, root)
+        }
+        r => r,
     }
+}
+
+/// Creates `dest`; when something is in the way, removes it and creates `dest` again (an
+/// existing directory stays when `h` is a directory too).
+fn create_replacing(dest: &Path, h: &Header, root: &Path) -> io::Result<Option<File>> {
     // Try to create first: into an empty destination nothing is in the way, and this saves a
     // `stat` per member.
     match create(dest, h, root) {

@@ -199,6 +199,11 @@ registry! {
     SSH_KEYGEN = "ssh-keygen", Optional, "openssh-client";
     LOADKEYS = "loadkeys", Optional, "kbd";
     CKBCOMP = "ckbcomp", Optional, "console-setup";
+    // --- backup (session 2) ---
+    /// The NFS mount helper `mount -t nfs` runs (the rescue image needs it for nfs:// targets).
+    MOUNT_NFS = "mount.nfs", Optional, "nfs-common";
+    /// The CIFS mount helper `mount -t cifs` runs (for cifs:// targets).
+    MOUNT_CIFS = "mount.cifs", Optional, "cifs-utils";
 }
 
 #[cfg(test)]
