@@ -15,12 +15,14 @@
 //! The target directory is a plain local directory; [`target`] mounts NFS, CIFS, USB and sshfs
 //! targets to get one. [`methods`] runs the RSYNC and EXTERNAL backup methods.
 
+pub mod borg;
 pub mod create;
 pub mod crypt;
 pub mod manifest;
 pub mod meta;
 pub mod methods;
 pub mod queue;
+pub mod restic;
 pub mod restore;
 pub mod select;
 pub mod store;

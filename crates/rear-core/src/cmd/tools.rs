@@ -204,6 +204,11 @@ registry! {
     MOUNT_NFS = "mount.nfs", Optional, "nfs-common";
     /// The CIFS mount helper `mount -t cifs` runs (for cifs:// targets).
     MOUNT_CIFS = "mount.cifs", Optional, "cifs-utils";
+    // --- borg/restic (session 2) ---
+    /// BorgBackup (`BACKUP=BORG`); a Python program, see docs/backup.md for the rescue image.
+    BORG = "borg", Optional, "borgbackup";
+    /// restic (`BACKUP=RESTIC`), a static binary.
+    RESTIC = "restic", Optional, "restic";
 }
 
 #[cfg(test)]
