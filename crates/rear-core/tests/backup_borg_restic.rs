@@ -1,0 +1,241 @@
+//! BACKUP=BORG and BACKUP=RESTIC against real local repositories made by the real borg and
+//! restic (Debian's borgbackup and restic packages, listed in ci/packages/backup.txt).
+
+#[path = "backup_support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rear_core::Error;
+use rear_core::backup::Selection;
+use rear_core::backup::borg::{self, BorgSettings};
+use rear_core::backup::restic::{self, ResticSettings};
+use rear_core::cmd::SystemRunner;
+use support::*;
+
+fn have(program: &str) {
+    assert!(
+        std::process::Command::new(program)
+            .arg("--help")
+            .output()
+            .is_ok(),
+        "{program} is missing: apt-get install borgbackup restic (listed in ci/packages/backup.txt)"
+    );
+}
+
+/// The source tree of `build_tree` plus a junk file under /tmp and a file matched by an
+/// unanchored BACKUP_PROG_EXCLUDE pattern.
+fn source(dir: &Path) -> (std::path::PathBuf, Selection) {
+    let src = dir.join("src");
+    build_tree(&src);
+    write_file(&src.join("tmp/junk"), b"junk");
+    write_file(&src.join("data/image.iso"), b"iso");
+    // the tree has device nodes under dev/, so ReaR's default excludes (/dev/* ...) stay off
+    // here; their translation is unit-tested in borg.rs and restic.rs
+    let mut sel = Selection::tree(&src);
+    sel.exclude = vec!["/tmp/*".into(), "*.iso".into()];
+    (src, sel)
+}
+
+/// What the restore must reproduce: the source without the excluded files.
+fn expected(src: &Path) -> BTreeMap<Vec<u8>, Facts> {
+    let mut a = snapshot(src);
+    a.remove(b"tmp/junk".as_slice());
+    a.remove(b"data/image.iso".as_slice());
+    a
+}
+
+/// Sparse files come back with holes at the tools' own granularity (borg: whole zero chunks;
+/// restic 0.14: none, `restore --sparse` came in 0.15): compare their content, not extents.
+fn without_extents(m: BTreeMap<Vec<u8>, Facts>) -> BTreeMap<Vec<u8>, Facts> {
+    m.into_iter()
+        .map(|(k, mut f)| {
+            f.extents = None;
+            (k, f)
+        })
+        .collect()
+}
+
+fn without_dir_times(m: &BTreeMap<Vec<u8>, Facts>, dirs: &[&[u8]]) -> BTreeMap<Vec<u8>, Facts> {
+    let mut m = m.clone();
+    for d in dirs {
+        if let Some(f) = m.get_mut(*d) {
+            f.mtime = (0, 0);
+        }
+    }
+    m
+}
+
+/// Asserts no command line the runner ran contains `secret`.
+fn assert_secret_not_logged(runner: &SystemRunner, secret: &str) {
+    let t = runner.transcript();
+    assert!(!t.is_empty());
+    for r in t {
+        assert!(
+            !r.command.contains(secret),
+            "secret on a command line: {}",
+            r.command
+        );
+    }
+}
+
+#[test]
+fn borg_round_trip_keeps_modes_links_and_xattrs() {
+    have("borg");
+    let dir = tempfile::tempdir().unwrap();
+    let (src, sel) = source(dir.path());
+    let secret = "correct horse battery staple";
+    let mut s = BorgSettings::new(dir.path().join("repo").display().to_string()).passphrase(secret);
+    s.encryption = "repokey".into();
+    s.compression = "lz4".into();
+    // BORG_BASE_DIR keeps borg's cache and security files inside the test directory
+    s.env
+        .push(("BORG_BASE_DIR".into(), dir.path().join("base").display().to_string()));
+    let runner = SystemRunner::new();
+    assert!(borg::ensure_repository(&runner, &s).unwrap());
+    assert!(!borg::ensure_repository(&runner, &s).unwrap(), "created twice");
+    let first = borg::create(&runner, &s, &sel).unwrap();
+    let second = borg::create(&runner, &s, &sel).unwrap();
+    assert!(first < second, "archive names sort by time: {first} {second}");
+    assert_eq!(borg::list_archives(&runner, &s).unwrap(), [first, second.clone()]);
+
+    let dest = dir.path().join("restored");
+    let restored = borg::restore(&runner, &s, None, &dest).unwrap();
+    assert_eq!(restored, second, "the newest archive is restored");
+    assert!(!dest.join("tmp/junk").exists(), "default exclude /tmp/* ignored");
+    assert!(dest.join("tmp").is_dir(), "/tmp itself is kept");
+    assert!(!dest.join("data/image.iso").exists(), "exclude *.iso ignored");
+    // the source directories that held excluded files; borg 1.2 also stores times before 1970
+    // as 0 (build_tree gives data/text.txt one)
+    let skip: &[&[u8]] = &[b"tmp", b"data", b"", b"data/text.txt"];
+    let want = without_extents(without_dir_times(&expected(&src), skip));
+    assert_same(
+        &want,
+        &without_extents(without_dir_times(&snapshot(&dest), skip)),
+        "borg round trip",
+    );
+    let sparse = std::fs::metadata(dest.join("sparse/disk.img")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        sparse.blocks() * 512 < sparse.size() / 2,
+        "borg extract --sparse left no holes"
+    );
+    assert_secret_not_logged(&runner, secret);
+}
+
+#[test]
+fn borg_wrong_passphrase_and_missing_tool_are_clear() {
+    have("borg");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_file(&src.join("f"), b"x");
+    let base = dir.path().join("base").display().to_string();
+    let mut s = BorgSettings::new(dir.path().join("repo").display().to_string()).passphrase("right");
+    s.encryption = "repokey".into();
+    s.env.push(("BORG_BASE_DIR".into(), base));
+    let runner = SystemRunner::new();
+    borg::ensure_repository(&runner, &s).unwrap();
+    borg::create(&runner, &s, &Selection::tree(&src)).unwrap();
+
+    let wrong = s.clone().passphrase("wrong");
+    let e = borg::restore(&runner, &wrong, None, &dir.path().join("r")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, Error::Invalid { .. }) && msg.contains("passphrase is wrong"),
+        "{msg}"
+    );
+
+    let mut none = s.clone();
+    none.env.retain(|(k, _)| k != "BORG_PASSPHRASE");
+    let e = borg::list_archives(&runner, &none).unwrap_err().to_string();
+    assert!(e.contains("no passphrase is set") || e.contains("passphrase is wrong"), "{e}");
+
+    let mut missing = s.clone();
+    missing.tool_root = dir.path().join("empty-root");
+    let e = borg::create(&runner, &missing, &Selection::tree(&src))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'borg'") && e.contains("apt-get install borgbackup"),
+        "{e}"
+    );
+}
+
+fn restic_settings(dir: &Path, password: &str) -> ResticSettings {
+    let pw = dir.join(format!("pw-{password}"));
+    std::fs::write(&pw, format!("{password}\n")).unwrap();
+    let mut s = ResticSettings::new(dir.join("repo").display().to_string(), "testhost", &pw);
+    s.env
+        .push(("RESTIC_CACHE_DIR".into(), dir.join("cache").display().to_string()));
+    s
+}
+
+#[test]
+fn restic_round_trip_keeps_modes_links_and_xattrs() {
+    have("restic");
+    let dir = tempfile::tempdir().unwrap();
+    let (src, sel) = source(dir.path());
+    let s = restic_settings(dir.path(), "pw1");
+    let runner = SystemRunner::new();
+    assert!(restic::ensure_repository(&runner, &s).unwrap());
+    assert!(!restic::ensure_repository(&runner, &s).unwrap(), "created twice");
+    let first = restic::backup(&runner, &s, &sel).unwrap();
+    let second = restic::backup(&runner, &s, &sel).unwrap();
+    let snaps = restic::list_snapshots(&runner, &s).unwrap();
+    assert_eq!(snaps.len(), 2);
+    // `backup --json` reports the short ID, `snapshots --json` the full one
+    assert!(snaps[0].0.starts_with(&first) && snaps[1].0.starts_with(&second));
+
+    let dest = dir.path().join("restored");
+    let restored = restic::restore(&runner, &s, None, &dest).unwrap();
+    assert!(restored.starts_with(&second), "the newest snapshot is restored");
+    assert!(!dest.join("tmp/junk").exists(), "default exclude /tmp/* ignored");
+    assert!(dest.join("tmp").is_dir(), "/tmp itself is kept");
+    assert!(!dest.join("data/image.iso").exists(), "exclude *.iso ignored");
+    let skip: &[&[u8]] = &[b"tmp", b"data", b""];
+    assert_same(
+        &without_extents(without_dir_times(&expected(&src), skip)),
+        &without_extents(without_dir_times(&snapshot(&dest), skip)),
+        "restic round trip",
+    );
+}
+
+#[test]
+fn restic_wrong_password_and_missing_tool_are_clear() {
+    have("restic");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_file(&src.join("f"), b"x");
+    let s = restic_settings(dir.path(), "right");
+    let runner = SystemRunner::new();
+    restic::ensure_repository(&runner, &s).unwrap();
+    restic::backup(&runner, &s, &Selection::tree(&src)).unwrap();
+
+    let mut wrong = restic_settings(dir.path(), "wrong");
+    wrong.repo = s.repo.clone();
+    let e = restic::restore(&runner, &wrong, None, &dir.path().join("r")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, Error::Invalid { .. }) && msg.contains("password is wrong"),
+        "{msg}"
+    );
+
+    let mut other_host = s.clone();
+    other_host.hostname = "elsewhere".into();
+    let e = restic::restore(&runner, &other_host, None, &dir.path().join("r"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds no snapshot of host elsewhere"), "{e}");
+
+    let mut missing = s.clone();
+    missing.tool_root = dir.path().join("empty-root");
+    let e = restic::backup(&runner, &missing, &Selection::tree(&src))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'restic'") && e.contains("apt-get install restic"),
+        "{e}"
+    );
+    assert_secret_not_logged(&runner, "right");
+}
