@@ -90,22 +90,39 @@ fn borg_round_trip_keeps_modes_links_and_xattrs() {
     s.encryption = "repokey".into();
     s.compression = "lz4".into();
     // BORG_BASE_DIR keeps borg's cache and security files inside the test directory
-    s.env
-        .push(("BORG_BASE_DIR".into(), dir.path().join("base").display().to_string()));
+    s.env.push((
+        "BORG_BASE_DIR".into(),
+        dir.path().join("base").display().to_string(),
+    ));
     let runner = SystemRunner::new();
     assert!(borg::ensure_repository(&runner, &s).unwrap());
-    assert!(!borg::ensure_repository(&runner, &s).unwrap(), "created twice");
+    assert!(
+        !borg::ensure_repository(&runner, &s).unwrap(),
+        "created twice"
+    );
     let first = borg::create(&runner, &s, &sel).unwrap();
     let second = borg::create(&runner, &s, &sel).unwrap();
-    assert!(first < second, "archive names sort by time: {first} {second}");
-    assert_eq!(borg::list_archives(&runner, &s).unwrap(), [first, second.clone()]);
+    assert!(
+        first < second,
+        "archive names sort by time: {first} {second}"
+    );
+    assert_eq!(
+        borg::list_archives(&runner, &s).unwrap(),
+        [first, second.clone()]
+    );
 
     let dest = dir.path().join("restored");
     let restored = borg::restore(&runner, &s, None, &dest).unwrap();
     assert_eq!(restored, second, "the newest archive is restored");
-    assert!(!dest.join("tmp/junk").exists(), "default exclude /tmp/* ignored");
+    assert!(
+        !dest.join("tmp/junk").exists(),
+        "default exclude /tmp/* ignored"
+    );
     assert!(dest.join("tmp").is_dir(), "/tmp itself is kept");
-    assert!(!dest.join("data/image.iso").exists(), "exclude *.iso ignored");
+    assert!(
+        !dest.join("data/image.iso").exists(),
+        "exclude *.iso ignored"
+    );
     // the source directories that held excluded files; borg 1.2 also stores times before 1970
     // as 0 (build_tree gives data/text.txt one)
     let skip: &[&[u8]] = &[b"tmp", b"data", b"", b"data/text.txt"];
@@ -131,7 +148,8 @@ fn borg_wrong_passphrase_and_missing_tool_are_clear() {
     let src = dir.path().join("src");
     write_file(&src.join("f"), b"x");
     let base = dir.path().join("base").display().to_string();
-    let mut s = BorgSettings::new(dir.path().join("repo").display().to_string()).passphrase("right");
+    let mut s =
+        BorgSettings::new(dir.path().join("repo").display().to_string()).passphrase("right");
     s.encryption = "repokey".into();
     s.env.push(("BORG_BASE_DIR".into(), base));
     let runner = SystemRunner::new();
@@ -149,7 +167,10 @@ fn borg_wrong_passphrase_and_missing_tool_are_clear() {
     let mut none = s.clone();
     none.env.retain(|(k, _)| k != "BORG_PASSPHRASE");
     let e = borg::list_archives(&runner, &none).unwrap_err().to_string();
-    assert!(e.contains("no passphrase is set") || e.contains("passphrase is wrong"), "{e}");
+    assert!(
+        e.contains("no passphrase is set") || e.contains("passphrase is wrong"),
+        "{e}"
+    );
 
     let mut missing = s.clone();
     missing.tool_root = dir.path().join("empty-root");
@@ -166,8 +187,10 @@ fn restic_settings(dir: &Path, password: &str) -> ResticSettings {
     let pw = dir.join(format!("pw-{password}"));
     std::fs::write(&pw, format!("{password}\n")).unwrap();
     let mut s = ResticSettings::new(dir.join("repo").display().to_string(), "testhost", &pw);
-    s.env
-        .push(("RESTIC_CACHE_DIR".into(), dir.join("cache").display().to_string()));
+    s.env.push((
+        "RESTIC_CACHE_DIR".into(),
+        dir.join("cache").display().to_string(),
+    ));
     s
 }
 
@@ -179,7 +202,10 @@ fn restic_round_trip_keeps_modes_links_and_xattrs() {
     let s = restic_settings(dir.path(), "pw1");
     let runner = SystemRunner::new();
     assert!(restic::ensure_repository(&runner, &s).unwrap());
-    assert!(!restic::ensure_repository(&runner, &s).unwrap(), "created twice");
+    assert!(
+        !restic::ensure_repository(&runner, &s).unwrap(),
+        "created twice"
+    );
     let first = restic::backup(&runner, &s, &sel).unwrap();
     let second = restic::backup(&runner, &s, &sel).unwrap();
     let snaps = restic::list_snapshots(&runner, &s).unwrap();
@@ -189,10 +215,19 @@ fn restic_round_trip_keeps_modes_links_and_xattrs() {
 
     let dest = dir.path().join("restored");
     let restored = restic::restore(&runner, &s, None, &dest).unwrap();
-    assert!(restored.starts_with(&second), "the newest snapshot is restored");
-    assert!(!dest.join("tmp/junk").exists(), "default exclude /tmp/* ignored");
+    assert!(
+        restored.starts_with(&second),
+        "the newest snapshot is restored"
+    );
+    assert!(
+        !dest.join("tmp/junk").exists(),
+        "default exclude /tmp/* ignored"
+    );
     assert!(dest.join("tmp").is_dir(), "/tmp itself is kept");
-    assert!(!dest.join("data/image.iso").exists(), "exclude *.iso ignored");
+    assert!(
+        !dest.join("data/image.iso").exists(),
+        "exclude *.iso ignored"
+    );
     let skip: &[&[u8]] = &[b"tmp", b"data", b""];
     assert_same(
         &without_extents(without_dir_times(&expected(&src), skip)),
@@ -238,4 +273,166 @@ fn restic_wrong_password_and_missing_tool_are_clear() {
         "{e}"
     );
     assert_secret_not_logged(&runner, "right");
+}
+
+/// A context for the backup and restore steps: BACKUP_ONLY_INCLUDE of `src`, restore into
+/// `dest`, a file:// target, plus `extra`.
+fn run_steps(
+    dir: &Path,
+    extra: &[(&str, &str)],
+    steps: &[fn(&mut rear_core::workflow::Context<'_>) -> rear_core::Result<()>],
+) -> (rear_core::config::Config, Vec<String>) {
+    use rear_core::config::{Config, Value};
+    let mut c = Config::new();
+    let s = |v: &str| Value::Scalar(v.to_string());
+    c.set(
+        "BACKUP_URL",
+        s(&format!("file://{}", dir.join("target").display())),
+    );
+    c.set("BACKUP_ONLY_INCLUDE", s("yes"));
+    c.set(
+        "BACKUP_PROG_INCLUDE",
+        Value::Array(vec![dir.join("src").display().to_string()]),
+    );
+    c.set("BACKUP_PROG_EXCLUDE", Value::Array(vec!["*.skip".into()]));
+    c.set("TARGET_FS_ROOT", s(&dir.join("dest").display().to_string()));
+    c.set("NETFS_PREFIX", s("testhost"));
+    for (k, v) in extra {
+        c.set(*k, s(v));
+    }
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    let runner = SystemRunner::new();
+    let ui = rear_core::ui::RecordingUi::new();
+    let system =
+        rear_core::system::SystemInfo::from_parts("ID=debian\n", "x86_64", "testhost", "6.1");
+    let mut ctx = rear_core::workflow::Context::new(
+        c,
+        system,
+        &runner,
+        &ui,
+        rear_core::workflow::RunOptions::default(),
+        "mkbackup",
+    );
+    for step in steps {
+        step(&mut ctx).unwrap();
+    }
+    let messages = ui.messages().into_iter().map(|(_, m)| m).collect();
+    (ctx.config.clone(), messages)
+}
+
+/// The tree the step tests back up, and where it must reappear below `dest`.
+fn step_tree(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("src");
+    write_file(&src.join("etc/fstab"), b"fstab");
+    write_file(&src.join("var/cache.skip"), b"no");
+    std::os::unix::fs::symlink("fstab", src.join("etc/link")).unwrap();
+    dir.join("dest").join(src.strip_prefix("/").unwrap())
+}
+
+#[test]
+fn borg_workflow_steps_back_up_and_restore() {
+    have("borg");
+    use rear_core::workflow::steps::backup as b;
+    // not below /tmp: the steps apply ReaR's default excludes, /tmp/* among them
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let restored = step_tree(dir.path());
+    let base = dir.path().join("base").display().to_string();
+    let extra = [
+        ("BACKUP", "BORG"),
+        ("BORGBACKUP_REPO", "/borg/testhost"),
+        ("BORGBACKUP_ENC_TYPE", "repokey"),
+        ("BORGBACKUP_COMPRESSION", "zstd,3"),
+        ("BORG_PASSPHRASE", "step secret"),
+        ("BORG_BASE_DIR", base.as_str()),
+    ];
+    let (config, messages) = run_steps(
+        dir.path(),
+        &extra,
+        &[
+            b::prep_borg,
+            b::make_borg_backup,
+            b::check_borg_archive,
+            b::restore_borg,
+        ],
+    );
+    assert!(
+        dir.path().join("target/borg/testhost/config").is_file(),
+        "repo not below the target"
+    );
+    assert_eq!(std::fs::read(restored.join("etc/fstab")).unwrap(), b"fstab");
+    assert_eq!(
+        std::fs::read_link(restored.join("etc/link")).unwrap(),
+        Path::new("fstab")
+    );
+    assert!(
+        !restored.join("var/cache.skip").exists(),
+        "BACKUP_PROG_EXCLUDE ignored"
+    );
+    assert!(config.list("REQUIRED_PROGS").contains(&"borg".to_string()));
+    assert!(
+        config
+            .list("COPY_AS_IS")
+            .iter()
+            .any(|p| p.ends_with("dist-packages/borg")),
+        "{:?}",
+        config.list("COPY_AS_IS")
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("Restored the Borg archive rear_")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn restic_workflow_steps_back_up_and_restore() {
+    have("restic");
+    use rear_core::workflow::steps::backup as b;
+    // not below /tmp: the steps apply ReaR's default excludes, /tmp/* among them
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let restored = step_tree(dir.path());
+    let pw = dir.path().join("restic.pw");
+    std::fs::write(&pw, "step secret\n").unwrap();
+    let pw = pw.display().to_string();
+    let cache = dir.path().join("cache").display().to_string();
+    let extra = [
+        ("BACKUP", "RESTIC"),
+        ("RESTIC_PASSWORD_FILE", pw.as_str()),
+        ("RESTIC_CACHE_DIR", cache.as_str()),
+    ];
+    let (config, messages) = run_steps(
+        dir.path(),
+        &extra,
+        &[
+            b::prep_restic,
+            b::make_restic_backup,
+            b::check_restic_snapshot,
+            b::restore_restic,
+        ],
+    );
+    assert!(
+        dir.path().join("target/testhost/restic/config").is_file(),
+        "repo not below the target"
+    );
+    assert_eq!(std::fs::read(restored.join("etc/fstab")).unwrap(), b"fstab");
+    assert_eq!(
+        std::fs::read_link(restored.join("etc/link")).unwrap(),
+        Path::new("fstab")
+    );
+    assert!(
+        !restored.join("var/cache.skip").exists(),
+        "BACKUP_PROG_EXCLUDE ignored"
+    );
+    assert!(
+        config
+            .list("REQUIRED_PROGS")
+            .contains(&"restic".to_string())
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("Restored the restic snapshot")),
+        "{messages:?}"
+    );
 }

@@ -248,9 +248,13 @@ pub fn in_dir(mutating: bool, dir: &Path, program: &Path) -> Cmd {
     } else {
         Cmd::probe(tools::BASH)
     };
-    cmd.args(["-c", "cd -- \"$1\" || exit 125; shift; exec \"$@\"", "rear-in-dir"])
-        .arg(dir)
-        .arg(program)
+    cmd.args([
+        "-c",
+        "cd -- \"$1\" || exit 125; shift; exec \"$@\"",
+        "rear-in-dir",
+    ])
+    .arg(dir)
+    .arg(program)
 }
 
 /// The include arguments for a tool run in the root: `.` for `/`, else the relative path.
@@ -394,11 +398,7 @@ pub fn ensure_repository(runner: &dyn Runner, s: &BorgSettings) -> Result<bool> 
 /// Borg missing or failing (exit code 1, "warning", counts as success, as in ReaR).
 pub fn create(runner: &dyn Runner, s: &BorgSettings, sel: &Selection) -> Result<String> {
     let program = require_tool(tools::BORG, &s.tool_root, "BORG")?;
-    let archive = format!(
-        "{}_{}",
-        s.archive_prefix,
-        utc_stamp()
-    );
+    let archive = format!("{}_{}", s.archive_prefix, utc_stamp());
     let mut cmd = in_dir(true, &sel.root, &program)
         .arg("create")
         .args(s.common_args());
@@ -513,7 +513,8 @@ pub fn restore(
             )
         })?,
     };
-    std::fs::create_dir_all(dest).map_err(|e| Error::io("creating restore destination", dest, e))?;
+    std::fs::create_dir_all(dest)
+        .map_err(|e| Error::io("creating restore destination", dest, e))?;
     let cmd = in_dir(true, dest, &program)
         .args(["extract", "--sparse"])
         .args(s.common_args())
@@ -547,7 +548,10 @@ mod tests {
 
         let mut c = Config::new();
         c.set("BORGBACKUP_REPO", Value::Scalar("/borg/h".into()));
-        c.set("BORGBACKUP_PASSPHRASE_FILE", Value::Scalar("/etc/a b".into()));
+        c.set(
+            "BORGBACKUP_PASSPHRASE_FILE",
+            Value::Scalar("/etc/a b".into()),
+        );
         let s = BorgSettings::from_config(&c, Some(Path::new("/mnt/t"))).unwrap();
         assert_eq!(s.repo, "/mnt/t/borg/h");
         assert!(

@@ -47,11 +47,7 @@ pub struct ResticSettings {
 
 impl ResticSettings {
     /// Settings for `repo` with the password in `password_file`.
-    pub fn new(
-        repo: impl Into<String>,
-        hostname: impl Into<String>,
-        password_file: &Path,
-    ) -> Self {
+    pub fn new(repo: impl Into<String>, hostname: impl Into<String>, password_file: &Path) -> Self {
         ResticSettings {
             repo: repo.into(),
             hostname: hostname.into(),
@@ -181,9 +177,7 @@ pub fn restic_excludes(sel: &Selection) -> Vec<String> {
 fn run_restic(s: &ResticSettings, runner: &dyn Runner, cmd: Cmd) -> Result<Output> {
     match s.with_env(cmd).run(runner) {
         Ok(o) => Ok(o),
-        Err(CommandError::Failed { stderr_tail, .. })
-            if stderr_tail.contains("wrong password") =>
-        {
+        Err(CommandError::Failed { stderr_tail, .. }) if stderr_tail.contains("wrong password") => {
             Err(Error::invalid(
                 "RESTIC_PASSWORD_FILE",
                 format!(
@@ -276,7 +270,12 @@ pub fn list_snapshots(runner: &dyn Runner, s: &ResticSettings) -> Result<Vec<(St
 pub fn backup(runner: &dyn Runner, s: &ResticSettings, sel: &Selection) -> Result<String> {
     let program = require_tool(tools::RESTIC, &s.tool_root, "RESTIC")?;
     let mut cmd = in_dir(true, &sel.root, &program).args([
-        "backup", "--json", "--tag", TAG, "--host", &s.hostname,
+        "backup",
+        "--json",
+        "--tag",
+        TAG,
+        "--host",
+        &s.hostname,
     ]);
     if sel.one_file_system {
         cmd = cmd.arg("--one-file-system");
@@ -345,7 +344,8 @@ pub fn restore(
                 )
             })?,
     };
-    std::fs::create_dir_all(dest).map_err(|e| Error::io("creating restore destination", dest, e))?;
+    std::fs::create_dir_all(dest)
+        .map_err(|e| Error::io("creating restore destination", dest, e))?;
     let cmd = restic(s, true)?
         .args(["restore", &id, "--target"])
         .arg(dest)
@@ -362,7 +362,10 @@ mod tests {
     #[test]
     fn settings_from_config() {
         let mut c = Config::new();
-        c.set("RESTIC_PASSWORD_FILE", Value::Scalar("/etc/rear/restic.pw".into()));
+        c.set(
+            "RESTIC_PASSWORD_FILE",
+            Value::Scalar("/etc/rear/restic.pw".into()),
+        );
         c.set("AWS_SECRET_ACCESS_KEY", Value::Scalar("k".into()));
         c.set("BACKUP", Value::Scalar("RESTIC".into()));
         let s = ResticSettings::from_config(&c, "h", Some(Path::new("/mnt/t"))).unwrap();

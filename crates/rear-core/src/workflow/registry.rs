@@ -213,6 +213,20 @@ pub const STEPS: &[Step] = &[
     done(
         "prep",
         400,
+        "check_borg_repository",
+        Backup("BORG"),
+        steps::backup::prep_borg,
+    ),
+    done(
+        "prep",
+        400,
+        "check_restic_repository",
+        Backup("RESTIC"),
+        steps::backup::prep_restic,
+    ),
+    done(
+        "prep",
+        400,
         "check_external_commands",
         Backup("EXTERNAL"),
         steps::backup::run_external_check,
@@ -339,6 +353,20 @@ pub const STEPS: &[Step] = &[
     done(
         "backup",
         500,
+        "make_borg_backup",
+        Backup("BORG"),
+        steps::backup::make_borg_backup,
+    ),
+    done(
+        "backup",
+        500,
+        "make_restic_backup",
+        Backup("RESTIC"),
+        steps::backup::make_restic_backup,
+    ),
+    done(
+        "backup",
+        500,
         "run_external_backup",
         Backup("EXTERNAL"),
         steps::backup::run_external_backup,
@@ -365,6 +393,20 @@ pub const STEPS: &[Step] = &[
         "check_rsync_source",
         Backup("RSYNC"),
         steps::backup::check_rsync_source,
+    ),
+    done(
+        "verify",
+        100,
+        "check_borg_archive",
+        Backup("BORG"),
+        steps::backup::check_borg_archive,
+    ),
+    done(
+        "verify",
+        100,
+        "check_restic_snapshot",
+        Backup("RESTIC"),
+        steps::backup::check_restic_snapshot,
     ),
     done(
         "verify",
@@ -430,6 +472,20 @@ pub const STEPS: &[Step] = &[
         "restore_rsync",
         Backup("RSYNC"),
         steps::backup::restore_rsync,
+    ),
+    done(
+        "restore",
+        400,
+        "restore_borg",
+        Backup("BORG"),
+        steps::backup::restore_borg,
+    ),
+    done(
+        "restore",
+        400,
+        "restore_restic",
+        Backup("RESTIC"),
+        steps::backup::restore_restic,
     ),
     done(
         "restore",

@@ -361,3 +361,254 @@ pub fn wait_for_manual_restore(ctx: &mut Context<'_>) -> Result<()> {
         _ => Err(Error::Aborted { id: q.id }),
     }
 }
+
+// --- BACKUP=BORG and BACKUP=RESTIC (session 2) ---
+
+/// Runs `work` with the Borg settings: with `BORGBACKUP_HOST` the repository is remote; without
+/// it `BORGBACKUP_REPO` lies below the mounted `BACKUP_URL` when one is set, else it is a local
+/// path. The second argument of `work` is the local directory to leave out of the backup.
+fn with_borg<T>(
+    ctx: &Context<'_>,
+    work: impl FnOnce(&backup::borg::BorgSettings, Option<&Path>) -> Result<T>,
+) -> Result<T> {
+    let remote = !ctx.config.string("BORGBACKUP_HOST").trim().is_empty();
+    if !remote && !ctx.config.string("BACKUP_URL").trim().is_empty() {
+        with_target(ctx, |dir| {
+            let s = backup::borg::BorgSettings::from_config(&ctx.config, Some(dir))?;
+            work(&s, Some(dir))
+        })
+    } else {
+        let s = backup::borg::BorgSettings::from_config(&ctx.config, None)?;
+        let local = (!remote).then(|| PathBuf::from(&s.repo));
+        work(&s, local.as_deref())
+    }
+}
+
+/// Runs `work` with the restic settings: `RESTIC_REPOSITORY` as it is, or the repository
+/// `<hostname>/restic` below the mounted `BACKUP_URL`.
+fn with_restic<T>(
+    ctx: &Context<'_>,
+    work: impl FnOnce(&backup::restic::ResticSettings, Option<&Path>) -> Result<T>,
+) -> Result<T> {
+    if ctx.config.string("RESTIC_REPOSITORY").trim().is_empty() {
+        if ctx.config.string("BACKUP_URL").trim().is_empty() {
+            return Err(Error::invalid(
+                "RESTIC_REPOSITORY",
+                "is not set and neither is BACKUP_URL: BACKUP=RESTIC needs one of them",
+            ));
+        }
+        with_target(ctx, |dir| {
+            let s = backup::restic::ResticSettings::from_config(
+                &ctx.config,
+                &hostname(ctx),
+                Some(dir),
+            )?;
+            work(&s, Some(dir))
+        })
+    } else {
+        let s = backup::restic::ResticSettings::from_config(&ctx.config, &hostname(ctx), None)?;
+        let local = s.repo.starts_with('/').then(|| PathBuf::from(&s.repo));
+        work(&s, local.as_deref())
+    }
+}
+
+/// Appends `items` to the array variable `name` (ReaR's `VAR+=( ... )`).
+fn append_config_list(ctx: &mut Context<'_>, name: &str, items: &[String]) {
+    let mut list = ctx.config.list(name);
+    for i in items {
+        if !list.contains(i) {
+            list.push(i.clone());
+        }
+    }
+    ctx.config.set(name, crate::config::Value::Array(list));
+}
+
+/// What the rescue system needs to run borg, a Python program: the `borg` script, the
+/// interpreter, the standard library and borg's Python packages (`borg`, `msgpack`,
+/// `packaging` and their metadata, which the entry script reads). Returns (programs, trees,
+/// excluded trees).
+pub fn borg_rescue_files() -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut progs = vec!["borg".to_string(), "python3".to_string()];
+    let mut trees = Vec::new();
+    let mut exclude = Vec::new();
+    if let Ok(real) = std::fs::canonicalize("/usr/bin/python3")
+        && let Some(name) = real.file_name().and_then(|n| n.to_str())
+    {
+        progs.push(name.to_string());
+        let stdlib = Path::new("/usr/lib").join(name);
+        if stdlib.is_dir() {
+            for big in [
+                "test",
+                "idlelib",
+                "tkinter",
+                "ensurepip",
+                "lib2to3",
+                "pydoc_data",
+            ] {
+                exclude.push(stdlib.join(big).display().to_string());
+            }
+            trees.push(stdlib.display().to_string());
+        }
+    }
+    let dist = Path::new("/usr/lib/python3/dist-packages");
+    if let Ok(entries) = std::fs::read_dir(dist) {
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                let l = n.to_ascii_lowercase();
+                ["borg", "msgpack", "packaging"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
+            .collect();
+        names.sort();
+        trees.extend(
+            names
+                .into_iter()
+                .map(|n| dist.join(n).display().to_string()),
+        );
+    }
+    (progs, trees, exclude)
+}
+
+/// `prep/BORG/default/300_init_archive` (with ReaR's `200_prep_borg`): the settings are valid,
+/// borg is installed, the repository exists (created with `BORGBACKUP_ENC_TYPE` when it does
+/// not), and the rescue image gets borg and its Python runtime (`REQUIRED_PROGS`,
+/// `COPY_AS_IS`).
+pub fn prep_borg(ctx: &mut Context<'_>) -> Result<()> {
+    let created = with_borg(ctx, |s, _| backup::borg::ensure_repository(ctx.runner, s))?;
+    if created {
+        ctx.ui
+            .message(Level::Info, "Created the Borg repository (BORGBACKUP_REPO)");
+    }
+    let (progs, trees, exclude) = borg_rescue_files();
+    append_config_list(ctx, "REQUIRED_PROGS", &progs);
+    append_config_list(ctx, "COPY_AS_IS", &trees);
+    append_config_list(ctx, "COPY_AS_IS_EXCLUDE", &exclude);
+    Ok(())
+}
+
+/// `backup/BORG/default/500_make_backup`: the NETFS selection archived with borg create.
+pub fn make_borg_backup(ctx: &mut Context<'_>) -> Result<()> {
+    let archive = with_borg(ctx, |s, local| {
+        let sel = selection(ctx, local.unwrap_or(Path::new("/nonexistent")))?;
+        ctx.ui
+            .message(Level::Progress, "Creating the Borg archive (borg create)");
+        backup::borg::create(ctx.runner, s, &sel)
+    })?;
+    ctx.ui
+        .message(Level::Info, &format!("Wrote the Borg archive {archive}"));
+    Ok(())
+}
+
+/// `verify/BORG/default/400_check_archive_access`: the repository opens and holds an archive.
+pub fn check_borg_archive(ctx: &mut Context<'_>) -> Result<()> {
+    let archives = with_borg(ctx, |s, _| {
+        let a = backup::borg::list_archives(ctx.runner, s)?;
+        if a.is_empty() {
+            return Err(Error::invalid(
+                format!("Borg repository {}", s.repo),
+                format!(
+                    "holds no archive named {}_*: check BORGBACKUP_REPO and \
+                     BORGBACKUP_ARCHIVE_PREFIX",
+                    s.archive_prefix
+                ),
+            ));
+        }
+        Ok(a)
+    })?;
+    ctx.ui.message(
+        Level::Progress,
+        &format!(
+            "Found {} Borg archive(s); the newest is {}",
+            archives.len(),
+            archives.last().map(String::as_str).unwrap_or_default()
+        ),
+    );
+    Ok(())
+}
+
+/// `restore/BORG/default/400_restore_backup`: the newest archive into the target root.
+pub fn restore_borg(ctx: &mut Context<'_>) -> Result<()> {
+    let dest = super::target_root(&ctx.config);
+    let name = with_borg(ctx, |s, _| {
+        ctx.ui.message(
+            Level::Progress,
+            &format!("Restoring the newest Borg archive into {}", dest.display()),
+        );
+        backup::borg::restore(ctx.runner, s, None, &dest)
+    })?;
+    ctx.ui
+        .message(Level::Info, &format!("Restored the Borg archive {name}"));
+    Ok(())
+}
+
+/// `prep/RESTIC/300_init_repository`: the settings are valid, restic is installed and the
+/// repository exists (created when it does not); the rescue image must have restic.
+pub fn prep_restic(ctx: &mut Context<'_>) -> Result<()> {
+    let created = with_restic(ctx, |s, _| backup::restic::ensure_repository(ctx.runner, s))?;
+    if created {
+        ctx.ui.message(Level::Info, "Created the restic repository");
+    }
+    append_config_list(ctx, "REQUIRED_PROGS", &["restic".to_string()]);
+    Ok(())
+}
+
+/// `backup/RESTIC/500_make_backup`: the NETFS selection backed up with restic backup.
+pub fn make_restic_backup(ctx: &mut Context<'_>) -> Result<()> {
+    let id = with_restic(ctx, |s, local| {
+        let sel = selection(ctx, local.unwrap_or(Path::new("/nonexistent")))?;
+        ctx.ui.message(Level::Progress, "Backing up with restic");
+        backup::restic::backup(ctx.runner, s, &sel)
+    })?;
+    ctx.ui
+        .message(Level::Info, &format!("Wrote the restic snapshot {id}"));
+    Ok(())
+}
+
+/// `verify/RESTIC/400_check_snapshot`: the repository opens and holds a snapshot of this host.
+pub fn check_restic_snapshot(ctx: &mut Context<'_>) -> Result<()> {
+    let snaps = with_restic(ctx, |s, _| {
+        let v = backup::restic::list_snapshots(ctx.runner, s)?;
+        if v.is_empty() {
+            return Err(Error::invalid(
+                format!("restic repository {}", s.repo_for_humans()),
+                format!(
+                    "holds no snapshot of host {} tagged 'rear': check RESTIC_REPOSITORY or \
+                     BACKUP_URL and NETFS_PREFIX",
+                    s.hostname
+                ),
+            ));
+        }
+        Ok(v)
+    })?;
+    if let Some((id, time)) = snaps.last() {
+        ctx.ui.message(
+            Level::Progress,
+            &format!(
+                "Found {} restic snapshot(s); the newest is {id} from {time}",
+                snaps.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `restore/RESTIC/400_restore_snapshot`: the newest snapshot of this host into the target root.
+pub fn restore_restic(ctx: &mut Context<'_>) -> Result<()> {
+    let dest = super::target_root(&ctx.config);
+    let id = with_restic(ctx, |s, _| {
+        ctx.ui.message(
+            Level::Progress,
+            &format!(
+                "Restoring the newest restic snapshot into {}",
+                dest.display()
+            ),
+        );
+        backup::restic::restore(ctx.runner, s, None, &dest)
+    })?;
+    ctx.ui
+        .message(Level::Info, &format!("Restored the restic snapshot {id}"));
+    Ok(())
+}
