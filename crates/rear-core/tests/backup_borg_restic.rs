@@ -436,3 +436,77 @@ fn restic_workflow_steps_back_up_and_restore() {
         "{messages:?}"
     );
 }
+
+/// Copies `path` (file, symlink or tree) to the same place below `root`.
+fn copy_into(root: &Path, path: &str) {
+    // (not `cp --parents`: coreutils 9.1 copies but then fails on the parents' attributes)
+    let dst = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    run(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(path)
+        .arg(&dst));
+}
+
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_borg_runs_from_the_rescue_file_set() {
+    // What prep_borg adds to the rescue image (REQUIRED_PROGS, COPY_AS_IS minus
+    // COPY_AS_IS_EXCLUDE) plus the shared libraries of its ELF files and the /etc/passwd the
+    // rescue build generates must be enough for borg: checked in a chroot (needs root).
+    have("borg");
+    assert!(is_root(), "needs root for chroot");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let (progs, trees, exclude) = rear_core::workflow::steps::backup::borg_rescue_files();
+    let mut elf = Vec::new();
+    for p in progs
+        .iter()
+        .map(|p| format!("/usr/bin/{p}"))
+        .chain(["/bin/bash".into()])
+    {
+        copy_into(&root, &p);
+        elf.push(p);
+    }
+    for t in &trees {
+        copy_into(&root, t);
+    }
+    for e in &exclude {
+        let _ = std::fs::remove_dir_all(root.join(e.trim_start_matches('/')));
+    }
+    let sos = run(std::process::Command::new("find")
+        .arg(&root)
+        .args(["-name", "*.so", "-type", "f"]));
+    elf.extend(
+        sos.lines()
+            .map(|l| l.strip_prefix(root.to_str().unwrap()).unwrap().to_string()),
+    );
+    let mut libs = std::collections::BTreeSet::new();
+    for f in &elf {
+        let out = std::process::Command::new("ldd").arg(f).output().unwrap();
+        for w in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if w.starts_with('/') {
+                libs.insert(w.to_string());
+            }
+        }
+    }
+    for l in &libs {
+        let dst = root.join(l.trim_start_matches('/'));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(l, &dst).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    write_file(&root.join("data/f"), b"rescue");
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    let script = "export HOME=/ BORG_PASSPHRASE=p BORG_BASE_DIR=/bb; \
+                  /usr/bin/borg init -e repokey /repo && cd / && /usr/bin/borg create /repo::a data \
+                  && cd /out && /usr/bin/borg extract /repo::a && /usr/bin/borg --version";
+    let out =
+        run(std::process::Command::new("chroot")
+            .arg(&root)
+            .args(["/bin/bash", "-c", script]));
+    assert!(out.contains("borg 1."), "{out}");
+    assert_eq!(std::fs::read(root.join("out/data/f")).unwrap(), b"rescue");
+}
