@@ -510,3 +510,51 @@ fn loop_borg_runs_from_the_rescue_file_set() {
     assert!(out.contains("borg 1."), "{out}");
     assert_eq!(std::fs::read(root.join("out/data/f")).unwrap(), b"rescue");
 }
+
+#[test]
+fn dry_runs_only_record_the_mutating_commands() {
+    have("borg");
+    have("restic");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_file(&src.join("f"), b"x");
+    let runner = SystemRunner::new().dry_run(true);
+    let mut b = BorgSettings::new(dir.path().join("borg").display().to_string()).passphrase("p");
+    b.env.push((
+        "BORG_BASE_DIR".into(),
+        dir.path().join("base").display().to_string(),
+    ));
+    assert!(borg::ensure_repository(&runner, &b).unwrap());
+    borg::create(&runner, &b, &Selection::tree(&src)).unwrap();
+    assert!(
+        !dir.path().join("borg").exists(),
+        "dry run created the borg repository"
+    );
+    let r = restic_settings(dir.path(), "p");
+    assert!(restic::ensure_repository(&runner, &r).unwrap());
+    assert_eq!(
+        restic::backup(&runner, &r, &Selection::tree(&src)).unwrap(),
+        "(dry run)"
+    );
+    assert!(
+        !dir.path().join("repo").exists(),
+        "dry run created the restic repository"
+    );
+    let recorded: Vec<String> = runner
+        .transcript()
+        .into_iter()
+        .filter(|r| r.status.is_none())
+        .map(|r| r.command)
+        .collect();
+    assert_eq!(recorded.len(), 4, "{recorded:?}");
+    assert!(
+        recorded[0].starts_with("borg init --encryption none"),
+        "{recorded:?}"
+    );
+    assert!(recorded[1].contains(" create "), "{recorded:?}");
+    assert!(recorded[2].starts_with("restic init"), "{recorded:?}");
+    assert!(
+        recorded[3].contains(" backup --json --tag rear"),
+        "{recorded:?}"
+    );
+}

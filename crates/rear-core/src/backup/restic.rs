@@ -288,6 +288,9 @@ pub fn backup(runner: &dyn Runner, s: &ResticSettings, sel: &Selection) -> Resul
         .allow_exit_codes(&[3])
         .describe("backing up with restic");
     let out = run_restic(s, runner, cmd)?;
+    if out.simulated {
+        return Ok("(dry run)".into());
+    }
     if out.status == 3 {
         tracing::warn!(
             "restic could not read some files:\n{}",
