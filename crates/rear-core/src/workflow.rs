@@ -323,7 +323,14 @@ mod tests {
         assert!(text.contains("not implemented yet"), "{text}");
         // recover is complete for every backup method rear has
         let recover = find_workflow("recover").unwrap();
-        for backup in ["NETFS", "RSYNC", "EXTERNAL", "REQUESTRESTORE"] {
+        for backup in [
+            "NETFS",
+            "RSYNC",
+            "BORG",
+            "RESTIC",
+            "EXTERNAL",
+            "REQUESTRESTORE",
+        ] {
             check_buildable(recover, &select_steps(recover, &config("ISO", backup))).unwrap();
         }
     }

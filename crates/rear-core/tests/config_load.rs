@@ -50,7 +50,7 @@ second"
 [ -f /nonexistent ] && OUTPUT=USB
 [ -d / ] && KEYMAP=de
 NAME_FROM_CMD=$(echo computed)
-BORGBACKUP_HOST=foo
+BACKUP_ULR=foo
 "#,
     )
     .unwrap();
@@ -112,7 +112,7 @@ BORGBACKUP_HOST=foo
     assert_eq!(loaded.origin["ISO_DIR"], "default");
     assert_eq!(loaded.origin["ARCH"], "rear");
     // unused variables are reported, known ones are not
-    assert!(loaded.unused.contains(&"BORGBACKUP_HOST".to_string()));
+    assert!(loaded.unused.contains(&"BACKUP_ULR".to_string()));
     assert!(loaded.unused.contains(&"NAME_FROM_CMD".to_string()));
     assert!(!loaded.unused.contains(&"OUTPUT".to_string()));
     // bash internals and the loader's own variables never leak into the config

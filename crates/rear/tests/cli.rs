@@ -123,7 +123,7 @@ fn no_workflow_is_a_usage_error() {
 #[test]
 fn dump_shows_system_files_values_and_unused_variables() {
     let s = Setup::new(
-        "OUTPUT=ISO\nBACKUP=NETFS\nBACKUP_URL=nfs://nas/export\nBACKUP_PROG_CRYPT_KEY=topsecret\nMODULES_LOAD=( vmxnet )\nBORGBACKUP_HOST=foo\n",
+        "OUTPUT=ISO\nBACKUP=NETFS\nBACKUP_URL=nfs://nas/export\nBACKUP_PROG_CRYPT_KEY=topsecret\nMODULES_LOAD=( vmxnet )\nBACKUP_ULR=foo\n",
     );
     let out = s.rear().arg("dump").assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -156,7 +156,7 @@ fn dump_shows_system_files_values_and_unused_variables() {
     let unused = &text[text
         .find("not used by this rear")
         .expect("no unused section")..];
-    assert!(unused.contains("BORGBACKUP_HOST"), "{unused}");
+    assert!(unused.contains("BACKUP_ULR"), "{unused}");
     // -e shows secrets
     s.rear()
         .args(["-e", "dump"])

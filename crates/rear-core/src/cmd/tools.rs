@@ -24,6 +24,9 @@ pub enum Need {
     Required,
     /// Needed only for some layouts or methods (LVM, md, LUKS, btrfs, UEFI, ...).
     Optional,
+    /// Needed only by one backup method: not shipped by default, the method's prep step adds it
+    /// to `REQUIRED_PROGS` when it is configured (restic is 25 MB; borg needs Python).
+    MethodOnly,
 }
 
 /// A program rear may run.
@@ -206,9 +209,9 @@ registry! {
     MOUNT_CIFS = "mount.cifs", Optional, "cifs-utils";
     // --- borg/restic (session 2) ---
     /// BorgBackup (`BACKUP=BORG`); a Python program, see docs/backup.md for the rescue image.
-    BORG = "borg", Optional, "borgbackup";
+    BORG = "borg", MethodOnly, "borgbackup";
     /// restic (`BACKUP=RESTIC`), a static binary.
-    RESTIC = "restic", Optional, "restic";
+    RESTIC = "restic", MethodOnly, "restic";
 }
 
 #[cfg(test)]

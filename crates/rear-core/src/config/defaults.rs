@@ -152,7 +152,15 @@ pub const KNOWN_WITHOUT_DEFAULT: &[&str] = &[
 ];
 
 /// Name prefixes of variable families rear uses (`USER_INPUT_<ID>`, ...).
-pub const KNOWN_PREFIXES: &[&str] = &["USER_INPUT_", "COPY_AS_IS_", "PROGS_", "MKFS_XFS_OPTIONS_"];
+pub const KNOWN_PREFIXES: &[&str] = &[
+    "USER_INPUT_",
+    "COPY_AS_IS_",
+    "PROGS_",
+    "MKFS_XFS_OPTIONS_",
+    "BORGBACKUP_",
+    "BORG_",
+    "RESTIC_",
+];
 
 /// Variables whose values are secrets: masked in the log and in `rear dump` unless `-e`.
 pub const SECRET_VARIABLES: &[&str] = &[
@@ -200,7 +208,8 @@ mod tests {
         assert_eq!(n, names.len(), "a default is listed twice");
         assert!(is_known_variable("BACKUP_URL"));
         assert!(is_known_variable("USER_INPUT_LAYOUT_CONFIRM"));
-        assert!(!is_known_variable("BORGBACKUP_HOST"));
+        assert!(is_known_variable("BORGBACKUP_HOST"));
+        assert!(!is_known_variable("TSM_SERVER"));
     }
 
     #[test]

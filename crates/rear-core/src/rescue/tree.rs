@@ -286,7 +286,10 @@ pub fn build_rescue_tree(
         }
     }
     if opts.ship_registry_tools {
-        for t in tools::ALL {
+        for t in tools::ALL
+            .iter()
+            .filter(|t| t.need() != tools::Need::MethodOnly)
+        {
             match t.resolve() {
                 Some(path) => {
                     programs.insert(path);

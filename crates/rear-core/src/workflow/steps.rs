@@ -17,7 +17,14 @@ use crate::{Error, Result};
 /// OUTPUT values rear knows.
 pub const KNOWN_OUTPUTS: &[&str] = &["ISO", "PXE", "USB", "RAWDISK", "RAMDISK"];
 /// BACKUP values rear knows.
-pub const KNOWN_BACKUPS: &[&str] = &["NETFS", "RSYNC", "EXTERNAL", "REQUESTRESTORE"];
+pub const KNOWN_BACKUPS: &[&str] = &[
+    "NETFS",
+    "RSYNC",
+    "BORG",
+    "RESTIC",
+    "EXTERNAL",
+    "REQUESTRESTORE",
+];
 
 /// `init/default/100_check_config`: OUTPUT, BACKUP and the URLs are valid.
 pub fn check_config(ctx: &mut Context<'_>) -> Result<()> {
