@@ -12,6 +12,8 @@ mod browser;
 mod cli;
 #[path = "server/health.rs"]
 mod health;
+#[path = "server/images.rs"]
+mod images;
 #[path = "server/http.rs"]
 mod http;
 #[path = "server/ldap.rs"]
