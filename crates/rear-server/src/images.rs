@@ -102,7 +102,9 @@ pub struct ImageStore {
 
 /// True for 64 lower-case hex digits.
 pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// True for a file name a client may give an image: 1-128 of letters, digits, `.`, `_`, `-`,
@@ -111,8 +113,7 @@ pub fn is_image_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('.')
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
@@ -132,7 +133,10 @@ impl ImageStore {
 
     /// Where the object with this SHA-256 lives (`sha256` must satisfy [`is_sha256`]).
     pub fn object_path(&self, sha256: &str) -> PathBuf {
-        self.dir.join("sha256").join(&sha256[..2]).join(&sha256[2..])
+        self.dir
+            .join("sha256")
+            .join(&sha256[..2])
+            .join(&sha256[2..])
     }
 
     /// Serialises commit + record + retention (see the module documentation).
@@ -265,7 +269,9 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<&'static [u8], String>> + Unpin {
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<&'static [u8], String>> + Unpin {
         futures_util::stream::iter(parts.iter().map(|p| Ok(*p)).collect::<Vec<_>>())
     }
 

@@ -7,10 +7,10 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::HeaderValue;
 use axum::http::header;
 use axum::response::Response;
-use axum::handler::Handler;
 use axum::routing::{get, post};
 
 use crate::AppState;

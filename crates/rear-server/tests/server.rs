@@ -12,10 +12,10 @@ mod browser;
 mod cli;
 #[path = "server/health.rs"]
 mod health;
-#[path = "server/images.rs"]
-mod images;
 #[path = "server/http.rs"]
 mod http;
+#[path = "server/images.rs"]
+mod images;
 #[path = "server/ldap.rs"]
 mod ldap;
 #[path = "server/postfix.rs"]

@@ -98,7 +98,11 @@ pub async fn upload(
     if let TokenScope::Host(allowed) = &token.scope
         && *allowed != host
     {
-        tracing::warn!(token = token.name, host, "image upload for another host refused");
+        tracing::warn!(
+            token = token.name,
+            host,
+            "image upload for another host refused"
+        );
         return Err(ApiError::Forbidden(format!(
             "token {} may only upload images for host {allowed}",
             token.name

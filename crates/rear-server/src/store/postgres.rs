@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
-    ImageRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Role, SearchHit, SessionRow,
+    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
     from_millis, layout_digest, makes_backup, makes_rescue, migrator, os_label, output_bytes,
     pg_tsquery, state_rank, state_rank_sql, to_millis,
 };

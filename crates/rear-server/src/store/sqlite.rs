@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
-    ImageRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Role, SearchHit, SessionRow,
+    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
     from_millis, fts_query, layout_digest, makes_backup, makes_rescue, migrator, os_label,
     output_bytes, state_rank, state_rank_sql, to_millis,
 };

@@ -75,9 +75,7 @@ async fn put(
 }
 
 async fn list(s: &TestServer, read: &str, host: &str) -> Vec<String> {
-    let (status, body) = s
-        .api(read, &format!("/api/v1/hosts/{host}/images"))
-        .await;
+    let (status, body) = s.api(read, &format!("/api/v1/hosts/{host}/images")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["images"]
         .as_array()
@@ -128,14 +126,30 @@ async fn image_flow(s: &TestServer) {
     assert!(list(s, &read, "web1").await.is_empty());
 
     // Upload: 201, stored under its hash with the same bytes.
-    let (status, body) = put(s, Some(&site), "web1", &sa, "?name=rear-web1.iso", a.clone()).await;
+    let (status, body) = put(
+        s,
+        Some(&site),
+        "web1",
+        &sa,
+        "?name=rear-web1.iso",
+        a.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "stored");
     assert_eq!(body["image"]["size"], a.len());
     assert_eq!(std::fs::read(object(&dir, &sa)).unwrap(), a);
 
     // Re-upload: idempotent (200, "existing", one row, one object).
-    let (status, body) = put(s, Some(&site), "web1", &sa, "?name=rear-web1.iso", a.clone()).await;
+    let (status, body) = put(
+        s,
+        Some(&site),
+        "web1",
+        &sa,
+        "?name=rear-web1.iso",
+        a.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "existing");
     assert_eq!(list(s, &read, "web1").await, vec![sa.clone()]);
