@@ -226,6 +226,57 @@ async fn images_upload_verify_retention_and_download() {
     image_flow(&s).await;
 }
 
+/// The client side (`rear_core::report::upload`) against the real server: a first upload stores
+/// the file, a second is harmless, a wrong token is an error, and the bytes come back unchanged.
+#[tokio::test]
+async fn client_uploads_rescue_image_to_server() {
+    use rear_core::config::RearUrl;
+    use rear_core::report::{MailSettings, ServerSettings, upload};
+
+    let s = start_with(|_| {}).await;
+    let token = s.token("web1", TokenScope::Host("web1".into())).await;
+    let read = s.token("read", TokenScope::Read).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let iso = tmp.path().join("rear-web1.iso");
+    let bytes = content(9, 3 << 20);
+    std::fs::write(&iso, &bytes).unwrap();
+    let settings = |token: &str| ServerSettings {
+        url: RearUrl::parse(&format!("{}/", s.base)).unwrap(),
+        token: Some(token.to_string()),
+        mail: MailSettings {
+            relay: None,
+            from: "root@web1".into(),
+            max_image_size: 0,
+        },
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let run = |settings: ServerSettings| {
+        let iso = iso.clone();
+        tokio::task::spawn_blocking(move || upload::upload_image(&iso, "web1", &settings))
+    };
+    let first = run(settings(&token)).await.unwrap().unwrap();
+    assert_eq!(first.sha256, sha(&bytes));
+    assert_eq!(first.size, bytes.len() as u64);
+    assert!(first.new_object);
+    let again = run(settings(&token)).await.unwrap().unwrap();
+    assert!(!again.new_object, "second upload finds the object");
+    let err = run(settings("wrong-token")).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
+
+    let r = s
+        .client
+        .get(s.url(&format!("/api/v1/hosts/web1/images/{}", first.sha256)))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"rear-web1.iso\""
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL (scripts/test-all.sh runs it)"]
 async fn svc_postgres_images_upload_and_retention() {
