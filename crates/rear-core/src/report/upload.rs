@@ -42,7 +42,9 @@ pub fn file_sha256(path: &Path) -> Result<(String, u64)> {
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io("reading", path, e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::io("reading", path, e))?;
         if n == 0 {
             break;
         }
