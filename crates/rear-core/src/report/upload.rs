@@ -125,7 +125,11 @@ pub fn upload_image(image: &Path, hostname: &str, settings: &ServerSettings) -> 
     let mut req = agent
         .put(&endpoint)
         .header("Content-Type", "application/octet-stream")
-        .header("Content-Length", &size.to_string());
+        .header("Content-Length", &size.to_string())
+        // The server answers a refused upload (wrong token, wrong host) before reading the body;
+        // waiting for its "100 Continue" turns that into a clean HTTP error instead of a broken
+        // pipe halfway through an ISO, and saves sending it.
+        .header("Expect", "100-continue");
     if let Some(t) = &settings.token {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
