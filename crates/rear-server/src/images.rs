@@ -215,14 +215,20 @@ impl ImageStore {
     }
 
     /// Makes a staged upload visible under its SHA-256; true when the object is new, false when
-    /// the store already had it (the staged copy is dropped). Call under [`ImageStore::lock`].
+    /// the store already had it (the staged copy is dropped). A stored file of another length
+    /// (damaged) is replaced by the verified upload. Call under [`ImageStore::lock`].
     ///
     /// # Errors
     /// The object directory cannot be created or the rename fails.
     pub async fn commit(&self, mut staged: Staged) -> Result<bool, PutError> {
         let target = self.object_path(&staged.sha256);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+        let existing = tokio::fs::metadata(&target).await.ok();
+        if existing.as_ref().is_some_and(|m| m.len() == staged.size) {
             return Ok(false);
+        }
+        if existing.is_some() {
+            // Same name, other length: the stored copy was damaged; the verified upload replaces it.
+            tracing::warn!(path = %target.display(), "replacing a damaged image object");
         }
         let parent = target.parent().unwrap_or(&self.dir).to_path_buf();
         tokio::fs::create_dir_all(&parent)
@@ -292,6 +298,16 @@ mod tests {
             .await
             .unwrap();
         assert!(!store.commit(again).await.unwrap(), "existing object");
+        std::fs::write(&path, b"hello").unwrap();
+        let repair = store
+            .stage(&sha, 11, 100, chunks(&[b"hello world"]))
+            .await
+            .unwrap();
+        assert!(
+            store.commit(repair).await.unwrap(),
+            "damaged object replaced"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
 
         let wrong = store.stage(&sha, 11, 100, chunks(&[b"hello WORLD"])).await;
         assert!(matches!(wrong, Err(PutError::Checksum { .. })), "{wrong:?}");
