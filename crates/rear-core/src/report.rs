@@ -16,6 +16,7 @@
 
 mod build;
 mod send;
+pub mod upload;
 
 pub use build::{OutputFiles, RunFacts, build_report};
 pub use send::{Delivery, MailSettings, ServerSettings, deliver, queue_dir};

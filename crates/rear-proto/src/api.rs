@@ -198,3 +198,50 @@ pub struct Health {
     /// rear-server version.
     pub version: String,
 }
+
+/// A rescue image stored on the server for a host (`GET /api/v1/hosts/{name}/images`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredImage {
+    /// Host it was uploaded for.
+    pub hostname: String,
+    /// File name the client gave (e.g. `rear-web1.iso`).
+    pub name: String,
+    /// Size in bytes (verified at upload).
+    pub size: u64,
+    /// SHA-256 of the content, 64 lower-case hex digits (verified at upload; the object's key).
+    pub sha256: String,
+    /// When it was uploaded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+    /// Path of the download, relative to the server (`/api/v1/hosts/{name}/images/{sha256}`).
+    pub download: String,
+}
+
+/// `GET /api/v1/hosts/{name}/images`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageList {
+    /// Newest upload first; at most the server's `images.keep_per_host`.
+    pub images: Vec<StoredImage>,
+}
+
+/// Whether an upload stored a new object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    /// The content was new to the store.
+    Stored,
+    /// The store already had this content (uploaded before, by this or another host).
+    Existing,
+}
+
+/// Answer to `PUT /api/v1/hosts/{name}/images/{sha256}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// The image as now recorded for the host.
+    pub image: StoredImage,
+    /// `stored` (201) or `existing` (200).
+    pub status: UploadStatus,
+    /// SHA-256 of the host's older images that retention removed from its list.
+    #[serde(default)]
+    pub pruned: Vec<String>,
+}

@@ -32,6 +32,30 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Authentication.
     pub auth: AuthConfig,
+    /// Rescue image store.
+    pub images: ImagesConfig,
+}
+
+/// `[images]`: the content-addressed store of uploaded rescue images.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Directory of the store; empty (the default) means `<data_dir>/images`.
+    pub dir: PathBuf,
+    /// Images kept per host (newest uploads); 0 keeps all.
+    pub keep_per_host: u32,
+    /// Largest accepted image in bytes.
+    pub max_image_bytes: u64,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::new(),
+            keep_per_host: 3,
+            max_image_bytes: 16 << 30,
+        }
+    }
 }
 
 /// `[http]`.
@@ -111,6 +135,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             smtp: SmtpConfig::default(),
             auth: AuthConfig::default(),
+            images: ImagesConfig::default(),
         }
     }
 }
@@ -180,6 +205,15 @@ impl Config {
         toml::from_str(text)
     }
 
+    /// Directory of the image store: `images.dir`, or `<data_dir>/images`.
+    pub fn images_dir(&self) -> PathBuf {
+        if self.images.dir.as_os_str().is_empty() {
+            self.data_dir.join("images")
+        } else {
+            self.images.dir.clone()
+        }
+    }
+
     /// The database URL, defaulting to SQLite in the data dir.
     pub fn database_url(&self) -> String {
         self.database_url
@@ -230,6 +264,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.stale_after_hours, 48);
         assert_eq!(c.stale_after_hours_by_tag.get("prod"), Some(&26));
+        let c = Config::parse("[images]\nkeep_per_host = 5\n").unwrap();
+        assert_eq!(c.images.keep_per_host, 5);
+        assert_eq!(c.images_dir(), PathBuf::from("/var/lib/rear-server/images"));
+        assert_eq!(Config::default().images.keep_per_host, 3);
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
     }

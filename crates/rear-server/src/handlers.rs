@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod images;
 pub mod metrics;
 pub mod pages;
 pub mod session;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod health;
+pub mod images;
 pub mod ingest;
 pub mod inventory_diff;
 pub mod layout_tree;
@@ -40,6 +41,7 @@ struct Inner {
     policy: health::StalePolicy,
     clock: health::Clock,
     counters: metrics::Counters,
+    images: images::ImageStore,
     /// Per-process secret for CSRF tokens of proxy-authenticated users (who have no session).
     secret: String,
 }
@@ -55,6 +57,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                images: images::ImageStore::new(config.images_dir()),
                 policy: health::StalePolicy::from_config(&config),
                 config,
                 clock,
@@ -87,6 +90,11 @@ impl AppState {
     /// The server's own counters (for `/metrics`).
     pub fn counters(&self) -> &metrics::Counters {
         &self.inner.counters
+    }
+
+    /// The rescue image object store.
+    pub fn images(&self) -> &images::ImageStore {
+        &self.inner.images
     }
 
     pub(crate) fn secret(&self) -> &str {

@@ -7,13 +7,14 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::HeaderValue;
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::handlers::{admin, api, metrics, pages, session};
+use crate::handlers::{admin, api, images, metrics, pages, session};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,17 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/hosts", Access::Api),
     route("GET", "/api/v1/hosts/web1", Access::Api),
     route("GET", "/api/v1/hosts/web1/reports", Access::Api),
+    route("GET", "/api/v1/hosts/web1/images", Access::Api),
+    route(
+        "GET",
+        "/api/v1/hosts/web1/images/0000000000000000000000000000000000000000000000000000000000000000",
+        Access::Api,
+    ),
+    route(
+        "PUT",
+        "/api/v1/hosts/web1/images/0000000000000000000000000000000000000000000000000000000000000000",
+        Access::Ingest,
+    ),
     route("GET", "/api/v1/search?q=web", Access::Api),
     route("GET", "/api/v1/openapi.json", Access::Api),
     route("GET", "/metrics", Access::Api),
@@ -105,6 +117,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hosts", get(api::hosts))
         .route("/api/v1/hosts/{name}", get(api::host))
         .route("/api/v1/hosts/{name}/reports", get(api::host_reports))
+        .route("/api/v1/hosts/{name}/images", get(images::list))
+        .route(
+            "/api/v1/hosts/{name}/images/{sha256}",
+            get(images::download).put(images::upload.layer(DefaultBodyLimit::disable())),
+        )
         .route("/api/v1/search", get(api::search))
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/metrics", get(metrics::metrics))

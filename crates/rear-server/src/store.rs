@@ -257,6 +257,21 @@ pub struct TokenRow {
     pub scope: TokenScope,
 }
 
+/// A rescue image recorded for a host (the object itself is in [`crate::images::ImageStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    /// Host it was uploaded for.
+    pub hostname: String,
+    /// SHA-256 of the content (hex, lower case).
+    pub sha256: String,
+    /// File name the client gave.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When it was uploaded.
+    pub uploaded_at: OffsetDateTime,
+}
+
 /// The storage backend.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -316,6 +331,17 @@ pub trait Store: Send + Sync + 'static {
     async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
     /// Revokes the token with this name; false when there is none.
     async fn delete_token(&self, name: &str) -> StoreResult<bool>;
+    /// Records an uploaded image for its host; false (and nothing changed) when the host already
+    /// has an image with this SHA-256.
+    async fn add_image(&self, image: &ImageRow) -> StoreResult<bool>;
+    /// The images of a host, newest upload first.
+    async fn host_images(&self, hostname: &str) -> StoreResult<Vec<ImageRow>>;
+    /// Retention: removes all but the newest `keep` images of a host from its list (in one
+    /// transaction) and returns the removed rows' SHA-256 together with whether any row (of any
+    /// host) still names that object.
+    async fn prune_images(&self, hostname: &str, keep: u32) -> StoreResult<Vec<(String, bool)>>;
+    /// True when some host's image list names the object.
+    async fn image_referenced(&self, sha256: &str) -> StoreResult<bool>;
 }
 
 /// Opens the database named by `url` and runs its migrations.

@@ -14,6 +14,8 @@ mod cli;
 mod health;
 #[path = "server/http.rs"]
 mod http;
+#[path = "server/images.rs"]
+mod images;
 #[path = "server/ldap.rs"]
 mod ldap;
 #[path = "server/postfix.rs"]

@@ -145,7 +145,9 @@ pub async fn host(
             }
         }
     }
-    let body = pages::host(&summary, &reports, latest.as_ref(), previous.as_ref(), now);
+    let mut body = pages::host(&summary, &reports, latest.as_ref(), previous.as_ref(), now);
+    let images = super::images::host_images(&state, &name).await?;
+    body.push_str(&pages::host_images(&images, now));
     Ok(Html(page(&name, Some(&user), &body)))
 }
 

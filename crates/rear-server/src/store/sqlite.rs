@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, NewReport, Role, SearchHit, SessionRow,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Role, SearchHit, SessionRow,
     StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
     from_millis, fts_query, layout_digest, makes_backup, makes_rescue, migrator, os_label,
     output_bytes, state_rank, state_rank_sql, to_millis,
@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "fleet health",
         include_str!("../../migrations/sqlite/0002_fleet_health.sql"),
+    ),
+    (
+        3,
+        "images",
+        include_str!("../../migrations/sqlite/0003_images.sql"),
     ),
 ];
 
@@ -755,5 +760,78 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn add_image(&self, image: &ImageRow) -> StoreResult<bool> {
+        let size = i64::try_from(image.size)
+            .map_err(|_| StoreError::Corrupt(format!("image size {}", image.size)))?;
+        let done = sqlx::query(
+            "INSERT INTO images (hostname, sha256, name, size, uploaded_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hostname, sha256) DO NOTHING",
+        )
+        .bind(&image.hostname)
+        .bind(&image.sha256)
+        .bind(&image.name)
+        .bind(size)
+        .bind(to_millis(image.uploaded_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn host_images(&self, hostname: &str) -> StoreResult<Vec<ImageRow>> {
+        let rows = sqlx::query(
+            "SELECT hostname, sha256, name, size, uploaded_at FROM images \
+             WHERE hostname = ?1 ORDER BY seq DESC",
+        )
+        .bind(hostname)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let size: i64 = row.try_get("size")?;
+                Ok(ImageRow {
+                    hostname: row.try_get("hostname")?,
+                    sha256: row.try_get("sha256")?,
+                    name: row.try_get("name")?,
+                    size: u64::try_from(size)
+                        .map_err(|_| StoreError::Corrupt(format!("image size {size}")))?,
+                    uploaded_at: from_millis(row.try_get("uploaded_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_images(&self, hostname: &str, keep: u32) -> StoreResult<Vec<(String, bool)>> {
+        let mut tx = self.pool.begin().await?;
+        let removed: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM images WHERE hostname = ?1 AND seq NOT IN \
+             (SELECT seq FROM images WHERE hostname = ?1 ORDER BY seq DESC LIMIT ?2) \
+             RETURNING sha256",
+        )
+        .bind(hostname)
+        .bind(i64::from(keep))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(removed.len());
+        for sha in removed {
+            let used: i64 =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)")
+                    .bind(&sha)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            out.push((sha, used != 0));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn image_referenced(&self, sha256: &str) -> StoreResult<bool> {
+        let used: i64 =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)")
+                .bind(sha256)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(used != 0)
     }
 }

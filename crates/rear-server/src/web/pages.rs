@@ -1,6 +1,6 @@
 //! The pages: pure functions from data to HTML body text (the frame is [`super::page`]).
 
-use rear_proto::api::{HostState, HostSummary, ReportSummary};
+use rear_proto::api::{HostState, HostSummary, ReportSummary, StoredImage};
 use similar::{ChangeTag, TextDiff};
 use time::OffsetDateTime;
 
@@ -363,6 +363,33 @@ pub fn host(
         },
         esc(&log),
         esc(&inventory),
+    )
+}
+
+/// The host page's section of stored rescue images, each with its download link.
+pub fn host_images(images: &[StoredImage], now: OffsetDateTime) -> String {
+    if images.is_empty() {
+        return "<h2>Rescue images</h2><p>No rescue image uploaded for this host.</p>".into();
+    }
+    let rows: String = images
+        .iter()
+        .map(|i| {
+            format!(
+                "<tr><td><a href=\"{}\" download=\"{}\">{}</a></td><td>{}</td><td>{}</td>\
+                 <td><code>{}</code></td></tr>",
+                esc(&i.download),
+                esc(&i.name),
+                esc(&i.name),
+                i.size,
+                age(Some(i.uploaded_at), now),
+                esc(&i.sha256),
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Rescue images</h2><div class=\"wrap\"><table><thead><tr><th scope=\"col\">Download</th>\
+         <th scope=\"col\">Bytes</th><th scope=\"col\">Uploaded</th><th scope=\"col\">SHA-256</th>\
+         </tr></thead><tbody>{rows}</tbody></table></div>"
     )
 }
 

@@ -1,0 +1,16 @@
+-- Rescue images uploaded to the content-addressed store (one row per host and object).
+--   seq          upload order; retention keeps the newest keep_per_host rows of a host
+--   sha256       the object's name in the store (<images dir>/sha256/ab/cdef...)
+--   name         file name the client gave (e.g. rear-web1.iso), used for downloads
+-- An object shared by several hosts has one row per host; its file is deleted only when the
+-- last row naming it is gone.
+CREATE TABLE images (
+    seq          BIGSERIAL PRIMARY KEY,
+    hostname     TEXT    NOT NULL,
+    sha256       TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    size         BIGINT  NOT NULL,
+    uploaded_at  BIGINT  NOT NULL,
+    UNIQUE (hostname, sha256)
+);
+CREATE INDEX images_sha256 ON images (sha256);
