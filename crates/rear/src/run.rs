@@ -242,6 +242,34 @@ fn send_report(
     if let Some(inv) = ctx.get::<rear_core::inventory::Inventory>() {
         r.inventory = serde_json::to_value(inv).unwrap_or_default();
     }
+    if let (Ok(_), Some(iso)) = (result, outputs.image.as_deref())
+        && matches!(settings.url.scheme.as_str(), "http" | "https")
+        && ctx.config.is_true("REAR_SERVER_UPLOAD_IMAGE")
+    {
+        // The image goes first, so that the report that names it finds it stored. A failed
+        // upload is a warning: the run and its report stand.
+        match report::upload::upload_image(iso, &ctx.system.hostname, &settings) {
+            Ok(u) => ctx.ui.message(
+                Level::Progress,
+                &format!(
+                    "{} the rescue image {} ({} bytes, sha256 {}) to {}",
+                    if u.new_object {
+                        "Uploaded"
+                    } else {
+                        "The server already had"
+                    },
+                    iso.display(),
+                    u.size,
+                    &u.sha256[..12.min(u.sha256.len())],
+                    settings.url
+                ),
+            ),
+            Err(e) => ctx.ui.message(
+                Level::Warning,
+                &format!("could not upload the rescue image to rear-server: {e}"),
+            ),
+        }
+    }
     let queue = report::queue_dir(&ctx.config);
     match report::deliver(&r, outputs.image.as_deref(), &settings, ctx.runner, &queue) {
         Delivery::Sent { via, flushed } => {

@@ -122,6 +122,7 @@ defaults! {
     REAR_SERVER_SMTP_RELAY = "\"\"", "mail reports via this SMTP relay (host[:port]) instead of sendmail";
     REAR_SERVER_MAIL_FROM = "\"\"", "sender of report mails (default root@HOSTNAME)";
     REAR_SERVER_MAIL_MAX_IMAGE_SIZE = "7000000", "attach the rescue image to report mails below this size";
+    REAR_SERVER_UPLOAD_IMAGE = "yes", "upload the rescue ISO to an https:// rear-server after mkrescue/mkbackup";
     RESULT_MAILTO = "()", "ReaR's result mail recipients";
     // --- rescue (session 2) ---
     SSH_FILES = "avoid_sensitive_files", "rescue sshd: yes also copies the host keys (else generated at boot)";
