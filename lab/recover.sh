@@ -142,6 +142,7 @@ echo "mkbackup $(($(date +%s) - start))s rc=$rc" >"$HOOK/mkbackup.time"
 mkdir -p "$HOOK/rear-logs"
 cp -a /var/log/rear/. "$HOOK/rear-logs/" 2>/dev/null || true
 cp -a /var/lib/rear/layout "$HOOK/rear-layout" 2>/dev/null || true
+cp /var/lib/rear/recovery/inventory.json "$HOOK/inventory.json" 2>/dev/null || true
 exit "$rc"
 EOF
 mkfs.ext4 -q -F -L LABHOOK -d "$out/hook-backup" "$work/hook-backup.img" 256M >/dev/null
@@ -153,6 +154,9 @@ debugfs -R "rdump / $out/hook-backup" "$work/hook-backup.img" >/dev/null 2>&1 ||
 ((rc == 0)) || fail "rear mkbackup in the source machine (rc $rc; log: $out/hook-backup/hook.log, rear's logs: $out/hook-backup/rear-logs)"
 phase_end backup "$(cat "$out/hook-backup/mkbackup.time" 2>/dev/null)"
 mv "$out/hook-backup/facts-before" "$out/facts-before"
+# The inventory mkbackup collected in the guest (issue 9: collected inside a qemu guest).
+python3 "$here/source/check-inventory.py" "$out/hook-backup/inventory.json" "$SRC_HOSTNAME" >"$out/inventory-check.txt" ||
+    fail "$(cat "$out/inventory-check.txt")"
 if [[ $REC_BOOT == iso ]]; then
     iso=$out/rescue.iso
     debugfs -R "dump /$SRC_HOSTNAME/rear-$SRC_HOSTNAME.iso $iso" "$work/rear-backup.img" >/dev/null 2>&1 || true
@@ -231,7 +235,7 @@ if [[ -n $REC_EXTRA_DISK ]]; then
         fail "the extra disk outside the layout was changed by the recovery"
     echo "extra disk outside the layout: unchanged (sha256)" >>"$out/compare.txt"
 fi
-cat "$out/compare.txt"
+cat "$out/inventory-check.txt" "$out/compare.txt"
 [[ ${LAB_RECOVER_KEEP:-0} == 1 ]] || rm -rf "$work"
 printf '%s %s %s\n' "$(date -u +%FT%TZ)" "$scenario" "$(paste -sd' ' "$timings")" >>"$REAR_LAB_OUT/recover-timings.log"
 lab_log "$scenario: recovered and verified: $(paste -sd' ' "$timings")"
