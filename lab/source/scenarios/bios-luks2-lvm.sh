@@ -38,8 +38,11 @@ SF
 }
 
 src_configure() {
-    install -d -m 0700 "$ROOT/etc/keys"
-    install -m 0400 /tmp/root.key "$ROOT/etc/keys/root.key"
+    # (the lab guest's busybox has no install(1))
+    mkdir -p "$ROOT/etc/keys"
+    chmod 0700 "$ROOT/etc/keys"
+    cp /tmp/root.key "$ROOT/etc/keys/root.key"
+    chmod 0400 "$ROOT/etc/keys/root.key"
     # cryptsetup-initramfs copies key files matching this into the initramfs (mode 0600).
     echo 'KEYFILE_PATTERN="/etc/keys/*.key"' >>"$ROOT/etc/cryptsetup-initramfs/conf-hook"
     echo 'UMASK=0077' >"$ROOT/etc/initramfs-tools/conf.d/umask"
