@@ -214,15 +214,23 @@ pub fn copy_to_output_url(ctx: &mut Context<'_>) -> Result<()> {
     let Some(url) = ctx.config.output_url()? else {
         return Ok(());
     };
+    if ctx.config.output() == "USB" {
+        // The rescue disk itself is the medium (its files went onto it in the output step).
+        return Ok(());
+    }
     if url.scheme == "rsync" && ctx.config.string("OUTPUT_URL").trim().is_empty() {
         // BACKUP=RSYNC's target is not a place for rescue media: they stay in the output dir.
         tracing::info!("OUTPUT_URL not set and BACKUP_URL is rsync://: rescue media stay local");
         return Ok(());
     }
-    let files = ctx
+    // Only image files: never a device (OUTPUT=USB names its disk).
+    let files: Vec<PathBuf> = ctx
         .get::<OutputFiles>()
         .map(|o| o.files.clone())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.is_file())
+        .collect();
     if files.is_empty() {
         return Ok(());
     }
