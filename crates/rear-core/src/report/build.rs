@@ -1,10 +1,8 @@
 //! Building a [`Report`] from what a run did.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rear_proto::{ImageRef, OsInfo, OutputFile, Report, RunResult};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::system::SystemInfo;
@@ -81,10 +79,18 @@ pub fn build_report(config: &Config, system: &SystemInfo, facts: &RunFacts<'_>) 
         })
         .collect();
     report.image = facts.outputs.image.as_ref().and_then(|p| {
+        // The image is usually one of the output files, hashed just above: not read again.
+        let known = report
+            .output_files
+            .iter()
+            .find(|f| Path::new(&f.path) == p && !f.sha256.is_empty());
         Some(ImageRef {
             name: p.file_name()?.to_string_lossy().into_owned(),
             size: std::fs::metadata(p).ok()?.len(),
-            sha256: sha256_file(p)?,
+            sha256: match known {
+                Some(f) => f.sha256.clone(),
+                None => sha256_file(p)?,
+            },
             url: None,
         })
     });
@@ -133,25 +139,11 @@ pub fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The SHA-256 of a file, as lower-case hex.
+/// The SHA-256 of a file, as lower-case hex (`None` when it cannot be read).
 pub fn sha256_file(path: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    crate::backup::stream::sha256_file(path)
+        .ok()
+        .map(|(hex, _)| hex)
 }
 
 #[cfg(test)]

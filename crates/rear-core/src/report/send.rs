@@ -237,13 +237,18 @@ fn send_one(
 /// The ingest endpoint for a server URL (`https://dr.example.com/prefix` →
 /// `https://dr.example.com/prefix/api/v1/reports`).
 pub fn ingest_endpoint(url: &RearUrl) -> String {
+    api_url(url, "reports")
+}
+
+/// `PATH` of the JSON API under a server URL: `<scheme>://[user@]host<prefix>/api/v1/PATH`.
+pub fn api_url(url: &RearUrl, path: &str) -> String {
     let base = url.path.trim_end_matches('/');
     let user = url
         .user
         .as_ref()
         .map(|u| format!("{u}@"))
         .unwrap_or_default();
-    format!("{}://{user}{}{base}/api/v1/reports", url.scheme, url.host)
+    format!("{}://{user}{}{base}/api/v1/{path}", url.scheme, url.host)
 }
 
 fn send_https(report: &Report, settings: &ServerSettings) -> Result<(), SendError> {

@@ -8,12 +8,10 @@
 //! error and goes on. Only `http://` and `https://` servers take uploads; with `mailto:` the image
 //! travels attached to the report mail when it is small enough (see [`super::deliver`]).
 
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 use rear_proto::api::{UploadResponse, UploadStatus};
-use sha2::{Digest, Sha256};
 
 use super::ServerSettings;
 use crate::{Error, Result};
@@ -37,44 +35,12 @@ pub struct Uploaded {
 /// # Errors
 /// The file cannot be read.
 pub fn file_sha256(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::io("reading", path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-    Ok((hex, size))
+    crate::backup::stream::sha256_file(path)
 }
 
 /// The upload URL for `hostname` and `sha256` under the server URL of `settings`.
 pub fn image_endpoint(settings: &ServerSettings, hostname: &str, sha256: &str) -> String {
-    let url = &settings.url;
-    let base = url.path.trim_end_matches('/');
-    let user = url
-        .user
-        .as_ref()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    format!(
-        "{}://{user}{}{base}/api/v1/hosts/{hostname}/images/{sha256}",
-        url.scheme, url.host
-    )
+    super::send::api_url(&settings.url, &format!("hosts/{hostname}/images/{sha256}"))
 }
 
 /// True for a name the server accepts as an image file name.
