@@ -13,22 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// The workspace's `rear` binary (built when missing).
-fn rear_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let rear = target.join("rear");
-    if !rear.exists() {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let st = Command::new(cargo)
-            .args(["build", "-p", "rear", "--bin", "rear"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    rear
-}
+#[path = "rescue_support.rs"]
+mod rescue_support;
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name))
@@ -61,7 +47,7 @@ fn env_port(out_dir: &Path, kind: &str) -> String {
 #[ignore = "needs qemu (scripts/test-all.sh runs it)"]
 fn vm_backup_nfs_and_cifs_targets() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let rear = rear_binary();
+    let rear = rescue_support::rear_binary();
     let started = Instant::now();
     let out = Command::new(repo.join("lab/jobs/backup-netfs-host.sh"))
         .arg(&rear)

@@ -1,8 +1,8 @@
-//! Helpers shared by the rescue tests (included with `#[path]`): running a shell command and the
-//! Debian kernel package they build images with.
+//! Helpers shared by the rescue and VM tests (included with `#[path]`): running a shell command,
+//! the workspace's `rear` binary and the Debian kernel package they build images with.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rear_core::rescue::KernelSource;
@@ -50,4 +50,21 @@ pub fn debian_kernel() -> KernelSource {
         sh(&format!("depmod -b {} {v}", root.display()));
     }
     KernelSource::in_root(&root, &v).unwrap()
+}
+
+/// The workspace's `rear` binary (built when missing).
+pub fn rear_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let rear = target.join("rear");
+    if !rear.exists() {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let st = Command::new(cargo)
+            .args(["build", "-p", "rear", "--bin", "rear"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    rear
 }

@@ -34,23 +34,6 @@ fn init_entry_point() {
     assert!(!o.unattended);
 }
 
-/// The workspace's `rear` binary (built when missing).
-fn rear_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let rear = target.join("rear");
-    if !rear.exists() {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let st = Command::new(cargo)
-            .args(["build", "-p", "rear", "--bin", "rear"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    rear
-}
-
 const CHECK: &str = r#"#!/bin/bash
 echo CHECK-BEGIN
 out=$(rear --version 2>&1); rc=$?
@@ -118,7 +101,7 @@ fn built() -> &'static Built {
                 "preparation_commands":["echo REAR-PREP-RAN"]}"#,
         )
         .unwrap();
-        let mut o = RescueOptions::new(&work, debian_kernel(), &rear_binary());
+        let mut o = RescueOptions::new(&work, debian_kernel(), &rescue_support::rear_binary());
         o.init = InitKind::Program(init);
         o.config_dir = conf;
         o.var_dir = work.join("var-lib-rear");
@@ -426,7 +409,7 @@ fn assert_rescue_works(log: &str, expected_rear: &str, expect_ip: &str) {
 }
 
 fn host_rear_version() -> String {
-    let out = Command::new(rear_binary())
+    let out = Command::new(rescue_support::rear_binary())
         .arg("--version")
         .output()
         .unwrap();
