@@ -4,6 +4,14 @@
 # the median is printed too). Uses the data set of bench/backup/run.sh (made by it with
 # KEEP_DATA=1) and makes the two archives once, keeping them for later runs.
 #
+# Every run restores into a freshly made ext4 filesystem (an 8 GiB sparse image on a loop device,
+# inode tables initialised at mkfs so no lazy-init thread runs during the measurement), as `rear
+# recover` does after recreating the layout, with the page cache dropped and the archive read back
+# into it first. Restoring into a directory of a filesystem where the previous round's 58 000 files
+# were just deleted measures ext4's search for inodes that were not recently freed
+# (`recently_deleted`, a quarter of all CPU samples in a profile), which a recovery never meets,
+# and made later rounds 2-10 times slower than the first for both programs. Needs root.
+#
 # Usage: bench/backup/restore.sh [WORKDIR] [ROUNDS]   (default /var/tmp/rear-bench, 3 rounds)
 # Env:   REBUILD_ARCHIVES=1 makes the archives again.
 set -euo pipefail
@@ -30,6 +38,33 @@ if [ -n "${REBUILD_ARCHIVES:-}" ] || [ ! -f "$arch/backup.tar.gz" ] || [ ! -d "$
     "$driver" backup "$data" "$arch/ours" zstd 3 >/dev/null
 fi
 
+[ "$(id -u)" = 0 ] || { echo "needs root (loop devices for the fresh filesystems)" >&2; exit 1; }
+declare -A loopdev=()
+fresh_fs() { # fresh_fs NAME: a new, empty ext4 mounted at $work/mnt-NAME
+    local name=$1 img=$work/fs-$1.img mnt=$work/mnt-$1
+    drop_fs "$name"
+    truncate -s 8G "$img"
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+    loopdev[$name]=$(losetup -f --show "$img")
+    mkdir -p "$mnt"
+    mount "${loopdev[$name]}" "$mnt"
+}
+drop_fs() {
+    local name=$1
+    if [ -n "${loopdev[$name]:-}" ]; then
+        umount "$work/mnt-$name"
+        losetup -d "${loopdev[$name]}"
+        loopdev[$name]=
+    fi
+    rm -f "$work/fs-$name.img"
+}
+trap 'drop_fs rear; drop_fs ours' EXIT
+cold_start() { # cold_start FILE...: empty page cache, then FILE... read into it
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    cat "$@" >/dev/null
+}
+
 measure() { # measure NAME COMMAND...: appends "name wall cpu rss_kib" to $results/times
     local name=$1
     shift
@@ -40,19 +75,18 @@ measure() { # measure NAME COMMAND...: appends "name wall cpu rss_kib" to $resul
     echo "$name wall ${wall}s cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s" >&2
 }
 rear_restore() {
-    rm -rf "$work/rr-rear"
-    mkdir -p "$work/rr-rear"
+    fresh_fs rear
+    cold_start "$arch/backup.tar.gz"
     measure "rear-restore-$1" bash -c "dd if='$arch/backup.tar.gz' bs=1M 2>/dev/null | tar --block-number \
-        --totals --verbose --anchored --gzip -C '$work/rr-rear/' -x -f - >'$results/rear-restore.log' 2>&1"
+        --totals --verbose --anchored --gzip -C '$work/mnt-rear/' -x -f - >'$results/rear-restore.log' 2>&1"
 }
 ours_restore() {
-    rm -rf "$work/rr-ours"
-    measure "ours-restore-$1" "$driver" restore "$arch/ours" "$work/rr-ours"
+    fresh_fs ours
+    cold_start "$arch"/ours/*/*
+    measure "ours-restore-$1" "$driver" restore "$arch/ours" "$work/mnt-ours/rr"
 }
 
 : >"$results/times"
-# warm the page cache with both archives
-cat "$arch/backup.tar.gz" "$arch"/ours/*/* >/dev/null
 for i in $(seq "$rounds"); do
     if ((i % 2)); then
         rear_restore "$i"
@@ -64,12 +98,13 @@ for i in $(seq "$rounds"); do
 done
 # the restored trees are the same (path, type, size, mode, owner, mtime in seconds: ReaR's GNU
 # format archive has no sub-second times, link target)
-if ! diff <(cd "$work/rr-rear" && find . ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) \
-    <(cd "$work/rr-ours" && find . ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) >"$results/tree.diff"; then
+if ! diff <(cd "$work/mnt-rear" && find . -path ./lost+found -prune -o ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) \
+    <(cd "$work/mnt-ours/rr" && find . ! -type d -printf '%p %y %s %m %U %G %Ts %l\n' | LC_ALL=C sort) >"$results/tree.diff"; then
     echo "WARNING: the two restored trees differ ($(grep -c '^[<>]' "$results/tree.diff") lines in $results/tree.diff):" >&2
     head -n 10 "$results/tree.diff" >&2
 fi
-rm -rf "$work/rr-rear" "$work/rr-ours"
+drop_fs rear
+drop_fs ours
 
 python3 - "$results/times" <<'PY'
 import statistics, sys

@@ -5,6 +5,8 @@
 //! benchmark on 2 shared cores counted 89 000 yields for one backup); this queue sleeps in the
 //! kernel instead. One side closes for sending ([`Queue::close_send`]) when it is done, the other
 //! for receiving ([`Queue::close_recv`]) when it stops early, which fails pending and later pushes.
+//! A push or pop wakes the other side only when a thread is waiting there (a condition variable's
+//! notify is a system call even when nobody waits).
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -21,6 +23,9 @@ struct State<T> {
     items: VecDeque<T>,
     send_closed: bool,
     recv_closed: bool,
+    /// Threads waiting in `pop` (queue empty) and in `push` (queue full).
+    waiting_pop: usize,
+    waiting_push: usize,
 }
 
 impl<T> Queue<T> {
@@ -31,6 +36,8 @@ impl<T> Queue<T> {
                 items: VecDeque::with_capacity(capacity.max(1)),
                 send_closed: false,
                 recv_closed: false,
+                waiting_pop: 0,
+                waiting_push: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -50,17 +57,22 @@ impl<T> Queue<T> {
     pub fn push(&self, item: T) -> Result<(), T> {
         let mut s = self.lock();
         while s.items.len() >= self.capacity && !s.recv_closed {
+            s.waiting_push += 1;
             s = self
                 .not_full
                 .wait(s)
                 .unwrap_or_else(PoisonError::into_inner);
+            s.waiting_push -= 1;
         }
         if s.recv_closed {
             return Err(item);
         }
         s.items.push_back(item);
+        let wake = s.waiting_pop > 0;
         drop(s);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(())
     }
 
@@ -70,17 +82,22 @@ impl<T> Queue<T> {
         let mut s = self.lock();
         loop {
             if let Some(item) = s.items.pop_front() {
+                let wake = s.waiting_push > 0;
                 drop(s);
-                self.not_full.notify_one();
+                if wake {
+                    self.not_full.notify_one();
+                }
                 return Some(item);
             }
             if s.send_closed || s.recv_closed {
                 return None;
             }
+            s.waiting_pop += 1;
             s = self
                 .not_empty
                 .wait(s)
                 .unwrap_or_else(PoisonError::into_inner);
+            s.waiting_pop -= 1;
         }
     }
 

@@ -3,8 +3,9 @@
 //! A restore applies the chain that ends in the chosen backup: the full backup, then each
 //! incremental (or the one differential) in order; before each later backup, paths its manifest
 //! no longer lists are deleted. Decompression and decryption run on their own thread, handing the
-//! stream to the parsing thread in 1 MiB chunks; the parsing thread creates directories and large files
-//! and hands members up to 4 MiB to writer threads. Every file's BLAKE3 and every archive's
+//! stream to the parsing thread in 1 MiB chunks (recycled, not allocated anew); the parsing thread
+//! creates directories and writes large files straight from those chunks, and hands members up to
+//! 4 MiB to writer threads in batches (one wake-up per batch, not per file). Every file's BLAKE3 and every archive's
 //! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
 //! what it could, naming the files.
 //!
@@ -231,14 +232,15 @@ fn apply_one(
     // mutex/condition-variable queue (it blocks without spinning). A kernel pipe did this before:
     // 64 KiB at a time, two copies and two system calls per 8 KiB written.
     let chunks: Queue<Vec<u8>> = Queue::new(CHUNKS_IN_FLIGHT);
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let archive_path = stored.archive.clone();
-    let tasks: Queue<Task> = Queue::new(64);
+    let tasks: Queue<Vec<Task>> = Queue::new(BATCHES_IN_FLIGHT);
     let shared = Mutex::new((Vec::<String>::new(), Vec::<String>::new()));
     std::thread::scope(|scope| -> Result<()> {
-        let chunks = &chunks;
+        let (chunks, spare) = (&chunks, &spare);
         let decoder = scope.spawn(move || -> io::Result<u64> {
             let _closer = SendCloser(chunks);
-            decode_into(decoded, chunks)
+            decode_into(decoded, chunks, spare)
         });
         // Small members go to writer threads (create, write, hash, set attributes); this thread
         // parses the stream, creates directories, and writes large files itself.
@@ -250,14 +252,16 @@ fn apply_one(
                 let root = opts.destination.as_path();
                 let set_owner = opts.set_owner;
                 writers.push(scope.spawn(move || {
-                    while let Some(t) = tasks.pop() {
-                        let (p, w) = write_task(t, root, set_owner);
-                        if !p.is_empty() || !w.is_empty() {
-                            let mut g = shared
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            g.0.extend(p);
-                            g.1.extend(w);
+                    while let Some(batch) = tasks.pop() {
+                        for t in batch {
+                            let (p, w) = write_task(t, root, set_owner);
+                            if !p.is_empty() || !w.is_empty() {
+                                let mut g = shared
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                g.0.extend(p);
+                                g.1.extend(w);
+                            }
                         }
                     }
                 }));
@@ -267,11 +271,11 @@ fn apply_one(
         let mut body = || -> Result<()> {
             let _closer = SendCloser(tasks);
             let mut hard_links: Vec<(PathBuf, Header)> = Vec::new();
-            let mut tar = TarReader::new(ChunkReader::new(chunks));
+            let mut tar = TarReader::new(ChunkReader::new(chunks, spare));
             let mut dirs: Vec<(PathBuf, Header)> = Vec::new();
             let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
             let mut open_file: Option<File>;
-            let mut buf = vec![0u8; 1 << 20];
+            let mut batch = Batch::default();
             let mut last = Instant::now();
             let read_err = |e: io::Error| Error::io("reading archive", &archive_path, e);
             while let Some(h) = tar.next_header().map_err(read_err)? {
@@ -322,18 +326,18 @@ fn apply_one(
                     }
                     let mut data = Vec::new();
                     if h.kind == Kind::File {
-                        let stored = usize::try_from(h.stored_size()).unwrap_or(0);
-                        data.resize(stored, 0);
-                        let mut got = 0;
-                        while got < data.len() {
-                            let n = tar.read_data(&mut data[got..]).map_err(read_err)?;
-                            if n == 0 {
+                        // for sparse members the map was already read: only segments remain
+                        data.reserve_exact(usize::try_from(h.stored_size()).unwrap_or(0));
+                        loop {
+                            let piece = tar.data_piece().map_err(read_err)?;
+                            if piece.is_empty() {
                                 break;
                             }
-                            got += n;
+                            let n = piece.len();
+                            data.extend_from_slice(piece);
+                            tar.consume_data(n);
                         }
-                        // for sparse members the map was already read: only segments remain
-                        data.truncate(got);
+                        let got = data.len();
                         let segs: u64 = h
                             .sparse
                             .as_ref()
@@ -347,16 +351,15 @@ fn apply_one(
                         summary.bytes += got as u64;
                     }
                     let expected_hash = want.and_then(|e| e.h.clone());
-                    if tasks
-                        .push(Task {
-                            dest,
-                            header: h,
-                            data,
-                            expected_hash,
-                        })
-                        .is_err()
-                    {
-                        return Err(Error::Other(anyhow::anyhow!("the restore writers stopped")));
+                    batch.bytes += data.len();
+                    batch.tasks.push(Task {
+                        dest,
+                        header: h,
+                        data,
+                        expected_hash,
+                    });
+                    if batch.is_full() {
+                        batch.send(tasks)?;
                     }
                     continue;
                 }
@@ -385,23 +388,27 @@ fn apply_one(
                                 write_failed = Some(e);
                             }
                         }
+                        // written straight from the decompressed chunks, without a copy
                         let mut left = len;
                         while left > 0 {
-                            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                            let n = tar.read_data(&mut buf[..want]).map_err(read_err)?;
-                            if n == 0 {
+                            let piece = tar.data_piece().map_err(read_err)?;
+                            if piece.is_empty() {
                                 return Err(read_err(io::Error::new(
                                     io::ErrorKind::UnexpectedEof,
                                     format!("member {shown} is cut short"),
                                 )));
                             }
-                            hasher.update(&buf[..n]);
+                            let piece = &piece
+                                [..piece.len().min(usize::try_from(left).unwrap_or(usize::MAX))];
+                            let n = piece.len();
+                            hasher.update(piece);
                             if let Some(f) = out.as_mut()
                                 && write_failed.is_none()
-                                && let Err(e) = f.write_all(&buf[..n])
+                                && let Err(e) = f.write_all(piece)
                             {
                                 write_failed = Some(e);
                             }
+                            tar.consume_data(n);
                             left -= n as u64;
                             summary.bytes += n as u64;
                         }
@@ -472,6 +479,7 @@ fn apply_one(
                 }
             }
             // wait for the writers, then hard links (their targets exist now)
+            batch.send(tasks)?;
             drop(_closer);
             for w in writers.drain(..) {
                 if w.join().is_err() {
@@ -551,11 +559,22 @@ const CHUNK: usize = 1 << 20;
 const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// Decompresses `decoded` into `CHUNK`-sized pieces on `chunks`; returns the bytes decoded.
+/// Buffers come from `spare` (where [`ChunkReader`] puts them back) when there are any.
 /// A closed receiving side (the parser stopped) is a `BrokenPipe` error, as with a pipe.
-fn decode_into(mut decoded: impl io::Read, chunks: &Queue<Vec<u8>>) -> io::Result<u64> {
+fn decode_into(
+    mut decoded: impl io::Read,
+    chunks: &Queue<Vec<u8>>,
+    spare: &Mutex<Vec<Vec<u8>>>,
+) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
-        let mut chunk = vec![0u8; CHUNK];
+        let mut chunk = spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        // a recycled chunk keeps its length and contents: no zeroing needed
+        chunk.resize(CHUNK, 0);
         let mut got = 0;
         while got < CHUNK {
             match decoded.read(&mut chunk[got..]) {
@@ -580,39 +599,92 @@ fn decode_into(mut decoded: impl io::Read, chunks: &Queue<Vec<u8>>) -> io::Resul
     }
 }
 
-/// Reads the chunks `decode_into` queues, in order; end of stream when the queue is closed and
-/// empty.
+/// Reads the chunks `decode_into` queues, in order, and hands used ones back to it through
+/// `spare`; end of stream when the queue is closed and empty.
 struct ChunkReader<'q> {
     chunks: &'q Queue<Vec<u8>>,
+    spare: &'q Mutex<Vec<Vec<u8>>>,
     cur: Vec<u8>,
     pos: usize,
 }
 
 impl<'q> ChunkReader<'q> {
-    fn new(chunks: &'q Queue<Vec<u8>>) -> Self {
+    fn new(chunks: &'q Queue<Vec<u8>>, spare: &'q Mutex<Vec<Vec<u8>>>) -> Self {
         ChunkReader {
             chunks,
+            spare,
             cur: Vec::new(),
             pos: 0,
         }
     }
 }
 
-impl io::Read for ChunkReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl io::BufRead for ChunkReader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.cur.len() {
-            match self.chunks.pop() {
-                Some(c) => {
-                    self.cur = c;
-                    self.pos = 0;
+            let Some(next) = self.chunks.pop() else {
+                return Ok(&[]);
+            };
+            let used = std::mem::replace(&mut self.cur, next);
+            self.pos = 0;
+            if used.capacity() == CHUNK {
+                let mut spare = self
+                    .spare
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if spare.len() < 2 {
+                    spare.push(used);
                 }
-                None => return Ok(0),
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
+    }
+}
+
+impl io::Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = io::BufRead::fill_buf(self)?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        io::BufRead::consume(self, n);
         Ok(n)
+    }
+}
+
+/// Members for the writer threads, sent together: a batch goes when it holds `BATCH_FILES`
+/// members or `BATCH_BYTES` of data, and at the end.
+#[derive(Default)]
+struct Batch {
+    tasks: Vec<Task>,
+    bytes: usize,
+}
+
+/// See [`Batch`].
+const BATCH_FILES: usize = 64;
+/// See [`Batch`].
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches queued for the writers: with members up to `POOLED_MAX`, at most about
+/// `BATCHES_IN_FLIGHT * (BATCH_BYTES + POOLED_MAX)` of data waits in memory.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.tasks.len() >= BATCH_FILES || self.bytes >= BATCH_BYTES
+    }
+
+    /// Queues the batch (if it holds anything) and starts a new one.
+    fn send(&mut self, tasks: &Queue<Vec<Task>>) -> Result<()> {
+        if self.tasks.is_empty() {
+            return Ok(());
+        }
+        self.bytes = 0;
+        tasks
+            .push(std::mem::take(&mut self.tasks))
+            .map_err(|_| Error::Other(anyhow::anyhow!("the restore writers stopped")))
     }
 }
 

@@ -736,6 +736,33 @@ impl<R: Read> TarReader<R> {
     }
 }
 
+impl<R: io::BufRead> TarReader<R> {
+    /// The next piece of the current member's stored data, borrowed from the reader's buffer
+    /// (no copy); empty at the end of the member. Pass the number of bytes used to
+    /// [`TarReader::consume_data`] before asking again.
+    ///
+    /// # Errors
+    /// On I/O errors or an archive that ends inside the member.
+    pub fn data_piece(&mut self) -> io::Result<&[u8]> {
+        if self.remaining == 0 {
+            return Ok(&[]);
+        }
+        let left = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        let buf = self.inner.fill_buf()?;
+        if buf.is_empty() {
+            return Err(bad("archive ends inside a member"));
+        }
+        Ok(&buf[..buf.len().min(left)])
+    }
+
+    /// Marks `n` bytes of the piece [`TarReader::data_piece`] gave as used.
+    pub fn consume_data(&mut self, n: usize) {
+        let n = n.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        self.inner.consume(n);
+        self.remaining -= n as u64;
+    }
+}
+
 fn parse_pax_records(mut data: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     while !data.is_empty() {
