@@ -52,19 +52,17 @@ pub fn debian_kernel() -> KernelSource {
     KernelSource::in_root(&root, &v).unwrap()
 }
 
-/// The workspace's `rear` binary (built when missing).
+/// The workspace's `rear` binary, built (or brought up to date: a no-op when it is) first, so a
+/// test never runs a stale binary left by an earlier build.
 pub fn rear_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let rear = target.join("rear");
-    if !rear.exists() {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let st = Command::new(cargo)
-            .args(["build", "-p", "rear", "--bin", "rear"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    rear
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let st = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "rear", "--bin", "rear"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "cargo build -p rear failed");
+    target.join("rear")
 }

@@ -3,6 +3,8 @@
 
 #[path = "server/common.rs"]
 mod common;
+#[path = "../../rear-core/tests/rescue_support.rs"]
+mod rescue_support;
 
 #[path = "server/auth.rs"]
 mod auth;
@@ -10,6 +12,8 @@ mod auth;
 mod browser;
 #[path = "server/cli.rs"]
 mod cli;
+#[path = "server/client.rs"]
+mod client;
 #[path = "server/health.rs"]
 mod health;
 #[path = "server/http.rs"]

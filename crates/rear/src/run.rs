@@ -248,7 +248,8 @@ fn send_report(
     {
         // The image goes first, so that the report that names it finds it stored. A failed
         // upload is a warning: the run and its report stand.
-        match report::upload::upload_image(iso, &ctx.system.hostname, &settings) {
+        let digest = r.image.as_ref().map(|i| (i.sha256.as_str(), i.size));
+        match report::upload::upload_image(iso, &ctx.system.hostname, &settings, digest) {
             Ok(u) => ctx.ui.message(
                 Level::Progress,
                 &format!(

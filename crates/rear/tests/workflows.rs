@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
 mod common;
+#[path = "../../rear-core/tests/rescue_support.rs"]
+mod rescue_support;
 
 use common::rear;
 use predicates::prelude::*;
@@ -105,60 +107,9 @@ fn restoreonly_without_a_backup_names_the_directory() {
         .stderr(predicate::str::contains("holds no backup of this host"));
 }
 
-/// Debian's kernel package, unpacked in the lab cache (shared with the rescue tests).
-fn debian_kernel_image() -> PathBuf {
-    let cache = Path::new("/var/cache/rear-lab/rescue-kernel");
-    let find = || {
-        std::fs::read_dir(cache.join("root/boot"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().contains("vmlinuz-"))
-    };
-    if find().is_none() {
-        let script = format!(
-            "mkdir -p {0} && cd {0} && pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{{print $2; exit}}') && \
-             apt-get download -q $pkg && dpkg -x ${{pkg}}_*.deb root",
-            cache.display()
-        );
-        assert!(
-            Std::new("bash")
-                .args(["-ec", &script])
-                .status()
-                .unwrap()
-                .success(),
-            "fetching the Debian kernel package"
-        );
-    }
-    let image = find().unwrap();
-    let version = image
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches("vmlinuz-")
-        .to_string();
-    if !cache
-        .join("root/lib/modules")
-        .join(&version)
-        .join("modules.dep")
-        .exists()
-    {
-        assert!(
-            Std::new("depmod")
-                .arg("-b")
-                .arg(cache.join("root"))
-                .arg(&version)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    image
-}
-
 #[test]
 fn mkrescue_ramdisk_with_a_debian_kernel_package() {
-    let kernel = debian_kernel_image();
+    let kernel = rescue_support::debian_kernel().image;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("local.conf"),

@@ -1,6 +1,7 @@
 //! Uploading the rescue image to rear-server's image store.
 //!
-//! Contract: [`upload_image`] hashes the file (SHA-256, streamed), then sends it with
+//! Contract: [`upload_image`] hashes the file (SHA-256, streamed) unless the caller already knows
+//! the digest (the report has it), then sends it with
 //! `PUT <REAR_SERVER>/api/v1/hosts/<host>/images/<sha256>?name=<file name>&size=<bytes>` and
 //! `Authorization: Bearer $REAR_SERVER_TOKEN`. The server makes the image visible only when size
 //! and SHA-256 match, and content it already has is harmless to send again, so a failed upload is
@@ -52,12 +53,19 @@ fn is_image_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Uploads `image` (the ISO) for `hostname` to the server of `settings`.
+/// Uploads `image` (the ISO) for `hostname` to the server of `settings`. `digest` is the
+/// file's SHA-256 and size when the caller has them (the report's `image`), so the file is not
+/// read twice; a file that changed since is refused by the server's check, not stored.
 ///
 /// # Errors
 /// `REAR_SERVER` is a `mailto:` URL; the file cannot be read; the server cannot be reached or
 /// refuses the upload (the message carries its status and answer).
-pub fn upload_image(image: &Path, hostname: &str, settings: &ServerSettings) -> Result<Uploaded> {
+pub fn upload_image(
+    image: &Path,
+    hostname: &str,
+    settings: &ServerSettings,
+    digest: Option<(&str, u64)>,
+) -> Result<Uploaded> {
     if settings.url.scheme != "http" && settings.url.scheme != "https" {
         return Err(Error::invalid(
             "REAR_SERVER",
@@ -67,7 +75,10 @@ pub fn upload_image(image: &Path, hostname: &str, settings: &ServerSettings) -> 
             ),
         ));
     }
-    let (sha256, size) = file_sha256(image)?;
+    let (sha256, size) = match digest {
+        Some((sha256, size)) => (sha256.to_owned(), size),
+        None => file_sha256(image)?,
+    };
     let mut endpoint = image_endpoint(settings, hostname, &sha256);
     endpoint.push_str(&format!("?size={size}"));
     if let Some(name) = image

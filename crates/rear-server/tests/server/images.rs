@@ -252,7 +252,7 @@ async fn client_uploads_rescue_image_to_server() {
     };
     let run = |settings: ServerSettings| {
         let iso = iso.clone();
-        tokio::task::spawn_blocking(move || upload::upload_image(&iso, "web1", &settings))
+        tokio::task::spawn_blocking(move || upload::upload_image(&iso, "web1", &settings, None))
     };
     let first = run(settings(&token)).await.unwrap().unwrap();
     assert_eq!(first.sha256, sha(&bytes));
