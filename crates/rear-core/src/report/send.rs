@@ -251,10 +251,19 @@ pub fn api_url(url: &RearUrl, path: &str) -> String {
     format!("{}://{user}{}{base}/api/v1/{path}", url.scheme, url.host)
 }
 
-fn send_https(report: &Report, settings: &ServerSettings) -> Result<(), SendError> {
-    let endpoint = ingest_endpoint(&settings.url);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
+/// The HTTP client for rear-server: the system's CA certificates (the platform verifier), and
+/// error statuses returned as answers (their body explains them) rather than as errors.
+/// `whole` limits a whole request (reports); `connect` and `answer` limit connecting and the wait
+/// for the answer after the body was sent (images, whose upload takes as long as it takes).
+pub(super) fn agent(
+    whole: Option<std::time::Duration>,
+    connect: Option<std::time::Duration>,
+    answer: Option<std::time::Duration>,
+) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(whole)
+        .timeout_connect(connect)
+        .timeout_recv_response(answer)
         .http_status_as_error(false)
         .tls_config(
             ureq::tls::TlsConfig::builder()
@@ -262,7 +271,12 @@ fn send_https(report: &Report, settings: &ServerSettings) -> Result<(), SendErro
                 .build(),
         )
         .build()
-        .into();
+        .into()
+}
+
+fn send_https(report: &Report, settings: &ServerSettings) -> Result<(), SendError> {
+    let endpoint = ingest_endpoint(&settings.url);
+    let agent = agent(Some(settings.timeout), None, None);
     let mut req = agent
         .post(&endpoint)
         .header("Content-Type", "application/json");

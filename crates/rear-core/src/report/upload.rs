@@ -88,17 +88,7 @@ pub fn upload_image(
     {
         endpoint.push_str(&format!("&name={name}"));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(settings.timeout))
-        .timeout_recv_response(Some(ANSWER_TIMEOUT))
-        .http_status_as_error(false)
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build()
-        .into();
+    let agent = super::send::agent(None, Some(settings.timeout), Some(ANSWER_TIMEOUT));
     let mut req = agent
         .put(&endpoint)
         .header("Content-Type", "application/octet-stream")
