@@ -32,7 +32,7 @@ lab_need qemu-system-x86_64 mkfs.ext4 debugfs python3 truncate
 
 scenario=${1:?usage: lab/recover.sh SCENARIO}
 sfile=$here/source/scenarios/$scenario.sh
-[[ -f $sfile ]] || lab_die "no scenario $sfile"
+[[ -f $sfile ]] || lab_die "no scenario $scenario ($sfile); the scenarios are: $(cd "$here/source/scenarios" && ls -- *.sh | sed 's/\.sh$//' | paste -sd' ')"
 # A scenario file describes a source machine (SRC_*, lab/source/build.sh) and its recovery
 # (REC_*). REC_SOURCE=OTHER reuses OTHER's source machine (for the migrations).
 # shellcheck source=/dev/null
