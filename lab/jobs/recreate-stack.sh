@@ -8,10 +8,22 @@
 #   2. records what was built into out/<name>/ (sfdisk dumps, blkid, mdadm, LVM reports, mounts),
 #   3. takes the stack down again (umount, swapoff, vgchange -an, cryptsetup close, mdadm --stop)
 #      so that the next case starts from disks that only hold old signatures, as a real rescue
-#      system would find them.
+#      system would find them;
+#   4. runs cases/<name>/mountonly.sh (`rear mountonly`'s plan: assemble, open, activate, mount;
+#      nothing created) on the taken-down stack, records the mounts, and takes it down again.
 set -uo pipefail
 export LVM_SUPPRESS_FD_WARNINGS=1
 rc=0
+take_down() {
+    findmnt -rn -o TARGET | grep '^/mnt/local' | sort -r | xargs -r -n1 umount
+    swapoff -a 2>/dev/null
+    lvm vgchange -a n >/dev/null 2>&1
+    for m in /dev/mapper/*; do
+        [ "$(basename "$m")" = control ] && continue
+        cryptsetup close "$(basename "$m")" 2>/dev/null
+    done
+    mdadm --stop --scan >/dev/null 2>&1
+}
 for dir in /lab/cases/*/; do
     name=$(basename "$dir")
     out=/lab/out/$name
@@ -48,15 +60,18 @@ for dir in /lab/cases/*/; do
     lvm vgs --reportformat json --units b -o vg_name,vg_uuid,vg_extent_size,vg_size >"$out/vgs.json" 2>/dev/null || true
     lvm lvs --reportformat json --units b -o lv_name,vg_name,lv_uuid,lv_size,segtype,pool_lv >"$out/lvs.json" 2>/dev/null || true
     findmnt -rn -o SOURCE,TARGET,FSTYPE >"$out/mounts.txt"
-    # take it all down
-    findmnt -rn -o TARGET | grep '^/mnt/local' | sort -r | xargs -r -n1 umount
-    swapoff -a 2>/dev/null
-    lvm vgchange -a n >/dev/null 2>&1
-    for m in /dev/mapper/*; do
-        [ "$(basename "$m")" = control ] && continue
-        cryptsetup close "$(basename "$m")" 2>/dev/null
-    done
-    mdadm --stop --scan >/dev/null 2>&1
+    take_down
+    if [ -f mountonly.sh ]; then
+        if TRUST_EXISTING=1 STATE_DIR=/tmp/state-mount-$name bash ./mountonly.sh >"$out/mountonly.log" 2>&1; then
+            echo "mountonly ok" >>"$out/status"
+        else
+            echo "mountonly failed: $?" >>"$out/status"
+            tail -30 "$out/mountonly.log"
+            rc=1
+        fi
+        findmnt -rn -o SOURCE,TARGET,FSTYPE >"$out/mounts-mountonly.txt"
+        take_down
+    fi
     cd /
 done
 exit $rc

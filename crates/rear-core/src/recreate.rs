@@ -19,6 +19,9 @@
 //! - [`migrate`] maps the layout's disks onto the disks present, renames devices and resizes
 //!   partitions; [`references`] rewrites device names and IDs in the restored system's files.
 //! - [`rehearse`] applies the partitioning and mkfs steps to sparse files on loop devices.
+//! - With [`PlanOptions::mount_only`] (`rear mountonly`) the plan creates and writes nothing: it
+//!   assembles md arrays, opens LUKS devices, activates volume groups and mounts the filesystems
+//!   that are already on the disks, for repairs from the rescue system.
 
 pub mod apply;
 mod commands;
@@ -72,6 +75,8 @@ pub struct PlanOptions {
     /// Rehearsal: btrfs gets a new UUID (two btrfs with one UUID confuse the kernel, and the
     /// original may still be attached).
     pub rehearsal: bool,
+    /// `rear mountonly`: make the existing storage usable and mount it; create nothing.
+    pub mount_only: bool,
 }
 
 impl Default for PlanOptions {
@@ -89,6 +94,7 @@ impl Default for PlanOptions {
             skip_mounts: false,
             partitions_and_filesystems_only: false,
             rehearsal: false,
+            mount_only: false,
         }
     }
 }
@@ -143,6 +149,8 @@ pub struct Plan {
     pub target_root: PathBuf,
     /// Scratch directory for temporary mounts.
     pub scratch_dir: PathBuf,
+    /// A mount-only plan ([`PlanOptions::mount_only`]): nothing is created.
+    pub mount_only: bool,
 }
 
 /// A disk the plan writes to.

@@ -311,13 +311,13 @@ mod tests {
 
     #[test]
     fn a_workflow_with_pending_steps_refuses_to_run() {
-        let mountonly = find_workflow("mountonly").unwrap();
-        let steps = select_steps(mountonly, &config("ISO", "NETFS"));
-        let err = check_buildable(mountonly, &steps).unwrap_err();
+        let mkdist = find_workflow("mkdist").unwrap();
+        let steps = select_steps(mkdist, &config("ISO", "NETFS"));
+        let err = check_buildable(mkdist, &steps).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("workflow 'mountonly' ("), "{text}");
+        assert!(text.starts_with("workflow 'mkdist' ("), "{text}");
         assert!(
-            text.contains("layout/do-mount/default/100_mount_filesystems"),
+            text.contains("mkdist/default/100_make_distribution_archive"),
             "{text}"
         );
         assert!(text.contains("not implemented yet"), "{text}");

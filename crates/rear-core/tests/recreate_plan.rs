@@ -797,3 +797,73 @@ fs dev=/dev/sda1 type=vfat mountpoint=/boot/efi uuid=ABCD-1234
     assert_eq!(vg[1], "lvm pvresize /dev/sda2");
     assert_eq!(partition_device("/dev/nvme0n1", 2), "/dev/nvme0n1p2");
 }
+
+/// `rear mountonly`'s plan for the full stack: the array is assembled, the LUKS device opened, the
+/// VG activated and every filesystem mounted, in dependency order, and nothing is created,
+/// formatted or wiped.
+#[test]
+fn mount_only_plan_assembles_opens_activates_and_mounts() {
+    let layout = stack();
+    let opts = PlanOptions {
+        mount_only: true,
+        ..PlanOptions::default()
+    };
+    let p = plan(&layout, &opts).unwrap();
+    let ids: Vec<&str> = p
+        .steps
+        .iter()
+        .map(|s| s.id.split(':').next().unwrap())
+        .collect();
+    let kinds: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(
+        kinds,
+        ["luks-open", "md-assemble", "mount", "vg-activate"]
+            .into_iter()
+            .collect(),
+        "{}",
+        p.summary()
+    );
+    assert!(position(&p, "md-assemble:/dev/md0") < position(&p, "luks-open:cr_lvm"));
+    assert!(position(&p, "luks-open:cr_lvm") < position(&p, "vg-activate:vg0"));
+    assert!(position(&p, "vg-activate:vg0") < position(&p, "mount:/"));
+    assert!(position(&p, "mount:/") < position(&p, "mount:/boot"));
+    for c in p.mutating_commands() {
+        let w = words(c);
+        for forbidden in [
+            "mkfs",
+            "sfdisk",
+            "wipefs",
+            "--create",
+            "luksFormat",
+            "pvcreate",
+            "vgcreate",
+            "lvcreate",
+            "vgcfgrestore",
+            "mkswap",
+        ] {
+            assert!(!w.contains(forbidden), "{w}\n{}", p.summary());
+        }
+    }
+    let assemble = &p.steps[position(&p, "md-assemble:/dev/md0")];
+    assert_eq!(
+        words(&assemble.commands[0].cmd),
+        "mdadm --assemble /dev/md0 --run --uuid 01234567:89abcdef:01234567:89abcdef /dev/sda2 /dev/sdb2"
+    );
+    // the same devices as the recovery plan: the guard allows exactly those
+    let recovery = plan(&layout, &PlanOptions::default()).unwrap();
+    assert_eq!(p.devices, recovery.devices);
+    let script = p.to_shell_script();
+    assert!(script.contains("creates and formats nothing"), "{script}");
+    assert!(script.contains("echo 'Filesystems mounted.'"));
+    let st = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(script.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(st.success(), "the mount script is not valid bash");
+}

@@ -136,6 +136,19 @@ fn prepare(
     let p = plan(&migrated.layout, &opts).unwrap();
     std::fs::write(dir.join("diskrestore.sh"), p.to_shell_script()).unwrap();
     std::fs::write(dir.join("plan.txt"), p.summary()).unwrap();
+    // `rear mountonly`'s plan for the same layout: run on the stack after it was taken down
+    let mount_only = PlanOptions {
+        mount_only: true,
+        ..opts.clone()
+    };
+    let m = plan(&migrated.layout, &mount_only).unwrap();
+    assert!(
+        m.mutating_commands()
+            .all(|c| !c.command_line().contains("mkfs") && !c.command_line().contains("--create")),
+        "{name}: the mount plan creates something:\n{}",
+        m.summary()
+    );
+    std::fs::write(dir.join("mountonly.sh"), m.to_shell_script()).unwrap();
     Case {
         name,
         layout: migrated.layout,
@@ -167,7 +180,10 @@ fn check(case: &Case, out: &Path) -> Vec<String> {
         }
     };
     let status = std::fs::read_to_string(out.join("status")).unwrap_or_default();
-    expect(status == "run1 ok\nrun2 ok\n", format!("status {status:?}"));
+    expect(
+        status == "run1 ok\nrun2 ok\nmountonly ok\n",
+        format!("status {status:?}"),
+    );
     let run2 = std::fs::read_to_string(out.join("run2.log")).unwrap_or_default();
     expect(
         run2.matches("is already done").count() == case.steps,
@@ -176,6 +192,25 @@ fn check(case: &Case, out: &Path) -> Vec<String> {
     let lvs = std::fs::read_to_string(out.join("lvs.json")).unwrap_or_default();
     let vgs = std::fs::read_to_string(out.join("vgs.json")).unwrap_or_default();
     let mounts = std::fs::read_to_string(out.join("mounts.txt")).unwrap_or_default();
+    // mountonly on the taken-down stack mounts the same filesystems in the same places
+    let remounted = std::fs::read_to_string(out.join("mounts-mountonly.txt")).unwrap_or_default();
+    let under_target = |t: &str| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(1)
+                    .is_some_and(|m| m.starts_with("/mnt/local"))
+            })
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    expect(
+        !under_target(&mounts).is_empty() && under_target(&remounted) == under_target(&mounts),
+        format!("mountonly mounted\n{remounted}\ninstead of\n{mounts}"),
+    );
     for c in case
         .layout
         .entries

@@ -225,13 +225,7 @@ fn blkid(dev: &str, tag: &str) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-/// The whole `layout/prepare` + `layout/recreate` path of `rear recover`, through the binary:
-/// save the layout of a loop disk, destroy the disk's contents, recreate it with
-/// `rear -n layoutonly`, and find the same partition table and filesystem IDs mounted under
-/// /mnt/local.
-#[test]
-#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
-fn loop_layoutonly_recreates_a_wiped_disk() {
+fn assert_target_root_free() {
     assert!(
         !std::fs::read_to_string("/proc/self/mounts")
             .unwrap()
@@ -239,31 +233,22 @@ fn loop_layoutonly_recreates_a_wiped_disk() {
             .any(|l| l.split_whitespace().nth(1) == Some("/mnt/local")),
         "/mnt/local is already in use"
     );
-    let disk = LoopDisk::new("rearRoot");
-    let part = format!("{}p1", disk.dev);
-    let uuid = blkid(&part, "UUID");
-    let partuuid = blkid(&part, "PART_ENTRY_UUID");
-    let dump_before = String::from_utf8(
-        Std::new("sfdisk")
-            .args(["--dump", &disk.dev])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+}
+
+/// `rear savelayout` with a configuration in `dir`, then the layout edited as an admin would in
+/// the rescue system: only the loop disk is kept, and its filesystem is the root.
+fn save_loop_disk_layout(dir: &Path, disk: &LoopDisk, part: &str) {
     std::fs::write(
-        dir.path().join("local.conf"),
+        dir.join("local.conf"),
         format!(
             "VAR_DIR={0}/var\nLOGFILE={0}/rear.log\nLAYOUT_INCLUDE_LOOP_DEVICES=yes\nAUTOEXCLUDE_PATH=( /media )\nPRE_RECOVERY_SCRIPT=( 'touch {0}/pre-ran' )\n",
-            dir.path().display()
+            dir.display()
         ),
     )
     .unwrap();
-    rear(dir.path()).arg("savelayout").assert().success();
-    // The host's own disk and root filesystem are in the layout too. Edit the layout as an admin
-    // would in the rescue system: keep only the loop disk, and make its filesystem the root.
-    let layout_path = dir.path().join("var/layout/layout.conf");
+    rear(dir).arg("savelayout").assert().success();
+    // The host's own disk and root filesystem are in the layout too.
+    let layout_path = dir.join("var/layout/layout.conf");
     let saved = std::fs::read_to_string(&layout_path).unwrap();
     let ours = |l: &str| {
         l.split_whitespace().any(|w| {
@@ -289,6 +274,109 @@ fn loop_layoutonly_recreates_a_wiped_disk() {
         "{edited}"
     );
     std::fs::write(&layout_path, edited).unwrap();
+}
+
+/// `rear mountonly` through the binary: the saved layout's filesystem on a loop disk is mounted
+/// under /mnt/local as it is (its files are there: nothing was recreated), a second run finds it
+/// mounted and does nothing.
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_mountonly_mounts_the_existing_filesystems() {
+    assert_target_root_free();
+    let disk = LoopDisk::new("rearMount");
+    let part = format!("{}p1", disk.dev);
+    let uuid = blkid(&part, "UUID");
+    let dir = tempfile::tempdir().unwrap();
+    save_loop_disk_layout(dir.path(), &disk, &part);
+    std::fs::write(disk.mnt.join("kept.txt"), "written before the disaster\n").unwrap();
+    assert!(
+        Std::new("umount")
+            .arg(&disk.mnt)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let cleanup = || {
+        let _ = Std::new("umount").args(["-R", "/mnt/local"]).output();
+    };
+    let first = rear(dir.path())
+        .args(["-n", "-v", "mountonly"])
+        .output()
+        .unwrap();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let kept = std::fs::read_to_string("/mnt/local/kept.txt");
+    let second = rear(dir.path())
+        .args(["-n", "-v", "mountonly"])
+        .output()
+        .unwrap();
+    let mounts_after_second = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    cleanup();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        first.status.success(),
+        "mountonly failed:\n{}",
+        text(&first)
+    );
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.starts_with(&format!("{part} /mnt/local ext4 "))),
+        "{part} is not mounted on /mnt/local:\n{mounts}"
+    );
+    assert_eq!(kept.unwrap(), "written before the disaster\n");
+    assert_eq!(blkid(&part, "UUID"), uuid);
+    let plan = std::fs::read_to_string(dir.path().join("var/layout/mountonly.sh")).unwrap();
+    assert!(
+        !plan.contains("mkfs") && !plan.contains("sfdisk") && !plan.contains("wipefs"),
+        "the mount plan writes to the disk:\n{plan}"
+    );
+    assert!(
+        text(&first).contains("When you are done: umount -R /mnt/local"),
+        "{}",
+        text(&first)
+    );
+    // the second run: already mounted, nothing ran, still one mount
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("(0 steps ran"), "{}", text(&second));
+    assert_eq!(
+        mounts_after_second
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("/mnt/local"))
+            .count(),
+        1,
+        "{mounts_after_second}"
+    );
+}
+
+/// The whole `layout/prepare` + `layout/recreate` path of `rear recover`, through the binary:
+/// save the layout of a loop disk, destroy the disk's contents, recreate it with
+/// `rear -n layoutonly`, and find the same partition table and filesystem IDs mounted under
+/// /mnt/local.
+#[test]
+#[ignore = "needs root and loop devices (scripts/test-all.sh runs it)"]
+fn loop_layoutonly_recreates_a_wiped_disk() {
+    assert_target_root_free();
+    let disk = LoopDisk::new("rearRoot");
+    let part = format!("{}p1", disk.dev);
+    let uuid = blkid(&part, "UUID");
+    let partuuid = blkid(&part, "PART_ENTRY_UUID");
+    let dump_before = String::from_utf8(
+        Std::new("sfdisk")
+            .args(["--dump", &disk.dev])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    save_loop_disk_layout(dir.path(), &disk, &part);
 
     // the disaster: unmount and wipe the disk
     assert!(

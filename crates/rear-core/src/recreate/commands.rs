@@ -167,6 +167,76 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The steps that make entry `i`, which is on the disks already, usable (`rear mountonly`):
+    /// md arrays are assembled (degraded ones too), LUKS devices opened, volume groups
+    /// activated. Nothing is created or written; disks, partitions, PVs, LVs, filesystems and
+    /// swap need no step (the mount steps follow). The plan's device list is the same as when
+    /// recreating, so the guard and the review show the same devices.
+    pub fn activate_steps(&mut self, i: usize) -> Result<Vec<PlanStep>> {
+        let c = &self.layout.entries[i].component;
+        let id = c.id();
+        Ok(match c {
+            Component::Disk(_)
+            | Component::Multipath(_)
+            | Component::Partition(_)
+            | Component::Pv(_)
+            | Component::Lv(_) => {
+                // only for the device bookkeeping
+                let _ = self.create_steps(i)?;
+                Vec::new()
+            }
+            Component::Raid(r) => {
+                self.devices.insert(r.dev.clone());
+                let mut s = step(
+                    format!("md-assemble:{}", r.dev),
+                    id,
+                    format!(
+                        "assemble {} array {} from {}",
+                        r.level,
+                        r.dev,
+                        r.devices.join(", ")
+                    ),
+                    DoneCheck::MdArray {
+                        dev: r.dev.clone(),
+                        uuid: r.uuid.clone(),
+                    },
+                );
+                let mut cmd =
+                    Cmd::mutate(tools::MDADM).args(["--assemble", r.dev.as_str(), "--run"]);
+                if let Some(u) = &r.uuid {
+                    cmd = cmd.args(["--uuid", u.as_str()]);
+                }
+                cmd = cmd
+                    .args(r.devices.iter().chain(&r.spares))
+                    .describe(format!("assembling {}", r.dev));
+                s.commands.push(PlannedCommand::new(cmd));
+                s.wait_for.push(r.dev.clone());
+                vec![s]
+            }
+            Component::Crypt(cr) => self
+                .crypt_steps(cr, &id)
+                .into_iter()
+                .filter(|s| s.id.starts_with("luks-open:"))
+                .collect(),
+            Component::Vg(vg) => {
+                self.devices.insert(format!("/dev/{}", vg.name));
+                let mut s = step(
+                    format!("vg-activate:{}", vg.name),
+                    id,
+                    format!("activate volume group {} and its logical volumes", vg.name),
+                    DoneCheck::Recorded,
+                );
+                s.commands.push(PlannedCommand::new(
+                    Cmd::mutate(tools::LVM)
+                        .args(["vgchange", "--activate", "y", vg.name.as_str()])
+                        .describe(format!("activating VG {}", vg.name)),
+                ));
+                vec![s]
+            }
+            _ => Vec::new(),
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn table_step(
         &mut self,

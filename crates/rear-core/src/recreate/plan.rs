@@ -174,6 +174,7 @@ pub fn plan(layout: &Layout, opts: &PlanOptions) -> Result<Plan> {
     let mut steps = Vec::new();
     for k in order {
         match nodes[k] {
+            Node::Create(i) if opts.mount_only => steps.extend(builder.activate_steps(i)?),
             Node::Create(i) => steps.extend(builder.create_steps(i)?),
             Node::Mount(i) => steps.extend(builder.mount_step(i)),
         }
@@ -225,6 +226,7 @@ pub fn plan(layout: &Layout, opts: &PlanOptions) -> Result<Plan> {
             .collect(),
         target_root: opts.target_root.clone(),
         scratch_dir: opts.scratch_dir.clone(),
+        mount_only: opts.mount_only,
     })
 }
 

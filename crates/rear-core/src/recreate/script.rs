@@ -162,7 +162,24 @@ fn allowed(cmd: &crate::cmd::Cmd) -> String {
 /// Renders the script.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::from(HEADER);
-    let _ = writeln!(out, "\n# Disks written to:");
+    if plan.mount_only {
+        // `rear mountonly`: what is there is used, never recreated
+        out = out.replace(
+            "# Disk layout recreation script written by rear-rs from the recovery plan.",
+            "# Mount script written by rear-rs (`rear mountonly`): assembles, opens, activates and\n\
+             # mounts what is on the disks; it creates and formats nothing.",
+        );
+        let _ = writeln!(out, "TRUST_EXISTING=1");
+    }
+    let _ = writeln!(
+        out,
+        "\n# Disks {}:",
+        if plan.mount_only {
+            "used"
+        } else {
+            "written to"
+        }
+    );
     for d in &plan.disks {
         let _ = writeln!(out, "#   {} ({} bytes)", d.dev, d.size);
     }
@@ -234,6 +251,14 @@ pub fn render(plan: &Plan) -> String {
     for s in &plan.steps {
         let _ = writeln!(out, "step_{}", state_key(&s.id));
     }
-    let _ = writeln!(out, "echo 'Disk layout recreated.'");
+    let _ = writeln!(
+        out,
+        "echo '{}'",
+        if plan.mount_only {
+            "Filesystems mounted."
+        } else {
+            "Disk layout recreated."
+        }
+    );
     out
 }

@@ -93,13 +93,7 @@ pub const WORKFLOWS: &[Workflow] = &[
     Workflow {
         name: "mountonly",
         help: "mount the recovered system's filesystems under /mnt/local",
-        stages: &[
-            "init",
-            "setup",
-            "layout/prep-for-mount",
-            "layout/do-mount",
-            "wrapup",
-        ],
+        stages: &["init", "setup", "layout/prep-for-mount", "layout/do-mount"],
         lockless: false,
         rescue: true,
     },
@@ -180,8 +174,6 @@ const fn todo(
 }
 
 use When::{Always, Backup, Output};
-
-const RECREATE: &str = "layout recreation";
 
 /// Every step of every stage.
 pub const STEPS: &[Step] = &[
@@ -525,19 +517,33 @@ pub const STEPS: &[Step] = &[
         steps::copy_logs_and_layout,
     ),
     // --- mountonly ---
-    todo(
+    done(
         "layout/prep-for-mount",
         100,
-        "open_encrypted_devices",
+        "map_disks",
         Always,
-        RECREATE,
+        steps::recreate::map_disks,
     ),
-    todo(
+    done(
+        "layout/prep-for-mount",
+        200,
+        "plan_mount",
+        Always,
+        steps::recreate::plan_mount,
+    ),
+    done(
         "layout/do-mount",
         100,
-        "mount_filesystems",
+        "apply_mount_plan",
         Always,
-        RECREATE,
+        steps::recreate::apply_mount_plan,
+    ),
+    done(
+        "layout/do-mount",
+        200,
+        "mount_target",
+        Always,
+        steps::recreate::mount_target,
     ),
     // --- format, validate, mkdist, dump ---
     done(

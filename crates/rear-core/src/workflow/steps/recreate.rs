@@ -1,5 +1,7 @@
 //! Steps of `layout/prepare` and `layout/recreate` (recover, layoutonly): map the saved layout
-//! onto the disks present, plan the recreation, confirm, and apply the plan.
+//! onto the disks present, plan the recreation, confirm, and apply the plan. And those of
+//! `layout/prep-for-mount` and `layout/do-mount` (mountonly): the same mapping, a plan that only
+//! assembles, opens, activates and mounts what is on the disks, and its application.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -140,13 +142,32 @@ fn recreation<'c>(ctx: &'c mut Context<'_>) -> Result<&'c mut Recreation> {
 /// `layout/prepare/default/200_plan_recreation`: the plan, also written as
 /// `$VAR_DIR/layout/diskrestore.sh` for review and for running by hand.
 pub fn plan_recreation(ctx: &mut Context<'_>) -> Result<()> {
+    make_plan(ctx, false)
+}
+
+/// `layout/prep-for-mount/default/200_plan_mount`: the mount-only plan (md arrays assembled,
+/// LUKS devices opened, VGs activated, filesystems mounted under the target root; nothing
+/// created), also written as `$VAR_DIR/layout/mountonly.sh`.
+pub fn plan_mount(ctx: &mut Context<'_>) -> Result<()> {
+    make_plan(ctx, true)
+}
+
+/// Plans the mapped layout (to recreate it, or with `mount_only` to mount it), writes the plan
+/// as a script into `$VAR_DIR/layout/` and shows it.
+fn make_plan(ctx: &mut Context<'_>, mount_only: bool) -> Result<()> {
     let layout_dir = ctx.config.layout_dir();
     let mut opts = PlanOptions::from_config(&ctx.config, Some(&layout_dir.join("lvm")));
     opts.target_root = super::target_root(&ctx.config);
+    opts.mount_only = mount_only;
     let rec = recreation(ctx)?;
     rec.migration.apply_to(&mut opts);
     let plan = recreate::plan(&rec.migration.layout, &opts)?;
-    let script = layout_dir.join("diskrestore.sh");
+    let (name, what) = if mount_only {
+        ("mountonly.sh", "Mount plan")
+    } else {
+        ("diskrestore.sh", "Recovery plan")
+    };
+    let script = layout_dir.join(name);
     std::fs::write(&script, plan.to_shell_script())
         .map_err(|e| Error::io("writing", &script, e))?;
     let summary = plan.summary();
@@ -154,9 +175,55 @@ pub fn plan_recreation(ctx: &mut Context<'_>) -> Result<()> {
     ctx.ui.message(
         Level::Progress,
         &format!(
-            "Recovery plan (also in {}):\n{}",
+            "{what} (also in {}):\n{}",
             script.display(),
             summary.trim_end()
+        ),
+    );
+    Ok(())
+}
+
+/// `layout/do-mount/default/100_apply_mount_plan`: runs the mount-only plan. Steps whose result
+/// is there already (an assembled array, an open LUKS device, a mounted filesystem) are skipped,
+/// so running `rear mountonly` twice is harmless.
+pub fn apply_mount_plan(ctx: &mut Context<'_>) -> Result<()> {
+    let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
+    let root = super::target_root(&config);
+    let rec = recreation(ctx)?;
+    let plan = rec
+        .plan
+        .as_ref()
+        .ok_or_else(|| Error::invalid("layout/do-mount", "no plan"))?;
+    let safety_opts = SafetyOptions {
+        protected_devices: rec.protected.clone(),
+        ..SafetyOptions::from_config(&config)
+    };
+    let guard = Guard::new(plan, &rec.devices, &safety_opts)?;
+    // a failed step is an error (there is no recreation script to repair by hand here)
+    let opts = apply::ApplyOptions {
+        unattended: true,
+        trust_existing: true,
+        ..Default::default()
+    };
+    let report = apply::apply(plan, runner, ui, &config, &guard, &opts)?;
+    if let Some((step, error, _)) = report.stopped {
+        return Err(Error::invalid(
+            format!("mount plan step {step}"),
+            format!(
+                "{error}; the plan is in {}",
+                config.layout_dir().join("mountonly.sh").display()
+            ),
+        ));
+    }
+    ui.message(
+        Level::Info,
+        &format!(
+            "The filesystems are mounted under {} ({} steps ran, {} were done already). \
+             When you are done: umount -R {}",
+            root.display(),
+            report.ran.len(),
+            report.skipped.len(),
+            root.display()
         ),
     );
     Ok(())
