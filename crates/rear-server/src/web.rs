@@ -85,7 +85,7 @@ const CSS: &str = "\
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,sans-serif;color:#1b1f23;background:#f6f7f9}\
 header{background:#1f3a5f;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center}\
 header a{color:#fff}header nav{display:flex;gap:1rem;flex-wrap:wrap}header .who{margin-left:auto}\
-main{padding:1rem;max-width:80rem;margin:auto}a{color:#0b5cad}h1{font-size:1.4rem}\
+main{padding:1rem;max-width:80rem;margin:auto;overflow-wrap:break-word}a{color:#0b5cad}h1{font-size:1.4rem}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #dde1e6;vertical-align:top}\
 .wrap{overflow-x:auto}.state{font-weight:600;padding:.05rem .4rem;border-radius:.3rem}\
 .ok{background:#d6f5dd;color:#0d5c21}.failed{background:#fbd9d9;color:#8a1010}.stale{background:#fcefc7;color:#6b4e00}.drifted{background:#e3dcf7;color:#3d2a80}\

@@ -94,6 +94,33 @@ async fn host_rows(c: &Client) -> Vec<String> {
     names
 }
 
+/// Fills in and sends the login form the browser was sent to; waits for the overview.
+async fn log_in(c: &Client, user: &str, password: &str) {
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("ann")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("correct horse")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//section/h1[starts-with(., 'Hosts')]"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromium-driver (scripts/test-all.sh runs svc_ tests)"]
 async fn svc_browser_overview_filter_search_and_live_view() {
@@ -115,29 +142,7 @@ async fn svc_browser_overview_filter_search_and_live_view() {
         // Every page needs a login: the browser lands on the form.
         c.goto(&s.url("/")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().starts_with("/login"));
-        c.find(Locator::Id("username"))
-            .await
-            .unwrap()
-            .send_keys("ann")
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys("correct horse")
-            .await
-            .unwrap();
-        c.find(Locator::Css("form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//section/h1[starts-with(., 'Hosts')]"))
-            .await
-            .unwrap();
+        log_in(&c, "ann", "correct horse").await;
         assert_eq!(c.current_url().await.unwrap().path(), "/");
 
         // The overview lists both hosts.
@@ -218,6 +223,72 @@ async fn svc_browser_overview_filter_search_and_live_view() {
                 .await
                 .starts_with("Updates every")
         );
+    }
+    .await;
+    let _ = c.close().await;
+    result
+}
+
+/// On a phone-sized screen (390 x 844 CSS pixels) no page is wider than the screen: wide tables,
+/// layouts and log lines scroll inside their own box instead of widening the page.
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver (scripts/test-all.sh runs svc_ tests)"]
+async fn svc_browser_pages_fit_a_phone_screen() {
+    let s = common::start().await;
+    s.user("ann", "correct horse", Role::Viewer).await;
+    let ingest = s.token("site", TokenScope::Site).await;
+    let mut r = report("web1-with-a-rather-long-hostname", "mkbackup");
+    r.tags = vec![
+        "prod".into(),
+        "web".into(),
+        "dmz".into(),
+        "frankfurt-datacenter-2".into(),
+    ];
+    r.layout = Some(format!(
+        "{}crypt name=luks-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 dev=/dev/md127 type=luks2 cipher=aes-xts-plain64 key_size=512 hash=sha256 uuid=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n",
+        r.layout.unwrap_or_default()
+    ));
+    r.log_tail = format!(
+        "{}\n2026-11-26 06:00:01 tar: /srv/data/exports/customers/2026/very/deep/path/with/a/file-name-that-goes-on-and-on.csv: file changed as we read it\n",
+        r.log_tail
+    );
+    let (status, body) = s.post_report(&ingest, &r).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let report_id = r.report_id;
+
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    let result = async {
+        c.goto(&s.url("/")).await.unwrap();
+        log_in(&c, "ann", "correct horse").await;
+        c.set_window_size(390, 844).await.unwrap();
+        let host = "/hosts/web1-with-a-rather-long-hostname".to_string();
+        for path in [
+            "/".to_string(),
+            "/?tag=prod".to_string(),
+            host,
+            "/search?q=customers".to_string(),
+            "/live".to_string(),
+            format!("/reports/{report_id}"),
+        ] {
+            c.goto(&s.url(&path)).await.unwrap();
+            let v = c
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth]",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let (page, screen) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
+            assert!(
+                screen <= 400,
+                "the window is {screen} px wide, not a phone's"
+            );
+            assert!(
+                page <= screen,
+                "{path} is {page} px wide on a {screen} px screen"
+            );
+        }
     }
     .await;
     let _ = c.close().await;
