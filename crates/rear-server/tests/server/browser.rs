@@ -99,13 +99,13 @@ async fn log_in(c: &Client, user: &str, password: &str) {
     c.find(Locator::Id("username"))
         .await
         .unwrap()
-        .send_keys("ann")
+        .send_keys(user)
         .await
         .unwrap();
     c.find(Locator::Id("password"))
         .await
         .unwrap()
-        .send_keys("correct horse")
+        .send_keys(password)
         .await
         .unwrap();
     c.find(Locator::Css("form button[type=submit]"))
