@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(aws.prefix, "");
         assert_eq!(aws.endpoint, None);
         assert_eq!(aws.credentials, S3Credentials::Environment);
-        let minio = s3("s3_url = \"s3://dr/rear/images/\"\n\
+        let minio = s3("s3_url = \"s3://dr-images/rear/images/\"\n\
              s3_endpoint = \"http://127.0.0.1:9000/\"\ns3_allow_http = true\n\
              s3_region = \"eu-central-1\"\ns3_access_key_id = \"rear\"\n\
              s3_secret_access_key_file = \"/etc/rear-server/s3.secret\"\n")
@@ -476,7 +476,7 @@ mod tests {
         assert_eq!(
             minio,
             S3Settings {
-                bucket: "dr".into(),
+                bucket: "dr-images".into(),
                 prefix: "rear/images".into(),
                 endpoint: Some("http://127.0.0.1:9000".into()),
                 region: Some("eu-central-1".into()),

@@ -68,7 +68,7 @@ pub enum PutError {
         /// `s3://bucket/key at endpoint`.
         location: String,
         /// The cause.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
         /// What the admin can do (empty, or starting with "; ").
         hint: String,
     },

@@ -202,7 +202,7 @@ impl S3Store {
             PutError::S3 {
                 action,
                 location,
-                source,
+                source: Box::new(source),
                 hint,
             }
         }
@@ -225,7 +225,7 @@ impl S3Store {
                          mc mb ALIAS/{0}, s3cmd mb s3://{0}) or fix images.s3_url",
                         self.bucket
                     ),
-                    source: e,
+                    source: Box::new(e),
                 },
                 e => self.error("checking the image bucket", &self.prefix)(e),
             })
