@@ -232,7 +232,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest => {
             let mut raw = Vec::new();
             std::io::stdin().read_to_end(&mut raw)?;
-            let state = AppState::new(store, config)?;
+            // A broken [images] S3 setting (e.g. an unreadable secret file) must not bounce
+            // report mails: postfix keeps them until it is fixed.
+            let state = match AppState::new(store, config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("rear-server ingest: [images]: {e}; try again later");
+                    return Ok(ExitCode::from(75));
+                }
+            };
             match rear_server::ingest::ingest_mail(&state, &raw, ReportSource::Pipe).await {
                 Ok(stored) => {
                     for s in stored {

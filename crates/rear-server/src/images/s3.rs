@@ -121,7 +121,7 @@ impl S3Store {
                     .unwrap_or("region from the environment")
             )
         });
-        let describe = format!("s3://{}/{} at {endpoint}", settings.bucket, settings.prefix);
+        let describe = describe(&settings.bucket, &settings.prefix, &endpoint);
         // Uploads and downloads of GBs take long: no limit on a whole request, but a stalled
         // read fails after two minutes; an unreachable endpoint fails fast (few retries).
         let options = ClientOptions::new()
@@ -179,7 +179,7 @@ impl S3Store {
 
     /// `s3://bucket/prefix at endpoint`.
     pub fn describe(&self) -> String {
-        format!("s3://{}/{} at {}", self.bucket, self.prefix, self.endpoint)
+        describe(&self.bucket, &self.prefix, &self.endpoint)
     }
 
     fn key(&self, sha256: &str) -> String {
@@ -378,6 +378,15 @@ impl S3Store {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error("deleting", &key)(e)),
         }
+    }
+}
+
+/// `s3://bucket/prefix at endpoint` (`s3://bucket at endpoint` without a prefix).
+fn describe(bucket: &str, prefix: &str, endpoint: &str) -> String {
+    if prefix.is_empty() {
+        format!("s3://{bucket} at {endpoint}")
+    } else {
+        format!("s3://{bucket}/{prefix} at {endpoint}")
     }
 }
 

@@ -186,6 +186,24 @@ async fn svc_images_on_s3() {
         "the secret is never shown: {err}"
     );
 
+    let mut down = config.clone();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    down.images.s3_endpoint = format!("http://127.0.0.1:{closed_port}");
+    let err = ImageStore::from_config(&down)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&down.images.s3_endpoint) && err.contains("is the S3 server running"),
+        "{err}"
+    );
+
     let s = start_with(|c| s3.configure(c, 2)).await;
     let site = s.token("site", TokenScope::Site).await;
     let read = s.token("read", TokenScope::Read).await;
