@@ -204,6 +204,61 @@ async fn svc_images_on_s3() {
         "{err}"
     );
 
+    // The real binary: `serve` refuses to start on a missing bucket, and starts and names the
+    // bucket when it is there.
+    let serve = |bucket: &str| {
+        let dir = s3.secret_file.parent().unwrap();
+        let toml = dir.join(format!("server-{bucket}.toml"));
+        std::fs::write(
+            &toml,
+            format!(
+                "data_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[smtp]\nlisten = \"\"\n\
+                 [images]\ns3_url = \"s3://{bucket}/{PREFIX}\"\ns3_endpoint = \"{}\"\n\
+                 s3_allow_http = true\ns3_access_key_id = \"{ACCESS_KEY}\"\n\
+                 s3_secret_access_key_file = \"{}\"\n",
+                dir.join(format!("data-{bucket}")).display(),
+                s3.endpoint,
+                s3.secret_file.display()
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rear-server"))
+            .arg("--config")
+            .arg(&toml)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let out = serve("no-such-bucket").wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("s3://no-such-bucket/fleet/prod") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    let mut child = serve(BUCKET);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("rescue images:") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        banner.contains(&format!(
+            "rescue images: s3://{BUCKET}/{PREFIX} at {}",
+            s3.endpoint
+        )),
+        "{banner}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let s = start_with(|c| s3.configure(c, 2)).await;
     let site = s.token("site", TokenScope::Site).await;
     let read = s.token("read", TokenScope::Read).await;
