@@ -432,6 +432,48 @@ fn hint(e: &object_store::Error, bucket: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The HTTPS client builds with ring as the only crypto provider (reqwest has none of its
+    /// own here), and an unreachable endpoint is reported with bucket, endpoint and a hint.
+    #[tokio::test]
+    async fn https_client_builds_and_unreachable_endpoint_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cr3t-value\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = S3Settings {
+            bucket: "dr-images".into(),
+            prefix: "rear".into(),
+            endpoint: Some(format!("https://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            allow_http: false,
+            virtual_hosted_style: false,
+            credentials: S3Credentials::KeyFile {
+                access_key_id: "rear".into(),
+                secret_access_key_file: secret.clone(),
+            },
+        };
+        let store = S3Store::new(&settings).unwrap();
+        assert!(!format!("{store:?}").contains("s3cr3t"));
+        let err = store.check().await.unwrap_err().to_string();
+        assert!(
+            err.contains("s3://dr-images/rear")
+                && err.contains(&format!("https://127.0.0.1:{port}"))
+                && err.contains("is the S3 server running"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        std::fs::write(&secret, "\n").unwrap();
+        let empty = S3Store::new(&settings).unwrap_err().to_string();
+        assert!(empty.contains("is empty"), "{empty}");
+        std::fs::remove_file(&secret).unwrap();
+        let missing = S3Store::new(&settings).unwrap_err().to_string();
+        assert!(missing.contains("s3_secret_access_key_file"), "{missing}");
+    }
+
     #[test]
     fn parts_fit_the_s3_limits() {
         assert_eq!(part_size(0), MIN_PART);
