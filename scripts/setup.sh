@@ -39,4 +39,16 @@ if [ "$rustc_minor" -lt 95 ]; then
     echo "setup.sh: rustc $(rustc --version) is too old: rear-rs needs Rust 1.95 or newer" >&2
     exit 2
 fi
+# --- s3: the S3 server that svc_images_on_s3 (crates/rear-server/tests/server/s3.rs) runs against.
+# Debian 12 has no small S3 server, so s3s-fs (an S3 server over a directory) is built from
+# crates.io once into a fixed tools directory; later runs find the binary and skip this (about
+# 3 minutes of CPU the first time).
+s3s_fs_version=0.14.1
+s3s_fs_root=/var/cache/rear-rs/tools
+if ! "$s3s_fs_root/bin/s3s-fs" --version 2>/dev/null | grep -qF " $s3s_fs_version"; then
+    echo "setup.sh: installing s3s-fs $s3s_fs_version into $s3s_fs_root"
+    cargo install s3s-fs --version "$s3s_fs_version" --features binary --locked --quiet \
+        --root "$s3s_fs_root"
+fi
+
 echo "setup.sh: ready ($(rustc --version), ${#packages[@]} packages checked)"

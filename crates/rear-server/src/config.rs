@@ -36,7 +36,8 @@ pub struct Config {
     pub images: ImagesConfig,
 }
 
-/// `[images]`: the content-addressed store of uploaded rescue images.
+/// `[images]`: the content-addressed store of uploaded rescue images, in a directory (the
+/// default) or in an S3-compatible bucket (`s3_url`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImagesConfig {
@@ -46,6 +47,23 @@ pub struct ImagesConfig {
     pub keep_per_host: u32,
     /// Largest accepted image in bytes.
     pub max_image_bytes: u64,
+    /// `s3://bucket` or `s3://bucket/prefix`: keep the images in this bucket instead of `dir`;
+    /// empty (the default) keeps them on the filesystem.
+    pub s3_url: String,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph RGW, ...), e.g.
+    /// `https://minio.example:9000`; empty means AWS S3 (or `AWS_ENDPOINT_URL`).
+    pub s3_endpoint: String,
+    /// Region; empty means `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub s3_region: String,
+    /// Allow a plain `http://` endpoint (tests, trusted internal networks).
+    pub s3_allow_http: bool,
+    /// Address the bucket as `https://bucket.endpoint/` instead of `https://endpoint/bucket/`.
+    pub s3_virtual_hosted_style: bool,
+    /// Access key id; with it, `s3_secret_access_key_file` is required. Empty means the
+    /// standard AWS environment variables (or the instance's role).
+    pub s3_access_key_id: String,
+    /// File holding the secret access key (its first line; keep it mode 0600).
+    pub s3_secret_access_key_file: PathBuf,
 }
 
 impl Default for ImagesConfig {
@@ -54,7 +72,163 @@ impl Default for ImagesConfig {
             dir: PathBuf::new(),
             keep_per_host: 3,
             max_image_bytes: 16 << 30,
+            s3_url: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: String::new(),
+            s3_allow_http: false,
+            s3_virtual_hosted_style: false,
+            s3_access_key_id: String::new(),
+            s3_secret_access_key_file: PathBuf::new(),
         }
+    }
+}
+
+/// The S3 settings of `[images]`, checked ([`ImagesConfig::s3`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// Endpoint URL; `None` for AWS (or the environment).
+    pub endpoint: Option<String>,
+    /// Region; `None` for the environment's or the default.
+    pub region: Option<String>,
+    /// Plain HTTP allowed.
+    pub allow_http: bool,
+    /// Virtual-hosted-style addressing.
+    pub virtual_hosted_style: bool,
+    /// Where the credentials come from.
+    pub credentials: S3Credentials,
+}
+
+/// Where the S3 credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Credentials {
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else the instance
+    /// metadata service.
+    Environment,
+    /// The configured key id and the secret read from a file.
+    KeyFile {
+        /// `s3_access_key_id`.
+        access_key_id: String,
+        /// `s3_secret_access_key_file`.
+        secret_access_key_file: PathBuf,
+    },
+}
+
+/// True for an S3 bucket name: 3-63 of lower-case letters, digits, `.` and `-`, starting and
+/// ending with a letter or digit.
+fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+impl ImagesConfig {
+    /// The S3 settings when `s3_url` is set, `None` for the filesystem store.
+    ///
+    /// # Errors
+    /// A message naming the `[images]` key that is wrong and how to fix it: a malformed
+    /// `s3_url`, S3 keys without `s3_url`, `dir` together with `s3_url`, a key id without its
+    /// secret file (or the reverse), an endpoint that is not a URL, or `http://` without
+    /// `s3_allow_http`.
+    pub fn s3(&self) -> Result<Option<S3Settings>, String> {
+        if self.s3_url.is_empty() {
+            let stray = [
+                ("s3_endpoint", !self.s3_endpoint.is_empty()),
+                ("s3_region", !self.s3_region.is_empty()),
+                ("s3_access_key_id", !self.s3_access_key_id.is_empty()),
+                (
+                    "s3_secret_access_key_file",
+                    !self.s3_secret_access_key_file.as_os_str().is_empty(),
+                ),
+            ];
+            if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "[images] {key} is set but s3_url is empty: set s3_url = \"s3://BUCKET/PREFIX\" \
+                     to store images in S3, or remove {key}"
+                ));
+            }
+            return Ok(None);
+        }
+        let Some(rest) = self.s3_url.strip_prefix("s3://") else {
+            return Err(format!(
+                "[images] s3_url = {:?} must look like s3://BUCKET or s3://BUCKET/PREFIX",
+                self.s3_url
+            ));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_bucket_name(bucket) {
+            return Err(format!(
+                "[images] s3_url: {bucket:?} is not a bucket name (3-63 of a-z, 0-9, '.', '-')"
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        let bad_segment = |p: &str| p.is_empty() || p == "." || p == "..";
+        if (!prefix.is_empty() && prefix.split('/').any(bad_segment))
+            || prefix.bytes().any(|b| b.is_ascii_control() || b == b'\\')
+        {
+            return Err(format!(
+                "[images] s3_url: the prefix {prefix:?} must be path segments without empty, \
+                 '.' or '..' parts"
+            ));
+        }
+        if !self.dir.as_os_str().is_empty() {
+            return Err(
+                "[images] dir and s3_url are both set: images go either to a directory or to S3"
+                    .into(),
+            );
+        }
+        let endpoint = if self.s3_endpoint.is_empty() {
+            None
+        } else {
+            let e = self.s3_endpoint.trim_end_matches('/');
+            if e.starts_with("http://") {
+                if !self.s3_allow_http {
+                    return Err(format!(
+                        "[images] s3_endpoint = {e:?} is plain HTTP: use https://, or set \
+                         s3_allow_http = true for a trusted network"
+                    ));
+                }
+            } else if !e.starts_with("https://") {
+                return Err(format!(
+                    "[images] s3_endpoint = {e:?} must be an https:// (or http://) URL"
+                ));
+            }
+            Some(e.to_string())
+        };
+        let credentials = match (
+            self.s3_access_key_id.is_empty(),
+            self.s3_secret_access_key_file.as_os_str().is_empty(),
+        ) {
+            (true, true) => S3Credentials::Environment,
+            (false, false) => S3Credentials::KeyFile {
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key_file: self.s3_secret_access_key_file.clone(),
+            },
+            (false, true) => {
+                return Err(
+                    "[images] s3_access_key_id needs s3_secret_access_key_file (a file holding \
+                     the secret key; the secret itself never goes in server.toml)"
+                        .into(),
+                );
+            }
+            (true, false) => {
+                return Err("[images] s3_secret_access_key_file needs s3_access_key_id".into());
+            }
+        };
+        Ok(Some(S3Settings {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            endpoint,
+            region: (!self.s3_region.is_empty()).then(|| self.s3_region.clone()),
+            allow_http: self.s3_allow_http,
+            virtual_hosted_style: self.s3_virtual_hosted_style,
+            credentials,
+        }))
     }
 }
 
@@ -194,7 +368,13 @@ impl Config {
             }
             Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
         };
-        Self::parse(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))
+        let config =
+            Self::parse(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
+        config
+            .images
+            .s3()
+            .map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
+        Ok(config)
     }
 
     /// Parses TOML text.
@@ -270,5 +450,90 @@ mod tests {
         assert_eq!(Config::default().images.keep_per_host, 3);
         let err = Config::parse("[http]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+
+    fn s3(toml: &str) -> Result<Option<S3Settings>, String> {
+        Config::parse(&format!("[images]\n{toml}"))
+            .map_err(|e| e.to_string())?
+            .images
+            .s3()
+    }
+
+    #[test]
+    fn s3_settings_are_parsed() {
+        assert_eq!(s3("").unwrap(), None, "no s3_url: the filesystem store");
+        let aws = s3("s3_url = \"s3://rear-images\"\n").unwrap().unwrap();
+        assert_eq!(aws.bucket, "rear-images");
+        assert_eq!(aws.prefix, "");
+        assert_eq!(aws.endpoint, None);
+        assert_eq!(aws.credentials, S3Credentials::Environment);
+        let minio = s3("s3_url = \"s3://dr-images/rear/images/\"\n\
+             s3_endpoint = \"http://127.0.0.1:9000/\"\ns3_allow_http = true\n\
+             s3_region = \"eu-central-1\"\ns3_access_key_id = \"rear\"\n\
+             s3_secret_access_key_file = \"/etc/rear-server/s3.secret\"\n")
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            minio,
+            S3Settings {
+                bucket: "dr-images".into(),
+                prefix: "rear/images".into(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: Some("eu-central-1".into()),
+                allow_http: true,
+                virtual_hosted_style: false,
+                credentials: S3Credentials::KeyFile {
+                    access_key_id: "rear".into(),
+                    secret_access_key_file: PathBuf::from("/etc/rear-server/s3.secret"),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn s3_settings_are_validated() {
+        for (toml, expect) in [
+            ("s3_url = \"https://bucket\"\n", "s3://BUCKET"),
+            ("s3_url = \"s3://B\"\n", "not a bucket name"),
+            ("s3_url = \"s3://ok-bucket/a//b\"\n", "prefix"),
+            ("s3_url = \"s3://ok-bucket/../x\"\n", "prefix"),
+            ("s3_endpoint = \"https://minio:9000\"\n", "s3_url is empty"),
+            (
+                "s3_url = \"s3://ok-bucket\"\ndir = \"/srv/images\"\n",
+                "both set",
+            ),
+            (
+                "s3_url = \"s3://ok-bucket\"\ns3_endpoint = \"http://minio:9000\"\n",
+                "s3_allow_http",
+            ),
+            (
+                "s3_url = \"s3://ok-bucket\"\ns3_endpoint = \"minio:9000\"\n",
+                "https://",
+            ),
+            (
+                "s3_url = \"s3://ok-bucket\"\ns3_access_key_id = \"rear\"\n",
+                "s3_secret_access_key_file",
+            ),
+            (
+                "s3_url = \"s3://ok-bucket\"\ns3_secret_access_key_file = \"/k\"\n",
+                "needs s3_access_key_id",
+            ),
+            ("s3_secret_access_key = \"x\"\n", "unknown field"),
+        ] {
+            let err = s3(toml).unwrap_err();
+            assert!(err.contains(expect), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn invalid_s3_settings_fail_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        std::fs::write(&path, "[images]\ns3_url = \"s3://x\"\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("server.toml") && err.contains("bucket name"),
+            "{err}"
+        );
     }
 }

@@ -48,23 +48,33 @@ struct Inner {
 
 impl AppState {
     /// State over an opened store.
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+    ///
+    /// # Errors
+    /// The image store's settings cannot be used (see [`images::ImageStore::from_config`]).
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, images::PutError> {
         Self::with_clock(store, config, health::Clock::system())
     }
 
     /// State whose notion of "now" (host states, ages) comes from `clock`.
-    pub fn with_clock(store: Arc<dyn Store>, config: Config, clock: health::Clock) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// The image store's settings cannot be used (see [`images::ImageStore::from_config`]).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: health::Clock,
+    ) -> Result<Self, images::PutError> {
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
-                images: images::ImageStore::new(config.images_dir()),
+                images: images::ImageStore::from_config(&config)?,
                 policy: health::StalePolicy::from_config(&config),
                 config,
                 clock,
                 counters: metrics::Counters::default(),
                 secret: auth::random_token(),
             }),
-        }
+        })
     }
 
     /// The store.

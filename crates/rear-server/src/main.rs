@@ -232,7 +232,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest => {
             let mut raw = Vec::new();
             std::io::stdin().read_to_end(&mut raw)?;
-            let state = AppState::new(store, config);
+            // A broken [images] S3 setting (e.g. an unreadable secret file) must not bounce
+            // report mails: postfix keeps them until it is fixed.
+            let state = match AppState::new(store, config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("rear-server ingest: [images]: {e}; try again later");
+                    return Ok(ExitCode::from(75));
+                }
+            };
             match rear_server::ingest::ingest_mail(&state, &raw, ReportSource::Pipe).await {
                 Ok(stored) => {
                     for s in stored {
@@ -323,10 +331,14 @@ async fn serve(config: Config, store: std::sync::Arc<dyn Store>) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!("listening for HTTP on {}: {e}", config.http.listen))?;
     let smtp = bind(&config.smtp.listen, "SMTP").await?;
     let lmtp = bind(&config.smtp.lmtp_listen, "LMTP").await?;
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config)?;
+    // An S3 image store must be reachable now rather than at the first upload.
+    state.images().check().await?;
+    let state_images = state.images().describe();
     let server = Server::start(state, Listeners { http, smtp, lmtp })?;
     println!("rear-server {} is running", env!("CARGO_PKG_VERSION"));
     println!("  web GUI and API: http://{}/", server.http_addr);
+    println!("  rescue images: {state_images}");
     if let Some(a) = server.smtp_addr {
         println!("  SMTP: {a}");
     }

@@ -24,6 +24,8 @@ mod images;
 mod ldap;
 #[path = "server/postfix.rs"]
 mod postfix;
+#[path = "server/s3.rs"]
+mod s3;
 #[path = "server/smtp.rs"]
 mod smtp;
 #[path = "server/store.rs"]

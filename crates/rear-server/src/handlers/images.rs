@@ -7,7 +7,7 @@
 //! is deleted only when no host's list names it any more.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -79,7 +79,9 @@ impl From<PutError> for ApiError {
                 code: "bad_body",
                 message: e.to_string(),
             },
-            PutError::Io { .. } => Self::Internal(e.into()),
+            PutError::Io { .. } | PutError::S3 { .. } | PutError::Config(_) => {
+                Self::Internal(e.into())
+            }
         }
     }
 }
@@ -229,22 +231,7 @@ pub async fn download(
         .into_iter()
         .find(|r| r.sha256 == sha)
         .ok_or_else(|| ApiError::NotFound(format!("host {host} has no image {sha}")))?;
-    let path = state.images().object_path(&sha);
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening image {}: {e}", path.display()))?;
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
+    let stream = state.images().open(&sha).await?;
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
     h.insert(

@@ -49,7 +49,7 @@ pub async fn start_with_clock(
     let store = rear_server::store::open(&config.database_url())
         .await
         .unwrap();
-    let state = AppState::with_clock(store, config, clock);
+    let state = AppState::with_clock(store, config, clock).unwrap();
     let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
     let listeners = Listeners {
         http: bind().await,

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{PgCluster, TestServer, report, start_with};
 
 /// Deterministic content of `len` bytes that differs per `seed`.
-fn content(seed: u8, len: usize) -> Vec<u8> {
+pub(crate) fn content(seed: u8, len: usize) -> Vec<u8> {
     let mut x = u32::from(seed).wrapping_mul(2_654_435_761).wrapping_add(1);
     (0..len)
         .map(|_| {
@@ -24,7 +24,7 @@ fn content(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(crate) fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -55,7 +55,7 @@ fn objects(dir: &Path) -> Vec<String> {
     out
 }
 
-async fn put(
+pub(crate) async fn put(
     s: &TestServer,
     token: Option<&str>,
     host: &str,
@@ -74,7 +74,7 @@ async fn put(
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn list(s: &TestServer, read: &str, host: &str) -> Vec<String> {
+pub(crate) async fn list(s: &TestServer, read: &str, host: &str) -> Vec<String> {
     let (status, body) = s.api(read, &format!("/api/v1/hosts/{host}/images")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["images"]
