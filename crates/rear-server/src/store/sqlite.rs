@@ -145,14 +145,39 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Inserts one report inside the caller's transaction (the report row, its search entry, the
 /// host's row and tags).
-async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
+///
+/// With `savepoint`, the first statement opens savepoint `report` and the last one releases it
+/// when the report is stored; after a duplicate or an error it is still open and the caller
+/// rolls back to it and releases it. Statements that always run together share one call (several
+/// statements in one string): each call is a round trip to the connection's worker thread, and
+/// under load those thread switches cost more than SQLite's own work.
+async fn insert_in(
+    tx: &mut SqliteConnection,
+    new: &NewReport<'_>,
+    savepoint: bool,
+) -> StoreResult<IngestStatus> {
     let r = new.report;
     let started = to_millis(r.started_at);
-    let inserted = sqlx::query(
+    let tags_json = serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into());
+    // The host's row before this report: whether the report becomes the newest (the rule of the
+    // upsert below) and whether it changes the host's tags.
+    let before: Option<(String, i64)> = sqlx::query_as(if savepoint {
+        "SAVEPOINT report; SELECT tags, last_started_at FROM hosts WHERE hostname = ?1"
+    } else {
+        "SELECT tags, last_started_at FROM hosts WHERE hostname = ?1"
+    })
+    .bind(&r.hostname)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // The search entry is written only when the report row was (changes() is the count of the
+    // INSERT just before; the entry's rowid is the report's seq).
+    let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
          duration_ms, received_at, source, rear_version, legacy_mail, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (report_id) DO NOTHING",
+         ON CONFLICT (report_id) DO NOTHING RETURNING seq; \
+         INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
+         SELECT last_insert_rowid(), ?13, ?14, ?15, ?16, ?17 WHERE changes() = 1",
     )
     .bind(r.report_id.to_string())
     .bind(&r.hostname)
@@ -166,20 +191,8 @@ async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResul
     .bind(&r.rear_version)
     .bind(new.legacy_mail)
     .bind(r.to_json())
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(IngestStatus::Duplicate);
-    }
-    let seq = inserted.last_insert_rowid();
-    let tags_text = r.tags.join(" ");
-    sqlx::query(
-        "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(seq)
     .bind(format!("{} {}", r.hostname, r.domain))
-    .bind(&tags_text)
+    .bind(r.tags.join(" "))
     .bind(r.layout.as_deref().unwrap_or(""))
     .bind(if r.inventory.is_null() {
         String::new()
@@ -187,14 +200,30 @@ async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResul
         r.inventory.to_string()
     })
     .bind(&r.log_tail)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    let Some(&seq) = inserted.first() else {
+        return Ok(IngestStatus::Duplicate);
+    };
+    // host_tags always holds the tags of the host row (both change only together, here), so
+    // they are rewritten only when the report becomes the newest and its tags differ.
+    let newest = before.as_ref().is_none_or(|(_, at)| started >= *at);
+    if newest && before.as_ref().is_none_or(|(tags, _)| *tags != tags_json) {
+        sqlx::query(
+            "DELETE FROM host_tags WHERE hostname = ?1; \
+             INSERT OR IGNORE INTO host_tags (hostname, tag) SELECT ?1, value FROM json_each(?2)",
+        )
+        .bind(&r.hostname)
+        .bind(&tags_json)
+        .execute(&mut *tx)
+        .await?;
+    }
     let ok = r.result.is_success();
     let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
     let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
     let layout_sha = layout_digest(r.layout.as_deref());
     // All SET expressions see the old row, so "is this report the newest" is decided once.
-    sqlx::query(
+    let upsert = format!(
         "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
          last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
          layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
@@ -228,41 +257,26 @@ async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResul
                       THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
          backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
                       AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
-                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END",
-    )
-    .bind(&r.hostname)
-    .bind(&r.domain)
-    .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
-    .bind(os_label(r))
-    .bind(seq)
-    .bind(started)
-    .bind(rescue_at)
-    .bind(backup_at)
-    .bind(ok.then_some(started))
-    .bind(layout_sha.is_some().then_some(started))
-    .bind(&layout_sha)
-    .bind(rescue_at.and(layout_sha.as_ref()))
-    .bind(backup_at.map(|_| output_bytes(r)))
-    .bind(ok)
-    .execute(&mut *tx)
-    .await?;
-    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM hosts WHERE hostname = ?1")
+                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END{}",
+        if savepoint { "; RELEASE report" } else { "" }
+    );
+    sqlx::query(&upsert)
         .bind(&r.hostname)
-        .fetch_one(&mut *tx)
+        .bind(&r.domain)
+        .bind(&tags_json)
+        .bind(os_label(r))
+        .bind(seq)
+        .bind(started)
+        .bind(rescue_at)
+        .bind(backup_at)
+        .bind(ok.then_some(started))
+        .bind(layout_sha.is_some().then_some(started))
+        .bind(&layout_sha)
+        .bind(rescue_at.and(layout_sha.as_ref()))
+        .bind(backup_at.map(|_| output_bytes(r)))
+        .bind(ok)
+        .execute(&mut *tx)
         .await?;
-    if last_seq == seq {
-        sqlx::query("DELETE FROM host_tags WHERE hostname = ?1")
-            .bind(&r.hostname)
-            .execute(&mut *tx)
-            .await?;
-        for tag in &r.tags {
-            sqlx::query("INSERT OR IGNORE INTO host_tags (hostname, tag) VALUES (?1, ?2)")
-                .bind(&r.hostname)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
     Ok(IngestStatus::Stored)
 }
 
@@ -319,18 +333,24 @@ async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Ingest
             received_at: job.received_at,
             legacy_mail: job.legacy_mail,
         };
-        if let Err(e) = sqlx::query("SAVEPOINT report").execute(&mut *tx).await {
-            outcomes.push(Err(e.into()));
-            continue;
-        }
-        match insert_in(&mut tx, &new).await {
-            Ok(status) => {
-                let released = sqlx::query("RELEASE report").execute(&mut *tx).await;
-                outcomes.push(released.map(|_| status).map_err(Into::into));
+        // A stored report has released its savepoint; a duplicate (nothing written) or a
+        // failure leaves it to be rolled back to and released here.
+        match insert_in(&mut tx, &new, true).await {
+            Ok(IngestStatus::Stored) => outcomes.push(Ok(IngestStatus::Stored)),
+            Ok(IngestStatus::Duplicate) => {
+                let released = sqlx::query("ROLLBACK TO report; RELEASE report")
+                    .execute(&mut *tx)
+                    .await;
+                outcomes.push(
+                    released
+                        .map(|_| IngestStatus::Duplicate)
+                        .map_err(Into::into),
+                );
             }
             Err(e) => {
-                let _ = sqlx::query("ROLLBACK TO report").execute(&mut *tx).await;
-                let _ = sqlx::query("RELEASE report").execute(&mut *tx).await;
+                let _ = sqlx::query("ROLLBACK TO report; RELEASE report")
+                    .execute(&mut *tx)
+                    .await;
                 outcomes.push(Err(e));
             }
         }
@@ -368,18 +388,77 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>> {
+    async fn insert_reports_bulk(
+        &self,
+        reports: &[NewReport<'_>],
+    ) -> StoreResult<Vec<IngestStatus>> {
+        // IMMEDIATE takes the write lock up front (waiting for the busy timeout), so a bulk load
+        // next to the writer task never fails on a lock upgrade.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let mut out = Vec::with_capacity(reports.len());
+        for new in reports {
+            match insert_in(&mut conn, new, false).await {
+                Ok(status) => out.push(status),
+                Err(e) => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    async fn hosts(
+        &self,
+        filter: &HostFilter,
+        state: Option<(HostState, &StateParams)>,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<HostRow>> {
+        // Placeholders: 1 domain, 2 tag, 3 after, 4 limit; with a state 5 now, 6 default
+        // interval, 7 state rank, then a (tag, interval) pair per configured tag. Ordered and
+        // cut by the primary key's index: a page costs the same wherever it starts.
+        let (cte, by_state) = match state {
+            None => (String::new(), String::new()),
+            Some((_, p)) => {
+                let n = p.by_tag.len();
+                let iv = if n == 0 {
+                    "SELECT NULL AS tag, NULL AS ms WHERE 0".to_string()
+                } else {
+                    let values: Vec<String> = (0..n)
+                        .map(|i| format!("(?{}, ?{})", 8 + 2 * i, 9 + 2 * i))
+                        .collect();
+                    format!("VALUES {}", values.join(", "))
+                };
+                (
+                    format!("WITH iv (tag, ms) AS ({iv}) "),
+                    format!(" AND {} = ?7", state_rank_sql("?5", "?6", n > 0)),
+                )
+            }
+        };
         let sql = format!(
-            "{} WHERE (?1 IS NULL OR h.domain = ?1) AND (?2 IS NULL OR EXISTS \
+            "{cte}{} WHERE (?1 IS NULL OR h.domain = ?1) AND (?2 IS NULL OR EXISTS \
              (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = ?2)) \
-             ORDER BY h.hostname",
+             AND h.hostname > ?3{by_state} ORDER BY h.hostname LIMIT ?4",
             host_select()
         );
-        let rows = sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
             .bind(filter.domain.as_deref())
             .bind(filter.tag.as_deref())
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(after)
+            .bind(i64::from(limit));
+        if let Some((s, p)) = state {
+            q = q.bind(p.now_ms).bind(p.default_ms).bind(state_rank(s));
+            for (tag, ms) in &p.by_tag {
+                q = q.bind(tag.as_str()).bind(*ms);
+            }
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(host_from_row).collect()
     }
 

@@ -81,24 +81,37 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
     assert!(web1.drifted());
 
-    let all = s.hosts(&HostFilter::default()).await.unwrap();
+    let all = s
+        .hosts(&HostFilter::default(), None, "", 100)
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|h| h.hostname.as_str()).collect::<Vec<_>>(),
         ["db1", "web1"]
     );
     let dmz = s
-        .hosts(&HostFilter {
-            tag: Some("dmz".into()),
-            ..Default::default()
-        })
+        .hosts(
+            &HostFilter {
+                tag: Some("dmz".into()),
+                ..Default::default()
+            },
+            None,
+            "",
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(dmz.len(), 1);
     let dom = s
-        .hosts(&HostFilter {
-            domain: Some("db.example.com".into()),
-            ..Default::default()
-        })
+        .hosts(
+            &HostFilter {
+                domain: Some("db.example.com".into()),
+                ..Default::default()
+            },
+            None,
+            "",
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(dom[0].hostname, "db1");
@@ -252,6 +265,94 @@ async fn store_contract(store: Arc<dyn Store>) {
         .count();
     assert_eq!((stored, outcomes.len() - stored), (100, 100));
     assert_eq!(s.host("burst3").await.unwrap().unwrap().report_count, 10);
+
+    host_paging(s).await;
+}
+
+/// Keyset paging of `Store::hosts`: every host exactly once, in order, the filters and the state
+/// applied in the database.
+async fn host_paging(s: &dyn Store) {
+    // 257 more hosts (names that sort alike in every collation), a third of them tagged "page3".
+    let fleet: Vec<_> = (0..257)
+        .map(|i| {
+            let mut r = report(&format!("pg{i:04}"), "mkrescue");
+            if i % 3 == 0 {
+                r.tags = vec!["page3".into()];
+            }
+            if i % 5 == 0 {
+                r.result = RunResult::Failure {
+                    error: "boom".into(),
+                };
+            }
+            r
+        })
+        .collect();
+    futures_util::future::join_all(fleet.iter().map(|r| insert(s, r))).await;
+    let every = rear_server::store::all_hosts(s, &HostFilter::default(), None)
+        .await
+        .unwrap();
+    let walk = async |filter: &HostFilter, state: Option<HostState>, limit: u32| {
+        let params = StateParams {
+            now_ms: rear_server::store::to_millis(OffsetDateTime::now_utc()),
+            default_ms: 86_400_000,
+            by_tag: vec![("page3".into(), 3_600_000)],
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut pages = 0;
+        loop {
+            let after = names.last().cloned().unwrap_or_default();
+            let page = s
+                .hosts(filter, state.map(|st| (st, &params)), &after, limit)
+                .await
+                .unwrap();
+            assert!(page.len() <= limit as usize);
+            pages += 1;
+            let last = page.len() < limit as usize;
+            names.extend(page.into_iter().map(|h| h.hostname));
+            if last {
+                return (names, pages);
+            }
+        }
+    };
+    let (names, pages) = walk(&HostFilter::default(), None, 10).await;
+    assert_eq!(pages, every.len() / 10 + 1);
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "in order, no host twice"
+    );
+    assert_eq!(
+        names,
+        every.iter().map(|h| h.hostname.clone()).collect::<Vec<_>>()
+    );
+    let expected: Vec<String> = fleet.iter().map(|r| r.hostname.clone()).collect();
+    let paged_fleet: Vec<_> = names
+        .iter()
+        .filter(|n| n.starts_with("pg"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        paged_fleet, expected,
+        "every host of the fleet exactly once"
+    );
+    let tagged = HostFilter {
+        tag: Some("page3".into()),
+        ..Default::default()
+    };
+    let (names, _) = walk(&tagged, None, 7).await;
+    let want: Vec<_> = fleet
+        .iter()
+        .filter(|r| r.tags == ["page3"])
+        .map(|r| r.hostname.clone())
+        .collect();
+    assert_eq!(names, want, "tag filter applied in the database");
+    let (failed, _) = walk(&tagged, Some(HostState::Failed), 4).await;
+    let want_failed: Vec<_> = (0..257)
+        .filter(|i| i % 3 == 0 && i % 5 == 0)
+        .map(|i| format!("pg{i:04}"))
+        .collect();
+    assert_eq!(failed, want_failed, "state computed in the database");
+    let (ok, _) = walk(&tagged, Some(HostState::Ok), 50).await;
+    assert_eq!(ok.len() + failed.len(), want.len());
 }
 
 #[tokio::test]
