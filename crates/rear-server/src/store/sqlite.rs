@@ -4,7 +4,8 @@
 //! [`SqliteStore::open`]. Every report insert runs in one transaction that also updates the host's
 //! row, its tags and the search index, so a crash never leaves a half-stored report. Reports are
 //! written by one writer task that commits the reports waiting at that moment together (group
-//! commit, each in its own savepoint) and answers each caller after the commit.
+//! commit) and answers each caller after the commit; when a batch fails it is rolled back and its
+//! reports are stored one transaction each, so that a failing report fails alone.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -143,41 +144,38 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// Inserts one report inside the caller's transaction (the report row, its search entry, the
-/// host's row and tags).
+/// The search entry of a stored report: rowid (the report's seq), hostname and domain, tags,
+/// layout, inventory, log tail.
+type SearchRow<'a> = (i64, String, String, &'a str, String, &'a str);
+
+/// Inserts one report inside the caller's transaction (the report row, the host's row and tags)
+/// and adds its search entry to `search`, which the caller writes with [`insert_search`] before
+/// the commit.
 ///
-/// With `savepoint`, the first statement opens savepoint `report` and the last one releases it
-/// when the report is stored; after a duplicate or an error it is still open and the caller
-/// rolls back to it and releases it. Statements that always run together share one call (several
-/// statements in one string): each call is a round trip to the connection's worker thread, and
-/// under load those thread switches cost more than SQLite's own work.
-async fn insert_in(
+/// The search entries of a whole transaction go to FTS5 in one statement at its end: FTS5 writes
+/// its pending entries to disk (a new index segment, merged later) at every statement savepoint,
+/// which SQLite opens for each of the upserts here, so an entry written per report cost a segment
+/// per report: over half of the writer's instructions in the profile.
+async fn insert_in<'r>(
     tx: &mut SqliteConnection,
-    new: &NewReport<'_>,
-    savepoint: bool,
+    new: &NewReport<'r>,
+    search: &mut Vec<SearchRow<'r>>,
 ) -> StoreResult<IngestStatus> {
     let r = new.report;
     let started = to_millis(r.started_at);
     let tags_json = serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into());
     // The host's row before this report: whether the report becomes the newest (the rule of the
     // upsert below) and whether it changes the host's tags.
-    let before: Option<(String, i64)> = sqlx::query_as(if savepoint {
-        "SAVEPOINT report; SELECT tags, last_started_at FROM hosts WHERE hostname = ?1"
-    } else {
-        "SELECT tags, last_started_at FROM hosts WHERE hostname = ?1"
-    })
-    .bind(&r.hostname)
-    .fetch_optional(&mut *tx)
-    .await?;
-    // The search entry is written only when the report row was (changes() is the count of the
-    // INSERT just before; the entry's rowid is the report's seq).
-    let inserted: Vec<i64> = sqlx::query_scalar(
+    let before: Option<(String, i64)> =
+        sqlx::query_as("SELECT tags, last_started_at FROM hosts WHERE hostname = ?1")
+            .bind(&r.hostname)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
          duration_ms, received_at, source, rear_version, legacy_mail, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (report_id) DO NOTHING RETURNING seq; \
-         INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
-         SELECT last_insert_rowid(), ?13, ?14, ?15, ?16, ?17 WHERE changes() = 1",
+         ON CONFLICT (report_id) DO NOTHING RETURNING seq",
     )
     .bind(r.report_id.to_string())
     .bind(&r.hostname)
@@ -191,20 +189,23 @@ async fn insert_in(
     .bind(&r.rear_version)
     .bind(new.legacy_mail)
     .bind(r.to_json())
-    .bind(format!("{} {}", r.hostname, r.domain))
-    .bind(r.tags.join(" "))
-    .bind(r.layout.as_deref().unwrap_or(""))
-    .bind(if r.inventory.is_null() {
-        String::new()
-    } else {
-        r.inventory.to_string()
-    })
-    .bind(&r.log_tail)
-    .fetch_all(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let Some(&seq) = inserted.first() else {
+    let Some(seq) = inserted else {
         return Ok(IngestStatus::Duplicate);
     };
+    search.push((
+        seq,
+        format!("{} {}", r.hostname, r.domain),
+        r.tags.join(" "),
+        r.layout.as_deref().unwrap_or(""),
+        if r.inventory.is_null() {
+            String::new()
+        } else {
+            r.inventory.to_string()
+        },
+        &r.log_tail,
+    ));
     // host_tags always holds the tags of the host row (both change only together, here), so
     // they are rewritten only when the report becomes the newest and its tags differ.
     let newest = before.as_ref().is_none_or(|(_, at)| started >= *at);
@@ -223,7 +224,7 @@ async fn insert_in(
     let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
     let layout_sha = layout_digest(r.layout.as_deref());
     // All SET expressions see the old row, so "is this report the newest" is decided once.
-    let upsert = format!(
+    sqlx::query(
         "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
          last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
          layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
@@ -257,10 +258,8 @@ async fn insert_in(
                       THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
          backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
                       AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
-                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END{}",
-        if savepoint { "; RELEASE report" } else { "" }
-    );
-    sqlx::query(&upsert)
+                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END",
+    )
         .bind(&r.hostname)
         .bind(&r.domain)
         .bind(&tags_json)
@@ -280,6 +279,23 @@ async fn insert_in(
     Ok(IngestStatus::Stored)
 }
 
+/// Writes the search entries of a transaction in one statement (see [`insert_in`]).
+async fn insert_search(tx: &mut SqliteConnection, search: &[SearchRow<'_>]) -> StoreResult<()> {
+    if search.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::to_string(search).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?1)",
+    )
+    .bind(rows)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Most reports committed in one transaction.
 const MAX_BATCH: usize = 128;
 
@@ -293,8 +309,8 @@ struct Job {
 }
 
 /// The single writer of reports (group commit): takes the reports that are waiting, up to
-/// [`MAX_BATCH`], and stores them in one transaction, each in its own savepoint so that one
-/// failing report fails alone. Every sender gets its answer only after the commit, so
+/// [`MAX_BATCH`], and stores them in one transaction (see [`write_batch`] for failures). Every
+/// sender gets its answer only after the commit, so
 /// "stored" still means "on disk". With one report waiting this is one transaction per report,
 /// as before; under load the fsync of the commit is shared.
 async fn writer(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
@@ -315,17 +331,33 @@ async fn writer(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
 }
 
 async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<IngestStatus>> {
-    let failed_all = |e: &StoreError| {
-        batch
-            .iter()
-            .map(|_| Err(StoreError::Unavailable(e.to_string())))
-            .collect()
-    };
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return failed_all(&e.into()),
-    };
+    match try_batch(pool, batch).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        // The batch was rolled back: each report again in its own transaction, so that the one
+        // that fails fails alone.
+        Err(_) if batch.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for job in batch {
+                outcomes.push(
+                    try_batch(pool, std::slice::from_ref(job))
+                        .await
+                        .map(|o| o[0]),
+                );
+            }
+            outcomes
+        }
+        Err(e) => vec![Err(e)],
+    }
+}
+
+/// Stores the reports of a batch in one transaction, all or none. No savepoint per report:
+/// FTS5 writes its pending index entries to disk at every savepoint (a new segment per report,
+/// which then has to be merged: over half of the writer's work in the profile), and only once
+/// per commit without them.
+async fn try_batch(pool: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<IngestStatus>> {
+    let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut search = Vec::with_capacity(batch.len());
     for job in batch {
         let new = NewReport {
             report: &job.report,
@@ -333,33 +365,13 @@ async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Ingest
             received_at: job.received_at,
             legacy_mail: job.legacy_mail,
         };
-        // A stored report has released its savepoint; a duplicate (nothing written) or a
-        // failure leaves it to be rolled back to and released here.
-        match insert_in(&mut tx, &new, true).await {
-            Ok(IngestStatus::Stored) => outcomes.push(Ok(IngestStatus::Stored)),
-            Ok(IngestStatus::Duplicate) => {
-                let released = sqlx::query("ROLLBACK TO report; RELEASE report")
-                    .execute(&mut *tx)
-                    .await;
-                outcomes.push(
-                    released
-                        .map(|_| IngestStatus::Duplicate)
-                        .map_err(Into::into),
-                );
-            }
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK TO report; RELEASE report")
-                    .execute(&mut *tx)
-                    .await;
-                outcomes.push(Err(e));
-            }
-        }
+        outcomes.push(insert_in(&mut tx, &new, &mut search).await?);
     }
-    if let Err(e) = tx.commit().await {
-        return failed_all(&e.into());
-    }
-    outcomes
+    insert_search(&mut tx, &search).await?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -397,14 +409,19 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let mut out = Vec::with_capacity(reports.len());
+        let mut search = Vec::with_capacity(reports.len());
         for new in reports {
-            match insert_in(&mut conn, new, false).await {
+            match insert_in(&mut conn, new, &mut search).await {
                 Ok(status) => out.push(status),
                 Err(e) => {
                     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                     return Err(e);
                 }
             }
+        }
+        if let Err(e) = insert_search(&mut conn, &search).await {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e);
         }
         if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
