@@ -228,19 +228,16 @@ async fn insert_in(tx: &mut PgConnection, new: &NewReport<'_>) -> StoreResult<In
     .fetch_one(&mut *tx)
     .await?;
     if last_seq == seq {
-        sqlx::query("DELETE FROM host_tags WHERE hostname = $1")
-            .bind(&r.hostname)
-            .execute(&mut *tx)
-            .await?;
-        for tag in &r.tags {
-            sqlx::query(
-                "INSERT INTO host_tags (hostname, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(&r.hostname)
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // One round trip; tags the host keeps are neither deleted nor inserted again.
+        sqlx::query(
+            "WITH gone AS (DELETE FROM host_tags WHERE hostname = $1 AND tag <> ALL($2)) \
+             INSERT INTO host_tags (hostname, tag) SELECT $1, unnest($2::TEXT[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&r.hostname)
+        .bind(&r.tags)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(IngestStatus::Stored)
 }
