@@ -267,6 +267,53 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert_eq!(s.host("burst3").await.unwrap().unwrap().report_count, 10);
 
     host_paging(s).await;
+    bulk_insert(s).await;
+}
+
+/// `Store::insert_reports_bulk` writes what ingest writes: report rows, search entries, host rows
+/// and tags, and recognises duplicates (stored before, or twice in one call).
+async fn bulk_insert(s: &dyn Store) {
+    let mut older = report("bulk1", "mkrescue");
+    older.tags = vec!["bulkold".into()];
+    let mut newer = report("bulk1", "mkbackup");
+    newer.started_at = older.started_at + time::Duration::minutes(5);
+    newer.tags = vec!["bulknew".into(), "prod".into()];
+    newer.log_tail = "zyxwvut finished".into();
+    let other = report("bulk2", "mkrescue");
+    let before = report("bulk3", "mkrescue");
+    assert_eq!(insert(s, &before).await, IngestStatus::Stored);
+    let batch = [&newer, &older, &other, &before, &other];
+    let news: Vec<_> = batch
+        .iter()
+        .map(|r| NewReport {
+            report: r,
+            source: ReportSource::Http,
+            received_at: OffsetDateTime::now_utc(),
+            legacy_mail: false,
+        })
+        .collect();
+    let outcomes = s.insert_reports_bulk(&news).await.unwrap();
+    use IngestStatus::{Duplicate, Stored};
+    assert_eq!(outcomes, [Stored, Stored, Stored, Duplicate, Duplicate]);
+    let bulk1 = s.host("bulk1").await.unwrap().unwrap();
+    assert_eq!(bulk1.report_count, 2);
+    assert_eq!(
+        bulk1.last.report_id, newer.report_id,
+        "newest by start time"
+    );
+    assert_eq!(bulk1.tags, ["bulknew", "prod"]);
+    assert_eq!(s.host("bulk2").await.unwrap().unwrap().report_count, 1);
+    let facets = s.facets().await.unwrap();
+    let tag = |n: &str| facets.tags.iter().find(|c| c.name == n).map(|c| c.hosts);
+    assert_eq!(tag("bulknew"), Some(1));
+    assert_eq!(
+        tag("bulkold"),
+        None,
+        "tags of the older report do not count"
+    );
+    let hits = s.search("zyxwvut", 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "search entry written");
+    assert_eq!(hits[0].report.report_id, newer.report_id);
 }
 
 /// Keyset paging of `Store::hosts`: every host exactly once, in order, the filters and the state
