@@ -441,3 +441,74 @@ async fn svc_postgres_server_ingest_api_and_search() {
     let (_, hits) = s.api(&read, "/api/v1/search?q=21474836480").await;
     assert_eq!(hits["reports"][0]["report_id"], r.report_id.to_string());
 }
+
+/// A report whose write fails inside a group-commit batch fails alone: the batch is rolled back
+/// and its other reports are stored one by one (with their search entries).
+#[tokio::test]
+async fn sqlite_failing_report_in_a_batch_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = rear_server::store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    // A trigger refusing one hostname stands in for a write that fails (disk full, corruption).
+    let out = std::process::Command::new("sqlite3")
+        .arg(&path)
+        .arg(
+            "CREATE TRIGGER poison BEFORE INSERT ON reports WHEN NEW.hostname = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned report'); END;",
+        )
+        .output()
+        .expect("the sqlite3 CLI (apt-get install sqlite3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<_> = (0..40)
+        .map(|i| {
+            let host = if i == 17 {
+                "poison".to_string()
+            } else {
+                format!("fine{i:02}")
+            };
+            report(&host, "mkrescue")
+        })
+        .collect();
+    // All sent at once: the writer takes them in a few batches, one of them with the poison.
+    let news: Vec<_> = reports
+        .iter()
+        .map(|r| NewReport {
+            report: r,
+            source: ReportSource::Http,
+            received_at: OffsetDateTime::now_utc(),
+            legacy_mail: false,
+        })
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(news.iter().map(|n| store.insert_report(n))).await;
+    for (r, o) in reports.iter().zip(&outcomes) {
+        if r.hostname == "poison" {
+            let e = o.as_ref().unwrap_err().to_string();
+            assert!(e.contains("poisoned report"), "{e}");
+        } else {
+            assert_eq!(o.as_ref().unwrap(), &IngestStatus::Stored, "{}", r.hostname);
+        }
+    }
+    assert!(store.host("poison").await.unwrap().is_none());
+    assert_eq!(store.host("fine18").await.unwrap().unwrap().report_count, 1);
+    let hits = store.search("fine18", 10).await.unwrap();
+    assert_eq!(
+        hits.len(),
+        1,
+        "search entry of a report stored after the retry"
+    );
+    assert_eq!(
+        store
+            .hosts(&HostFilter::default(), None, "", 100)
+            .await
+            .unwrap()
+            .len(),
+        39
+    );
+}
