@@ -145,20 +145,66 @@ fn search_text(r: &Report) -> String {
 }
 
 /// Inserts one report inside the caller's transaction (the report row with its search text, the
-/// host's row and tags).
+/// host's row and tags): two round trips per report instead of three.
+///
+/// The first statement stores the report (`ins`: nothing for a duplicate, and then nothing
+/// else happens) and upserts the host (GREATEST ignores NULLs, which is what "latest known time"
+/// needs). The tags are a statement of their own, run only when the report became the host's
+/// newest: it must see the tag rows another transaction for the same host committed while this
+/// one waited for the host row's lock, and in READ COMMITTED only a new statement's snapshot does
+/// (a CTE of the first statement would not).
 async fn insert_in(tx: &mut PgConnection, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
     let r = new.report;
     let started = to_millis(r.started_at);
-    let seq: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
-         duration_ms, received_at, source, rear_version, legacy_mail, body, search_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (report_id) DO NOTHING RETURNING seq",
+    let ok = r.result.is_success();
+    let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
+    let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+    let layout_sha = layout_digest(r.layout.as_deref());
+    let stored: Option<(i64, i64)> = sqlx::query_as(
+        "WITH ins AS (\
+           INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
+           duration_ms, received_at, source, rear_version, legacy_mail, body, search_text) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+           ON CONFLICT (report_id) DO NOTHING RETURNING seq), \
+         up AS (\
+           INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
+           last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+           layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
+           SELECT $2, $14, $15, $16, 1, ins.seq, $6, $17, $18, $19, $20, $21, $22, $23, $4 \
+           FROM ins \
+           ON CONFLICT (hostname) DO UPDATE SET \
+           report_count = hosts.report_count + 1, \
+           domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                    THEN excluded.domain ELSE hosts.domain END, \
+           tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                  THEN excluded.tags ELSE hosts.tags END, \
+           os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                THEN excluded.os ELSE hosts.os END, \
+           last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                      THEN excluded.last_seq ELSE hosts.last_seq END, \
+           last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                     THEN excluded.last_ok ELSE hosts.last_ok END, \
+           last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
+           last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
+           last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
+           last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
+           layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
+           layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                        AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                        THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+           rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                        AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                        THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+           backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                        AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                        THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
+           RETURNING last_seq) \
+         SELECT ins.seq, up.last_seq FROM ins, up",
     )
     .bind(r.report_id.to_string())
     .bind(&r.hostname)
     .bind(&r.workflow)
-    .bind(r.result.is_success())
+    .bind(ok)
     .bind(r.result.error())
     .bind(started)
     .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
@@ -168,55 +214,9 @@ async fn insert_in(tx: &mut PgConnection, new: &NewReport<'_>) -> StoreResult<In
     .bind(new.legacy_mail)
     .bind(r.to_json())
     .bind(search_text(r))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(seq) = seq else {
-        return Ok(IngestStatus::Duplicate);
-    };
-    let ok = r.result.is_success();
-    let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
-    let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
-    let layout_sha = layout_digest(r.layout.as_deref());
-    // GREATEST ignores NULLs, which is what "latest known time" needs.
-    let last_seq: i64 = sqlx::query_scalar(
-        "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-         last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
-         layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (hostname) DO UPDATE SET \
-         report_count = hosts.report_count + 1, \
-         domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                  THEN excluded.domain ELSE hosts.domain END, \
-         tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                THEN excluded.tags ELSE hosts.tags END, \
-         os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-              THEN excluded.os ELSE hosts.os END, \
-         last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                    THEN excluded.last_seq ELSE hosts.last_seq END, \
-         last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                   THEN excluded.last_ok ELSE hosts.last_ok END, \
-         last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
-         last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
-         last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
-         last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
-         layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
-         layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
-                      AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
-                      THEN excluded.layout_sha ELSE hosts.layout_sha END, \
-         rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
-                      AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
-                      THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
-         backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
-                      AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
-                      THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
-         RETURNING last_seq",
-    )
-    .bind(&r.hostname)
     .bind(&r.domain)
     .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
     .bind(os_label(r))
-    .bind(seq)
-    .bind(started)
     .bind(rescue_at)
     .bind(backup_at)
     .bind(ok.then_some(started))
@@ -224,11 +224,13 @@ async fn insert_in(tx: &mut PgConnection, new: &NewReport<'_>) -> StoreResult<In
     .bind(&layout_sha)
     .bind(rescue_at.and(layout_sha.as_ref()))
     .bind(backup_at.map(|_| output_bytes(r)))
-    .bind(ok)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some((seq, last_seq)) = stored else {
+        return Ok(IngestStatus::Duplicate);
+    };
     if last_seq == seq {
-        // One round trip; tags the host keeps are neither deleted nor inserted again.
+        // Tags the host keeps are neither deleted nor inserted again.
         sqlx::query(
             "WITH gone AS (DELETE FROM host_tags WHERE hostname = $1 AND tag <> ALL($2)) \
              INSERT INTO host_tags (hostname, tag) SELECT $1, unnest($2::TEXT[]) \

@@ -355,7 +355,10 @@ async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Ingest
 /// which then has to be merged: over half of the writer's work in the profile), and only once
 /// per commit without them.
 async fn try_batch(pool: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<IngestStatus>> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: the first statement of a report reads, and a read transaction that later
+    // writes fails at once (SQLITE_BUSY) when another connection (a login, a token) wrote in
+    // between; taking the write lock up front waits for the busy timeout instead.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut search = Vec::with_capacity(batch.len());
     for job in batch {
@@ -404,29 +407,15 @@ impl Store for SqliteStore {
         &self,
         reports: &[NewReport<'_>],
     ) -> StoreResult<Vec<IngestStatus>> {
-        // IMMEDIATE takes the write lock up front (waiting for the busy timeout), so a bulk load
-        // next to the writer task never fails on a lock upgrade.
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        // IMMEDIATE as in `try_batch`: next to the writer task a bulk load waits for the lock.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(reports.len());
         let mut search = Vec::with_capacity(reports.len());
         for new in reports {
-            match insert_in(&mut conn, new, &mut search).await {
-                Ok(status) => out.push(status),
-                Err(e) => {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    return Err(e);
-                }
-            }
+            out.push(insert_in(&mut tx, new, &mut search).await?);
         }
-        if let Err(e) = insert_search(&mut conn, &search).await {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(e);
-        }
-        if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(e.into());
-        }
+        insert_search(&mut tx, &search).await?;
+        tx.commit().await?;
         Ok(out)
     }
 
