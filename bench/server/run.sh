@@ -67,6 +67,17 @@ echo "backend: $backend"
 echo "hosts: $hosts"
 echo "cores: $(nproc)"
 "$loadgen" prefill "$db" "$hosts" "$reports"
+case $backend in
+sqlite) echo "db_bytes_after_prefill: $(du -cb "$work"/rear-server.db* | tail -1 | cut -f1)" ;;
+postgres)
+    echo "db_bytes_after_prefill: $(psql -h 127.0.0.1 -p "$pg_port" -U rear -d postgres -tAc \
+        "SELECT pg_database_size('postgres')")"
+    echo "pg_dir_bytes_after_prefill: $(du -sb "$work/pg" | cut -f1)"
+    # A server that received its reports over months has had autovacuum's ANALYZE; right after a
+    # bulk load the planner has no statistics yet.
+    psql -h 127.0.0.1 -p "$pg_port" -U rear -d postgres -qc "ANALYZE" >/dev/null
+    ;;
+esac
 echo bench-password | "$bin" --config "$work/server.toml" user add bench --role viewer --password-stdin >/dev/null
 token=$("$bin" --config "$work/server.toml" token add bench --site | awk '{print $NF}')
 

@@ -287,7 +287,7 @@ async fn check(config: &Config, host: Option<&str>, tag: Option<&str>) -> CheckO
                 domain: None,
                 tag: tag.map(str::to_string),
             };
-            match store.hosts(&filter).await {
+            match store::all_hosts(store.as_ref(), &filter, None).await {
                 Ok(rows) => {
                     let hosts: Vec<_> = rows
                         .into_iter()

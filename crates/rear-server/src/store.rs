@@ -279,8 +279,24 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Stores a report unless its id is already stored.
     async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus>;
-    /// Hosts matching the filter, by hostname.
-    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>>;
+    /// Bulk loading only (the benchmark's prefill, imports; never an ingest path): stores the
+    /// reports in one transaction with the same rows, host updates and search entries as
+    /// [`Store::insert_report`], and answers when it is committed. One failing report fails the
+    /// whole call. The outcomes are in the order of `reports`.
+    async fn insert_reports_bulk(
+        &self,
+        reports: &[NewReport<'_>],
+    ) -> StoreResult<Vec<IngestStatus>>;
+    /// One page of the hosts matching the filter (and, when given, the state, computed in SQL by
+    /// the rule of [`Store::host_page`]), by hostname: at most `limit` hosts whose name sorts
+    /// after `after` (keyset paging; `""` starts at the first host).
+    async fn hosts(
+        &self,
+        filter: &HostFilter,
+        state: Option<(HostState, &StateParams)>,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<HostRow>>;
     /// One page of hosts matching the filter (and the state, when given), most urgent state
     /// first, with the counts per state of the filter's selection; states computed in SQL.
     async fn host_page(
@@ -342,6 +358,31 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_images(&self, hostname: &str, keep: u32) -> StoreResult<Vec<(String, bool)>>;
     /// True when some host's image list names the object.
     async fn image_referenced(&self, sha256: &str) -> StoreResult<bool>;
+}
+
+/// Hosts per [`Store::hosts`] call in [`all_hosts`].
+const ALL_HOSTS_CHUNK: u32 = 5000;
+
+/// Every host matching the filter (and state), by hostname, read in pages of 5,000 (for callers
+/// that need the whole selection: `/metrics` and `rear-server check`).
+///
+/// # Errors
+/// What the store returns.
+pub async fn all_hosts(
+    store: &dyn Store,
+    filter: &HostFilter,
+    state: Option<(HostState, &StateParams)>,
+) -> StoreResult<Vec<HostRow>> {
+    let mut out: Vec<HostRow> = Vec::new();
+    loop {
+        let after = out.last().map_or("", |h| h.hostname.as_str()).to_string();
+        let page = store.hosts(filter, state, &after, ALL_HOSTS_CHUNK).await?;
+        let done = page.len() < ALL_HOSTS_CHUNK as usize;
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
 }
 
 /// Opens the database named by `url` and runs its migrations.

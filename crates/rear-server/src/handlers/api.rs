@@ -4,14 +4,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use rear_proto::Report;
 use rear_proto::api::{
-    Health, HostList, HostState, HostSummary, IngestResponse, IngestStatus, ReportList,
-    ReportSource,
+    Health, HostState, HostSummary, IngestResponse, IngestStatus, ReportList, ReportSource,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::host_summary;
@@ -86,8 +85,13 @@ pub async fn post_report(
     Ok((code, Json(resp)))
 }
 
+/// Hosts per page of `GET /api/v1/hosts` when the request gives no `limit`.
+pub const HOSTS_PAGE_DEFAULT: u32 = 500;
+/// Largest page of `GET /api/v1/hosts` (a larger `limit` is cut to it).
+pub const HOSTS_PAGE_MAX: u32 = 5000;
+
 /// Query of `GET /api/v1/hosts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct HostQuery {
     /// Only this domain.
     pub domain: Option<String>,
@@ -95,35 +99,111 @@ pub struct HostQuery {
     pub tag: Option<String>,
     /// Only this state.
     pub state: Option<HostState>,
+    /// Hosts per page (default [`HOSTS_PAGE_DEFAULT`], at most [`HOSTS_PAGE_MAX`]).
+    pub limit: Option<u32>,
+    /// Start after this hostname (the cursor of the previous page).
+    pub after: Option<String>,
 }
 
-/// Hosts matching a query, with their state.
-pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<Vec<HostSummary>, ApiError> {
+/// Answer of `GET /api/v1/hosts`: one page, by hostname.
+#[derive(Debug, Serialize)]
+pub struct HostPageBody {
+    /// The hosts of this page.
+    pub hosts: Vec<HostSummary>,
+    /// Path and query of the next page (same filters and limit), `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+fn query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl HostQuery {
+    /// The page size asked for, within 1..=[`HOSTS_PAGE_MAX`].
+    fn page_size(&self) -> u32 {
+        self.limit
+            .unwrap_or(HOSTS_PAGE_DEFAULT)
+            .clamp(1, HOSTS_PAGE_MAX)
+    }
+
+    /// Path and query of the page after `last` with the same filters and size.
+    fn next_link(&self, last: &str) -> String {
+        let mut url = format!(
+            "/api/v1/hosts?limit={}&after={}",
+            self.page_size(),
+            query_value(last)
+        );
+        for (k, v) in [
+            ("domain", self.domain.as_deref()),
+            ("tag", self.tag.as_deref()),
+            ("state", self.state.map(HostState::as_str)),
+        ] {
+            if let Some(v) = v {
+                url.push_str(&format!("&{k}={}", query_value(v)));
+            }
+        }
+        url
+    }
+}
+
+/// One page of the hosts matching a query, with their state, and the link to the next page.
+pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<HostPageBody, ApiError> {
     let filter = HostFilter {
         domain: q.domain.clone(),
         tag: q.tag.clone(),
     };
     let now = state.now();
     let policy = state.stale_policy();
-    Ok(state
+    let params = policy.params(now);
+    let limit = q.page_size();
+    // One more than the page tells whether there is a next page.
+    let mut rows = state
         .store()
-        .hosts(&filter)
-        .await?
-        .into_iter()
-        .map(|row| host_summary(row, now, policy))
-        .filter(|h| q.state.is_none_or(|s| h.state == s))
-        .collect())
+        .hosts(
+            &filter,
+            q.state.map(|s| (s, &params)),
+            q.after.as_deref().unwrap_or(""),
+            limit + 1,
+        )
+        .await?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|h| q.next_link(&h.hostname))
+    } else {
+        None
+    };
+    Ok(HostPageBody {
+        hosts: rows
+            .into_iter()
+            .map(|row| host_summary(row, now, policy))
+            .collect(),
+        next,
+    })
 }
 
-/// `GET /api/v1/hosts`.
+/// `GET /api/v1/hosts?domain=&tag=&state=&limit=&after=`: one page of hosts by hostname; the
+/// body's `next` and a `Link: <...>; rel="next"` header name the next page.
 pub async fn hosts(
     State(state): State<AppState>,
     _user: ApiUser,
     Query(q): Query<HostQuery>,
-) -> Result<Json<HostList>, ApiError> {
-    Ok(Json(HostList {
-        hosts: list_hosts(&state, &q).await?,
-    }))
+) -> Result<Response, ApiError> {
+    let page = list_hosts(&state, &q).await?;
+    let link = page.next.as_ref().map(|n| format!("<{n}>; rel=\"next\""));
+    let mut resp = Json(page).into_response();
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(header::LINK, link);
+    }
+    Ok(resp)
 }
 
 /// `GET /api/v1/hosts/{name}`.

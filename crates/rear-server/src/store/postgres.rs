@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use rear_proto::Report;
 use rear_proto::api::{HostState, IngestStatus, ReportSource, ReportSummary};
 use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -144,6 +144,106 @@ fn search_text(r: &Report) -> String {
     .join("\n")
 }
 
+/// Inserts one report inside the caller's transaction (the report row with its search text, the
+/// host's row and tags): two round trips per report instead of three.
+///
+/// The first statement stores the report (`ins`: nothing for a duplicate, and then nothing
+/// else happens) and upserts the host (GREATEST ignores NULLs, which is what "latest known time"
+/// needs). The tags are a statement of their own, run only when the report became the host's
+/// newest: it must see the tag rows another transaction for the same host committed while this
+/// one waited for the host row's lock, and in READ COMMITTED only a new statement's snapshot does
+/// (a CTE of the first statement would not).
+async fn insert_in(tx: &mut PgConnection, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
+    let r = new.report;
+    let started = to_millis(r.started_at);
+    let ok = r.result.is_success();
+    let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
+    let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
+    let layout_sha = layout_digest(r.layout.as_deref());
+    let stored: Option<(i64, i64)> = sqlx::query_as(
+        "WITH ins AS (\
+           INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
+           duration_ms, received_at, source, rear_version, legacy_mail, body, search_text) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+           ON CONFLICT (report_id) DO NOTHING RETURNING seq), \
+         up AS (\
+           INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
+           last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
+           layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
+           SELECT $2, $14, $15, $16, 1, ins.seq, $6, $17, $18, $19, $20, $21, $22, $23, $4 \
+           FROM ins \
+           ON CONFLICT (hostname) DO UPDATE SET \
+           report_count = hosts.report_count + 1, \
+           domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                    THEN excluded.domain ELSE hosts.domain END, \
+           tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                  THEN excluded.tags ELSE hosts.tags END, \
+           os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                THEN excluded.os ELSE hosts.os END, \
+           last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                      THEN excluded.last_seq ELSE hosts.last_seq END, \
+           last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
+                     THEN excluded.last_ok ELSE hosts.last_ok END, \
+           last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
+           last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
+           last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
+           last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
+           layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
+           layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
+                        AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
+                        THEN excluded.layout_sha ELSE hosts.layout_sha END, \
+           rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
+                        AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
+                        THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
+           backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
+                        AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
+                        THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
+           RETURNING last_seq) \
+         SELECT ins.seq, up.last_seq FROM ins, up",
+    )
+    .bind(r.report_id.to_string())
+    .bind(&r.hostname)
+    .bind(&r.workflow)
+    .bind(ok)
+    .bind(r.result.error())
+    .bind(started)
+    .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
+    .bind(to_millis(new.received_at))
+    .bind(new.source.as_str())
+    .bind(&r.rear_version)
+    .bind(new.legacy_mail)
+    .bind(r.to_json())
+    .bind(search_text(r))
+    .bind(&r.domain)
+    .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
+    .bind(os_label(r))
+    .bind(rescue_at)
+    .bind(backup_at)
+    .bind(ok.then_some(started))
+    .bind(layout_sha.is_some().then_some(started))
+    .bind(&layout_sha)
+    .bind(rescue_at.and(layout_sha.as_ref()))
+    .bind(backup_at.map(|_| output_bytes(r)))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((seq, last_seq)) = stored else {
+        return Ok(IngestStatus::Duplicate);
+    };
+    if last_seq == seq {
+        // Tags the host keeps are neither deleted nor inserted again.
+        sqlx::query(
+            "WITH gone AS (DELETE FROM host_tags WHERE hostname = $1 AND tag <> ALL($2)) \
+             INSERT INTO host_tags (hostname, tag) SELECT $1, unnest($2::TEXT[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&r.hostname)
+        .bind(&r.tags)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(IngestStatus::Stored)
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -152,118 +252,78 @@ impl Store for PostgresStore {
     }
 
     async fn insert_report(&self, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
-        let r = new.report;
-        let started = to_millis(r.started_at);
         let mut tx = self.pool.begin().await?;
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
-             duration_ms, received_at, source, rear_version, legacy_mail, body, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (report_id) DO NOTHING RETURNING seq",
-        )
-        .bind(r.report_id.to_string())
-        .bind(&r.hostname)
-        .bind(&r.workflow)
-        .bind(r.result.is_success())
-        .bind(r.result.error())
-        .bind(started)
-        .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
-        .bind(to_millis(new.received_at))
-        .bind(new.source.as_str())
-        .bind(&r.rear_version)
-        .bind(new.legacy_mail)
-        .bind(r.to_json())
-        .bind(search_text(r))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq) = seq else {
-            return Ok(IngestStatus::Duplicate);
-        };
-        let ok = r.result.is_success();
-        let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
-        let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
-        let layout_sha = layout_digest(r.layout.as_deref());
-        // GREATEST ignores NULLs, which is what "latest known time" needs.
-        let last_seq: i64 = sqlx::query_scalar(
-            "INSERT INTO hosts (hostname, domain, tags, os, report_count, last_seq, \
-             last_started_at, last_rescue_at, last_backup_at, last_success_at, layout_at, \
-             layout_sha, rescue_layout_sha, backup_bytes, last_ok) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (hostname) DO UPDATE SET \
-             report_count = hosts.report_count + 1, \
-             domain = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                      THEN excluded.domain ELSE hosts.domain END, \
-             tags = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                    THEN excluded.tags ELSE hosts.tags END, \
-             os = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                  THEN excluded.os ELSE hosts.os END, \
-             last_seq = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                        THEN excluded.last_seq ELSE hosts.last_seq END, \
-             last_ok = CASE WHEN excluded.last_started_at >= hosts.last_started_at \
-                       THEN excluded.last_ok ELSE hosts.last_ok END, \
-             last_started_at = GREATEST(excluded.last_started_at, hosts.last_started_at), \
-             last_rescue_at = GREATEST(hosts.last_rescue_at, excluded.last_rescue_at), \
-             last_backup_at = GREATEST(hosts.last_backup_at, excluded.last_backup_at), \
-             last_success_at = GREATEST(hosts.last_success_at, excluded.last_success_at), \
-             layout_at = GREATEST(hosts.layout_at, excluded.layout_at), \
-             layout_sha = CASE WHEN excluded.layout_at IS NOT NULL \
-                          AND (hosts.layout_at IS NULL OR excluded.layout_at >= hosts.layout_at) \
-                          THEN excluded.layout_sha ELSE hosts.layout_sha END, \
-             rescue_layout_sha = CASE WHEN excluded.last_rescue_at IS NOT NULL \
-                          AND (hosts.last_rescue_at IS NULL OR excluded.last_rescue_at >= hosts.last_rescue_at) \
-                          THEN excluded.rescue_layout_sha ELSE hosts.rescue_layout_sha END, \
-             backup_bytes = CASE WHEN excluded.last_backup_at IS NOT NULL \
-                          AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
-                          THEN excluded.backup_bytes ELSE hosts.backup_bytes END \
-             RETURNING last_seq",
-        )
-        .bind(&r.hostname)
-        .bind(&r.domain)
-        .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
-        .bind(os_label(r))
-        .bind(seq)
-        .bind(started)
-        .bind(rescue_at)
-        .bind(backup_at)
-        .bind(ok.then_some(started))
-        .bind(layout_sha.is_some().then_some(started))
-        .bind(&layout_sha)
-        .bind(rescue_at.and(layout_sha.as_ref()))
-        .bind(backup_at.map(|_| output_bytes(r)))
-        .bind(ok)
-        .fetch_one(&mut *tx)
-        .await?;
-        if last_seq == seq {
-            sqlx::query("DELETE FROM host_tags WHERE hostname = $1")
-                .bind(&r.hostname)
-                .execute(&mut *tx)
-                .await?;
-            for tag in &r.tags {
-                sqlx::query(
-                    "INSERT INTO host_tags (hostname, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(&r.hostname)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        let status = insert_in(&mut tx, new).await?;
         tx.commit().await?;
-        Ok(IngestStatus::Stored)
+        Ok(status)
     }
 
-    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>> {
+    async fn insert_reports_bulk(
+        &self,
+        reports: &[NewReport<'_>],
+    ) -> StoreResult<Vec<IngestStatus>> {
+        // Host rows are locked in hostname order, so concurrent bulk loads wait for each other
+        // instead of deadlocking.
+        let mut order: Vec<usize> = (0..reports.len()).collect();
+        order.sort_by(|&a, &b| reports[a].report.hostname.cmp(&reports[b].report.hostname));
+        let mut out = vec![IngestStatus::Duplicate; reports.len()];
+        let mut tx = self.pool.begin().await?;
+        for i in order {
+            out[i] = insert_in(&mut tx, &reports[i]).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn hosts(
+        &self,
+        filter: &HostFilter,
+        state: Option<(HostState, &StateParams)>,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<HostRow>> {
+        // Placeholders: 1 domain, 2 tag, 3 after, 4 limit; with a state 5 now, 6 default
+        // interval, 7 state rank, then a (tag, interval) pair per configured tag. Ordered and
+        // cut by the primary key's index: a page costs the same wherever it starts.
+        let (cte, by_state) = match state {
+            None => (String::new(), String::new()),
+            Some((_, p)) => {
+                let n = p.by_tag.len();
+                let iv = if n == 0 {
+                    "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false".to_string()
+                } else {
+                    let values: Vec<String> = (0..n)
+                        .map(|i| format!("(${}::TEXT, ${}::BIGINT)", 8 + 2 * i, 9 + 2 * i))
+                        .collect();
+                    format!("VALUES {}", values.join(", "))
+                };
+                (
+                    format!("WITH iv (tag, ms) AS ({iv}) "),
+                    format!(
+                        " AND {} = $7::BIGINT",
+                        state_rank_sql("$5::BIGINT", "$6::BIGINT", n > 0)
+                    ),
+                )
+            }
+        };
         let sql = format!(
-            "{} WHERE ($1::TEXT IS NULL OR h.domain = $1) AND ($2::TEXT IS NULL OR EXISTS \
+            "{cte}{} WHERE ($1::TEXT IS NULL OR h.domain = $1) AND ($2::TEXT IS NULL OR EXISTS \
              (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = $2)) \
-             ORDER BY h.hostname",
+             AND h.hostname > $3{by_state} ORDER BY h.hostname LIMIT $4",
             host_select()
         );
-        let rows = sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
             .bind(filter.domain.as_deref())
             .bind(filter.tag.as_deref())
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(after)
+            .bind(i64::from(limit));
+        if let Some((s, p)) = state {
+            q = q.bind(p.now_ms).bind(p.default_ms).bind(state_rank(s));
+            for (tag, ms) in &p.by_tag {
+                q = q.bind(tag.as_str()).bind(*ms);
+            }
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(host_from_row).collect()
     }
 

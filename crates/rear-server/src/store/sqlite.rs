@@ -4,7 +4,8 @@
 //! [`SqliteStore::open`]. Every report insert runs in one transaction that also updates the host's
 //! row, its tags and the search index, so a crash never leaves a half-stored report. Reports are
 //! written by one writer task that commits the reports waiting at that moment together (group
-//! commit, each in its own savepoint) and answers each caller after the commit.
+//! commit) and answers each caller after the commit; when a batch fails it is rolled back and its
+//! reports are stored one transaction each, so that a failing report fails alone.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -143,16 +144,38 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// Inserts one report inside the caller's transaction (the report row, its search entry, the
-/// host's row and tags).
-async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResult<IngestStatus> {
+/// The search entry of a stored report: rowid (the report's seq), hostname and domain, tags,
+/// layout, inventory, log tail.
+type SearchRow<'a> = (i64, String, String, &'a str, String, &'a str);
+
+/// Inserts one report inside the caller's transaction (the report row, the host's row and tags)
+/// and adds its search entry to `search`, which the caller writes with [`insert_search`] before
+/// the commit.
+///
+/// The search entries of a whole transaction go to FTS5 in one statement at its end: FTS5 writes
+/// its pending entries to disk (a new index segment, merged later) at every statement savepoint,
+/// which SQLite opens for each of the upserts here, so an entry written per report cost a segment
+/// per report: over half of the writer's instructions in the profile.
+async fn insert_in<'r>(
+    tx: &mut SqliteConnection,
+    new: &NewReport<'r>,
+    search: &mut Vec<SearchRow<'r>>,
+) -> StoreResult<IngestStatus> {
     let r = new.report;
     let started = to_millis(r.started_at);
-    let inserted = sqlx::query(
+    let tags_json = serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into());
+    // The host's row before this report: whether the report becomes the newest (the rule of the
+    // upsert below) and whether it changes the host's tags.
+    let before: Option<(String, i64)> =
+        sqlx::query_as("SELECT tags, last_started_at FROM hosts WHERE hostname = ?1")
+            .bind(&r.hostname)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO reports (report_id, hostname, workflow, success, error, started_at, \
          duration_ms, received_at, source, rear_version, legacy_mail, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (report_id) DO NOTHING",
+         ON CONFLICT (report_id) DO NOTHING RETURNING seq",
     )
     .bind(r.report_id.to_string())
     .bind(&r.hostname)
@@ -166,29 +189,36 @@ async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResul
     .bind(&r.rear_version)
     .bind(new.legacy_mail)
     .bind(r.to_json())
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if inserted.rows_affected() == 0 {
+    let Some(seq) = inserted else {
         return Ok(IngestStatus::Duplicate);
+    };
+    search.push((
+        seq,
+        format!("{} {}", r.hostname, r.domain),
+        r.tags.join(" "),
+        r.layout.as_deref().unwrap_or(""),
+        if r.inventory.is_null() {
+            String::new()
+        } else {
+            r.inventory.to_string()
+        },
+        &r.log_tail,
+    ));
+    // host_tags always holds the tags of the host row (both change only together, here), so
+    // they are rewritten only when the report becomes the newest and its tags differ.
+    let newest = before.as_ref().is_none_or(|(_, at)| started >= *at);
+    if newest && before.as_ref().is_none_or(|(tags, _)| *tags != tags_json) {
+        sqlx::query(
+            "DELETE FROM host_tags WHERE hostname = ?1; \
+             INSERT OR IGNORE INTO host_tags (hostname, tag) SELECT ?1, value FROM json_each(?2)",
+        )
+        .bind(&r.hostname)
+        .bind(&tags_json)
+        .execute(&mut *tx)
+        .await?;
     }
-    let seq = inserted.last_insert_rowid();
-    let tags_text = r.tags.join(" ");
-    sqlx::query(
-        "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(seq)
-    .bind(format!("{} {}", r.hostname, r.domain))
-    .bind(&tags_text)
-    .bind(r.layout.as_deref().unwrap_or(""))
-    .bind(if r.inventory.is_null() {
-        String::new()
-    } else {
-        r.inventory.to_string()
-    })
-    .bind(&r.log_tail)
-    .execute(&mut *tx)
-    .await?;
     let ok = r.result.is_success();
     let rescue_at = (ok && makes_rescue(&r.workflow)).then_some(started);
     let backup_at = (ok && makes_backup(&r.workflow)).then_some(started);
@@ -230,40 +260,40 @@ async fn insert_in(tx: &mut SqliteConnection, new: &NewReport<'_>) -> StoreResul
                       AND (hosts.last_backup_at IS NULL OR excluded.last_backup_at >= hosts.last_backup_at) \
                       THEN excluded.backup_bytes ELSE hosts.backup_bytes END",
     )
-    .bind(&r.hostname)
-    .bind(&r.domain)
-    .bind(serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()))
-    .bind(os_label(r))
-    .bind(seq)
-    .bind(started)
-    .bind(rescue_at)
-    .bind(backup_at)
-    .bind(ok.then_some(started))
-    .bind(layout_sha.is_some().then_some(started))
-    .bind(&layout_sha)
-    .bind(rescue_at.and(layout_sha.as_ref()))
-    .bind(backup_at.map(|_| output_bytes(r)))
-    .bind(ok)
+        .bind(&r.hostname)
+        .bind(&r.domain)
+        .bind(&tags_json)
+        .bind(os_label(r))
+        .bind(seq)
+        .bind(started)
+        .bind(rescue_at)
+        .bind(backup_at)
+        .bind(ok.then_some(started))
+        .bind(layout_sha.is_some().then_some(started))
+        .bind(&layout_sha)
+        .bind(rescue_at.and(layout_sha.as_ref()))
+        .bind(backup_at.map(|_| output_bytes(r)))
+        .bind(ok)
+        .execute(&mut *tx)
+        .await?;
+    Ok(IngestStatus::Stored)
+}
+
+/// Writes the search entries of a transaction in one statement (see [`insert_in`]).
+async fn insert_search(tx: &mut SqliteConnection, search: &[SearchRow<'_>]) -> StoreResult<()> {
+    if search.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::to_string(search).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO reports_fts (rowid, hostname, tags, layout, inventory, log) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?1)",
+    )
+    .bind(rows)
     .execute(&mut *tx)
     .await?;
-    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM hosts WHERE hostname = ?1")
-        .bind(&r.hostname)
-        .fetch_one(&mut *tx)
-        .await?;
-    if last_seq == seq {
-        sqlx::query("DELETE FROM host_tags WHERE hostname = ?1")
-            .bind(&r.hostname)
-            .execute(&mut *tx)
-            .await?;
-        for tag in &r.tags {
-            sqlx::query("INSERT OR IGNORE INTO host_tags (hostname, tag) VALUES (?1, ?2)")
-                .bind(&r.hostname)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
-    Ok(IngestStatus::Stored)
+    Ok(())
 }
 
 /// Most reports committed in one transaction.
@@ -279,8 +309,8 @@ struct Job {
 }
 
 /// The single writer of reports (group commit): takes the reports that are waiting, up to
-/// [`MAX_BATCH`], and stores them in one transaction, each in its own savepoint so that one
-/// failing report fails alone. Every sender gets its answer only after the commit, so
+/// [`MAX_BATCH`], and stores them in one transaction (see [`write_batch`] for failures). Every
+/// sender gets its answer only after the commit, so
 /// "stored" still means "on disk". With one report waiting this is one transaction per report,
 /// as before; under load the fsync of the commit is shared.
 async fn writer(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
@@ -301,17 +331,36 @@ async fn writer(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
 }
 
 async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<IngestStatus>> {
-    let failed_all = |e: &StoreError| {
-        batch
-            .iter()
-            .map(|_| Err(StoreError::Unavailable(e.to_string())))
-            .collect()
-    };
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return failed_all(&e.into()),
-    };
+    match try_batch(pool, batch).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        // The batch was rolled back: each report again in its own transaction, so that the one
+        // that fails fails alone.
+        Err(_) if batch.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for job in batch {
+                outcomes.push(
+                    try_batch(pool, std::slice::from_ref(job))
+                        .await
+                        .map(|o| o[0]),
+                );
+            }
+            outcomes
+        }
+        Err(e) => vec![Err(e)],
+    }
+}
+
+/// Stores the reports of a batch in one transaction, all or none. No savepoint per report:
+/// FTS5 writes its pending index entries to disk at every savepoint (a new segment per report,
+/// which then has to be merged: over half of the writer's work in the profile), and only once
+/// per commit without them.
+async fn try_batch(pool: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<IngestStatus>> {
+    // IMMEDIATE: the first statement of a report reads, and a read transaction that later
+    // writes fails at once (SQLITE_BUSY) when another connection (a login, a token) wrote in
+    // between; taking the write lock up front waits for the busy timeout instead.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut search = Vec::with_capacity(batch.len());
     for job in batch {
         let new = NewReport {
             report: &job.report,
@@ -319,27 +368,13 @@ async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<Ingest
             received_at: job.received_at,
             legacy_mail: job.legacy_mail,
         };
-        if let Err(e) = sqlx::query("SAVEPOINT report").execute(&mut *tx).await {
-            outcomes.push(Err(e.into()));
-            continue;
-        }
-        match insert_in(&mut tx, &new).await {
-            Ok(status) => {
-                let released = sqlx::query("RELEASE report").execute(&mut *tx).await;
-                outcomes.push(released.map(|_| status).map_err(Into::into));
-            }
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK TO report").execute(&mut *tx).await;
-                let _ = sqlx::query("RELEASE report").execute(&mut *tx).await;
-                outcomes.push(Err(e));
-            }
-        }
+        outcomes.push(insert_in(&mut tx, &new, &mut search).await?);
     }
-    if let Err(e) = tx.commit().await {
-        return failed_all(&e.into());
-    }
-    outcomes
+    insert_search(&mut tx, &search).await?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -368,18 +403,68 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn hosts(&self, filter: &HostFilter) -> StoreResult<Vec<HostRow>> {
+    async fn insert_reports_bulk(
+        &self,
+        reports: &[NewReport<'_>],
+    ) -> StoreResult<Vec<IngestStatus>> {
+        // IMMEDIATE as in `try_batch`: next to the writer task a bulk load waits for the lock.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = Vec::with_capacity(reports.len());
+        let mut search = Vec::with_capacity(reports.len());
+        for new in reports {
+            out.push(insert_in(&mut tx, new, &mut search).await?);
+        }
+        insert_search(&mut tx, &search).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn hosts(
+        &self,
+        filter: &HostFilter,
+        state: Option<(HostState, &StateParams)>,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<HostRow>> {
+        // Placeholders: 1 domain, 2 tag, 3 after, 4 limit; with a state 5 now, 6 default
+        // interval, 7 state rank, then a (tag, interval) pair per configured tag. Ordered and
+        // cut by the primary key's index: a page costs the same wherever it starts.
+        let (cte, by_state) = match state {
+            None => (String::new(), String::new()),
+            Some((_, p)) => {
+                let n = p.by_tag.len();
+                let iv = if n == 0 {
+                    "SELECT NULL AS tag, NULL AS ms WHERE 0".to_string()
+                } else {
+                    let values: Vec<String> = (0..n)
+                        .map(|i| format!("(?{}, ?{})", 8 + 2 * i, 9 + 2 * i))
+                        .collect();
+                    format!("VALUES {}", values.join(", "))
+                };
+                (
+                    format!("WITH iv (tag, ms) AS ({iv}) "),
+                    format!(" AND {} = ?7", state_rank_sql("?5", "?6", n > 0)),
+                )
+            }
+        };
         let sql = format!(
-            "{} WHERE (?1 IS NULL OR h.domain = ?1) AND (?2 IS NULL OR EXISTS \
+            "{cte}{} WHERE (?1 IS NULL OR h.domain = ?1) AND (?2 IS NULL OR EXISTS \
              (SELECT 1 FROM host_tags t WHERE t.hostname = h.hostname AND t.tag = ?2)) \
-             ORDER BY h.hostname",
+             AND h.hostname > ?3{by_state} ORDER BY h.hostname LIMIT ?4",
             host_select()
         );
-        let rows = sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
             .bind(filter.domain.as_deref())
             .bind(filter.tag.as_deref())
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(after)
+            .bind(i64::from(limit));
+        if let Some((s, p)) = state {
+            q = q.bind(p.now_ms).bind(p.default_ms).bind(state_rank(s));
+            for (tag, ms) in &p.by_tag {
+                q = q.bind(tag.as_str()).bind(*ms);
+            }
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(host_from_row).collect()
     }
 

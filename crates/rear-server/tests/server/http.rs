@@ -219,6 +219,28 @@ async fn host_state_filters_facets_search_and_layout_diff() {
         ["db1"]
     );
 
+    // Paging: `next` (and the Link header) name the following page with the same filters; the
+    // last page has none.
+    let (_, first) = s.api(&read, "/api/v1/hosts?tag=prod&limit=1").await;
+    assert_eq!(names(&first), ["db1"]);
+    let next = first["next"].as_str().unwrap().to_string();
+    assert_eq!(next, "/api/v1/hosts?limit=1&after=db1&tag=prod");
+    let resp = reqwest::Client::new()
+        .get(s.url("/api/v1/hosts?tag=prod&limit=1"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["link"].to_str().unwrap(),
+        format!("<{next}>; rel=\"next\"")
+    );
+    let (_, second) = s.api(&read, &next).await;
+    assert_eq!(names(&second), ["web1"]);
+    assert!(second["next"].is_null(), "last page: {second}");
+    let (_, all) = s.api(&read, "/api/v1/hosts?limit=0").await;
+    assert_eq!(names(&all), ["db1"], "limit 0 is taken as 1");
+
     let (_, hits) = s.api(&read, "/api/v1/search?q=42949672960").await;
     let hits = hits["reports"].as_array().unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");

@@ -81,24 +81,37 @@ async fn store_contract(store: Arc<dyn Store>) {
     assert_eq!(web1.rescue_layout_sha, layout_digest(old.layout.as_deref()));
     assert!(web1.drifted());
 
-    let all = s.hosts(&HostFilter::default()).await.unwrap();
+    let all = s
+        .hosts(&HostFilter::default(), None, "", 100)
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|h| h.hostname.as_str()).collect::<Vec<_>>(),
         ["db1", "web1"]
     );
     let dmz = s
-        .hosts(&HostFilter {
-            tag: Some("dmz".into()),
-            ..Default::default()
-        })
+        .hosts(
+            &HostFilter {
+                tag: Some("dmz".into()),
+                ..Default::default()
+            },
+            None,
+            "",
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(dmz.len(), 1);
     let dom = s
-        .hosts(&HostFilter {
-            domain: Some("db.example.com".into()),
-            ..Default::default()
-        })
+        .hosts(
+            &HostFilter {
+                domain: Some("db.example.com".into()),
+                ..Default::default()
+            },
+            None,
+            "",
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(dom[0].hostname, "db1");
@@ -252,6 +265,141 @@ async fn store_contract(store: Arc<dyn Store>) {
         .count();
     assert_eq!((stored, outcomes.len() - stored), (100, 100));
     assert_eq!(s.host("burst3").await.unwrap().unwrap().report_count, 10);
+
+    host_paging(s).await;
+    bulk_insert(s).await;
+}
+
+/// `Store::insert_reports_bulk` writes what ingest writes: report rows, search entries, host rows
+/// and tags, and recognises duplicates (stored before, or twice in one call).
+async fn bulk_insert(s: &dyn Store) {
+    let mut older = report("bulk1", "mkrescue");
+    older.tags = vec!["bulkold".into()];
+    let mut newer = report("bulk1", "mkbackup");
+    newer.started_at = older.started_at + time::Duration::minutes(5);
+    newer.tags = vec!["bulknew".into(), "prod".into()];
+    newer.log_tail = "zyxwvut finished".into();
+    let other = report("bulk2", "mkrescue");
+    let before = report("bulk3", "mkrescue");
+    assert_eq!(insert(s, &before).await, IngestStatus::Stored);
+    let batch = [&newer, &older, &other, &before, &other];
+    let news: Vec<_> = batch
+        .iter()
+        .map(|r| NewReport {
+            report: r,
+            source: ReportSource::Http,
+            received_at: OffsetDateTime::now_utc(),
+            legacy_mail: false,
+        })
+        .collect();
+    let outcomes = s.insert_reports_bulk(&news).await.unwrap();
+    use IngestStatus::{Duplicate, Stored};
+    assert_eq!(outcomes, [Stored, Stored, Stored, Duplicate, Duplicate]);
+    let bulk1 = s.host("bulk1").await.unwrap().unwrap();
+    assert_eq!(bulk1.report_count, 2);
+    assert_eq!(
+        bulk1.last.report_id, newer.report_id,
+        "newest by start time"
+    );
+    assert_eq!(bulk1.tags, ["bulknew", "prod"]);
+    assert_eq!(s.host("bulk2").await.unwrap().unwrap().report_count, 1);
+    let facets = s.facets().await.unwrap();
+    let tag = |n: &str| facets.tags.iter().find(|c| c.name == n).map(|c| c.hosts);
+    assert_eq!(tag("bulknew"), Some(1));
+    assert_eq!(
+        tag("bulkold"),
+        None,
+        "tags of the older report do not count"
+    );
+    let hits = s.search("zyxwvut", 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "search entry written");
+    assert_eq!(hits[0].report.report_id, newer.report_id);
+}
+
+/// Keyset paging of `Store::hosts`: every host exactly once, in order, the filters and the state
+/// applied in the database.
+async fn host_paging(s: &dyn Store) {
+    // 257 more hosts (names that sort alike in every collation), a third of them tagged "page3".
+    let fleet: Vec<_> = (0..257)
+        .map(|i| {
+            let mut r = report(&format!("pg{i:04}"), "mkrescue");
+            if i % 3 == 0 {
+                r.tags = vec!["page3".into()];
+            }
+            if i % 5 == 0 {
+                r.result = RunResult::Failure {
+                    error: "boom".into(),
+                };
+            }
+            r
+        })
+        .collect();
+    futures_util::future::join_all(fleet.iter().map(|r| insert(s, r))).await;
+    let every = rear_server::store::all_hosts(s, &HostFilter::default(), None)
+        .await
+        .unwrap();
+    let walk = async |filter: &HostFilter, state: Option<HostState>, limit: u32| {
+        let params = StateParams {
+            now_ms: rear_server::store::to_millis(OffsetDateTime::now_utc()),
+            default_ms: 86_400_000,
+            by_tag: vec![("page3".into(), 3_600_000)],
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut pages = 0;
+        loop {
+            let after = names.last().cloned().unwrap_or_default();
+            let page = s
+                .hosts(filter, state.map(|st| (st, &params)), &after, limit)
+                .await
+                .unwrap();
+            assert!(page.len() <= limit as usize);
+            pages += 1;
+            let last = page.len() < limit as usize;
+            names.extend(page.into_iter().map(|h| h.hostname));
+            if last {
+                return (names, pages);
+            }
+        }
+    };
+    let (names, pages) = walk(&HostFilter::default(), None, 10).await;
+    assert_eq!(pages, every.len() / 10 + 1);
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "in order, no host twice"
+    );
+    assert_eq!(
+        names,
+        every.iter().map(|h| h.hostname.clone()).collect::<Vec<_>>()
+    );
+    let expected: Vec<String> = fleet.iter().map(|r| r.hostname.clone()).collect();
+    let paged_fleet: Vec<_> = names
+        .iter()
+        .filter(|n| n.starts_with("pg"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        paged_fleet, expected,
+        "every host of the fleet exactly once"
+    );
+    let tagged = HostFilter {
+        tag: Some("page3".into()),
+        ..Default::default()
+    };
+    let (names, _) = walk(&tagged, None, 7).await;
+    let want: Vec<_> = fleet
+        .iter()
+        .filter(|r| r.tags == ["page3"])
+        .map(|r| r.hostname.clone())
+        .collect();
+    assert_eq!(names, want, "tag filter applied in the database");
+    let (failed, _) = walk(&tagged, Some(HostState::Failed), 4).await;
+    let want_failed: Vec<_> = (0..257)
+        .filter(|i| i % 3 == 0 && i % 5 == 0)
+        .map(|i| format!("pg{i:04}"))
+        .collect();
+    assert_eq!(failed, want_failed, "state computed in the database");
+    let (ok, _) = walk(&tagged, Some(HostState::Ok), 50).await;
+    assert_eq!(ok.len() + failed.len(), want.len());
 }
 
 #[tokio::test]
@@ -292,4 +440,75 @@ async fn svc_postgres_server_ingest_api_and_search() {
     assert_eq!(host["state"], "ok");
     let (_, hits) = s.api(&read, "/api/v1/search?q=21474836480").await;
     assert_eq!(hits["reports"][0]["report_id"], r.report_id.to_string());
+}
+
+/// A report whose write fails inside a group-commit batch fails alone: the batch is rolled back
+/// and its other reports are stored one by one (with their search entries).
+#[tokio::test]
+async fn sqlite_failing_report_in_a_batch_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = rear_server::store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    // A trigger refusing one hostname stands in for a write that fails (disk full, corruption).
+    let out = std::process::Command::new("sqlite3")
+        .arg(&path)
+        .arg(
+            "CREATE TRIGGER poison BEFORE INSERT ON reports WHEN NEW.hostname = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned report'); END;",
+        )
+        .output()
+        .expect("the sqlite3 CLI (apt-get install sqlite3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<_> = (0..40)
+        .map(|i| {
+            let host = if i == 17 {
+                "poison".to_string()
+            } else {
+                format!("fine{i:02}")
+            };
+            report(&host, "mkrescue")
+        })
+        .collect();
+    // All sent at once: the writer takes them in a few batches, one of them with the poison.
+    let news: Vec<_> = reports
+        .iter()
+        .map(|r| NewReport {
+            report: r,
+            source: ReportSource::Http,
+            received_at: OffsetDateTime::now_utc(),
+            legacy_mail: false,
+        })
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(news.iter().map(|n| store.insert_report(n))).await;
+    for (r, o) in reports.iter().zip(&outcomes) {
+        if r.hostname == "poison" {
+            let e = o.as_ref().unwrap_err().to_string();
+            assert!(e.contains("poisoned report"), "{e}");
+        } else {
+            assert_eq!(o.as_ref().unwrap(), &IngestStatus::Stored, "{}", r.hostname);
+        }
+    }
+    assert!(store.host("poison").await.unwrap().is_none());
+    assert_eq!(store.host("fine18").await.unwrap().unwrap().report_count, 1);
+    let hits = store.search("fine18", 10).await.unwrap();
+    assert_eq!(
+        hits.len(),
+        1,
+        "search entry of a report stored after the retry"
+    );
+    assert_eq!(
+        store
+            .hosts(&HostFilter::default(), None, "", 100)
+            .await
+            .unwrap()
+            .len(),
+        39
+    );
 }
