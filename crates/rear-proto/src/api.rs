@@ -176,11 +176,14 @@ pub struct HostSummary {
     pub drifted: bool,
 }
 
-/// `GET /api/v1/hosts`.
+/// `GET /api/v1/hosts`: one page of the hosts matching the filter, by hostname.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostList {
-    /// Hosts matching the filter, by hostname.
+    /// The hosts of this page.
     pub hosts: Vec<HostSummary>,
+    /// Path and query of the next page (same filters and page size), `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// `GET /api/v1/hosts/{name}/reports`.

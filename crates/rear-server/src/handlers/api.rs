@@ -8,9 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rear_proto::Report;
 use rear_proto::api::{
-    Health, HostState, HostSummary, IngestResponse, IngestStatus, ReportList, ReportSource,
+    Health, HostList, HostState, HostSummary, IngestResponse, IngestStatus, ReportList,
+    ReportSource,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::host_summary;
@@ -105,15 +106,6 @@ pub struct HostQuery {
     pub after: Option<String>,
 }
 
-/// Answer of `GET /api/v1/hosts`: one page, by hostname.
-#[derive(Debug, Serialize)]
-pub struct HostPageBody {
-    /// The hosts of this page.
-    pub hosts: Vec<HostSummary>,
-    /// Path and query of the next page (same filters and limit), `null` on the last page.
-    pub next: Option<String>,
-}
-
 /// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
 fn query_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -156,7 +148,7 @@ impl HostQuery {
 }
 
 /// One page of the hosts matching a query, with their state, and the link to the next page.
-pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<HostPageBody, ApiError> {
+pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<HostList, ApiError> {
     let filter = HostFilter {
         domain: q.domain.clone(),
         tag: q.tag.clone(),
@@ -181,7 +173,7 @@ pub async fn list_hosts(state: &AppState, q: &HostQuery) -> Result<HostPageBody,
     } else {
         None
     };
-    Ok(HostPageBody {
+    Ok(HostList {
         hosts: rows
             .into_iter()
             .map(|row| host_summary(row, now, policy))
