@@ -122,6 +122,38 @@ pub struct HostPage {
     pub rows: Vec<HostRow>,
 }
 
+/// How a backend writes its SQL placeholders: PostgreSQL `$N::TYPE`, SQLite `?N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placeholders {
+    /// `$N::TYPE`.
+    Postgres,
+    /// `?N`.
+    Sqlite,
+}
+
+/// The relation `iv (tag, ms)` of the per-tag stale intervals for a `WITH` clause: `n` rows of
+/// placeholder pairs numbered from `first` (tag, then interval in ms), or an empty relation when
+/// no tag has its own interval.
+pub(crate) fn tag_intervals_sql(n: usize, first: usize, style: Placeholders) -> String {
+    if n == 0 {
+        return match style {
+            Placeholders::Postgres => "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false",
+            Placeholders::Sqlite => "SELECT NULL AS tag, NULL AS ms WHERE 0",
+        }
+        .to_string();
+    }
+    let values: Vec<String> = (0..n)
+        .map(|i| {
+            let (t, ms) = (first + 2 * i, first + 2 * i + 1);
+            match style {
+                Placeholders::Postgres => format!("(${t}::TEXT, ${ms}::BIGINT)"),
+                Placeholders::Sqlite => format!("(?{t}, ?{ms})"),
+            }
+        })
+        .collect();
+    format!("VALUES {}", values.join(", "))
+}
+
 /// The SQL expression (over `h` = hosts, with a CTE `iv(tag, ms)` of
 /// the tag intervals) that ranks a host's state like [`HostState::ALL`]: 0 failed, 1 stale,
 /// 2 drifted, 3 ok. `now` and `default` are the placeholders of the backend.
@@ -555,6 +587,19 @@ mod tests {
             "'dev':* & 'vdb':* & 'x':*"
         );
         assert_eq!(pg_tsquery("' :* &"), None);
+    }
+
+    #[test]
+    fn tag_intervals_in_both_placeholder_styles() {
+        assert_eq!(
+            tag_intervals_sql(2, 5, Placeholders::Postgres),
+            "VALUES ($5::TEXT, $6::BIGINT), ($7::TEXT, $8::BIGINT)"
+        );
+        assert_eq!(
+            tag_intervals_sql(1, 8, Placeholders::Sqlite),
+            "VALUES (?8, ?9)"
+        );
+        assert!(tag_intervals_sql(0, 5, Placeholders::Sqlite).ends_with("WHERE 0"));
     }
 
     #[test]

@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Role, SearchHit, SessionRow,
-    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
-    from_millis, layout_digest, makes_backup, makes_rescue, migrator, os_label, output_bytes,
-    pg_tsquery, state_rank, state_rank_sql, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Placeholders, Role,
+    SearchHit, SessionRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow,
+    TokenScope, UserRow, from_millis, layout_digest, makes_backup, makes_rescue, migrator,
+    os_label, output_bytes, pg_tsquery, state_rank, state_rank_sql, tag_intervals_sql, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -289,14 +289,7 @@ impl Store for PostgresStore {
             None => (String::new(), String::new()),
             Some((_, p)) => {
                 let n = p.by_tag.len();
-                let iv = if n == 0 {
-                    "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false".to_string()
-                } else {
-                    let values: Vec<String> = (0..n)
-                        .map(|i| format!("(${}::TEXT, ${}::BIGINT)", 8 + 2 * i, 9 + 2 * i))
-                        .collect();
-                    format!("VALUES {}", values.join(", "))
-                };
+                let iv = tag_intervals_sql(n, 8, Placeholders::Postgres);
                 (
                     format!("WITH iv (tag, ms) AS ({iv}) "),
                     format!(
@@ -338,14 +331,7 @@ impl Store for PostgresStore {
         // Placeholders: 1 now, 2 default interval, 3 domain, 4 tag, then a (tag, interval) pair
         // per configured tag, then (page only) state rank, limit, offset.
         let n = params.by_tag.len();
-        let iv = if n == 0 {
-            "SELECT NULL::TEXT AS tag, NULL::BIGINT AS ms WHERE false".to_string()
-        } else {
-            let values: Vec<String> = (0..n)
-                .map(|i| format!("(${}::TEXT, ${}::BIGINT)", 5 + 2 * i, 6 + 2 * i))
-                .collect();
-            format!("VALUES {}", values.join(", "))
-        };
+        let iv = tag_intervals_sql(n, 5, Placeholders::Postgres);
         let cte = format!(
             "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
              FROM hosts h \

@@ -21,10 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Role, SearchHit, SessionRow,
-    StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope, UserRow,
-    from_millis, fts_query, layout_digest, makes_backup, makes_rescue, migrator, os_label,
-    output_bytes, state_rank, state_rank_sql, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Placeholders, Role,
+    SearchHit, SessionRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow,
+    TokenScope, UserRow, from_millis, fts_query, layout_digest, makes_backup, makes_rescue,
+    migrator, os_label, output_bytes, state_rank, state_rank_sql, tag_intervals_sql, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -433,14 +433,7 @@ impl Store for SqliteStore {
             None => (String::new(), String::new()),
             Some((_, p)) => {
                 let n = p.by_tag.len();
-                let iv = if n == 0 {
-                    "SELECT NULL AS tag, NULL AS ms WHERE 0".to_string()
-                } else {
-                    let values: Vec<String> = (0..n)
-                        .map(|i| format!("(?{}, ?{})", 8 + 2 * i, 9 + 2 * i))
-                        .collect();
-                    format!("VALUES {}", values.join(", "))
-                };
+                let iv = tag_intervals_sql(n, 8, Placeholders::Sqlite);
                 (
                     format!("WITH iv (tag, ms) AS ({iv}) "),
                     format!(" AND {} = ?7", state_rank_sql("?5", "?6", n > 0)),
@@ -479,14 +472,7 @@ impl Store for SqliteStore {
         // Placeholders: 1 now, 2 default interval, 3 domain, 4 tag, then a (tag, interval) pair
         // per configured tag, then (page only) state rank, limit, offset.
         let n = params.by_tag.len();
-        let iv = if n == 0 {
-            "SELECT NULL AS tag, NULL AS ms WHERE 0".to_string()
-        } else {
-            let values: Vec<String> = (0..n)
-                .map(|i| format!("(?{}, ?{})", 5 + 2 * i, 6 + 2 * i))
-                .collect();
-            format!("VALUES {}", values.join(", "))
-        };
+        let iv = tag_intervals_sql(n, 5, Placeholders::Sqlite);
         let cte = format!(
             "WITH iv (tag, ms) AS ({iv}), st AS (SELECT h.hostname AS hn, {} AS rank \
              FROM hosts h \
