@@ -188,6 +188,7 @@ fn make_plan(ctx: &mut Context<'_>, mount_only: bool) -> Result<()> {
 /// so running `rear mountonly` twice is harmless.
 pub fn apply_mount_plan(ctx: &mut Context<'_>) -> Result<()> {
     let (ui, config, runner) = (ctx.ui, ctx.config.clone(), ctx.runner);
+    let unattended = ctx.options.non_interactive;
     let root = super::target_root(&config);
     let rec = recreation(ctx)?;
     let plan = rec
@@ -199,22 +200,35 @@ pub fn apply_mount_plan(ctx: &mut Context<'_>) -> Result<()> {
         ..SafetyOptions::from_config(&config)
     };
     let guard = Guard::new(plan, &rec.devices, &safety_opts)?;
-    // a failed step is an error (there is no recreation script to repair by hand here)
+    // After a failed step (a mistyped passphrase, say) the user may rerun it or open a shell;
+    // choosing to edit or abort ends the workflow with the script's path.
     let opts = apply::ApplyOptions {
-        unattended: true,
+        unattended,
         trust_existing: true,
         ..Default::default()
     };
-    let report = apply::apply(plan, runner, ui, &config, &guard, &opts)?;
-    if let Some((step, error, _)) = report.stopped {
-        return Err(Error::invalid(
-            format!("mount plan step {step}"),
-            format!(
-                "{error}; the plan is in {}",
-                config.layout_dir().join("mountonly.sh").display()
-            ),
-        ));
-    }
+    let report = loop {
+        let report = apply::apply(plan, runner, ui, &config, &guard, &opts)?;
+        match report.stopped {
+            None => break report,
+            Some((_, _, apply::Stop::Shell)) => {
+                // repair in a shell, then the plan runs again (done steps are skipped)
+                let shell = crate::cmd::Cmd::mutate(crate::cmd::tools::BASH).arg("-i");
+                if let Err(e) = shell.interactive().run(runner) {
+                    ui.message(Level::Warning, &format!("{e}"));
+                }
+            }
+            Some((step, error, apply::Stop::EditScript)) => {
+                return Err(Error::invalid(
+                    format!("mount plan step {step}"),
+                    format!(
+                        "{error}; edit and run {} by hand",
+                        config.layout_dir().join("mountonly.sh").display()
+                    ),
+                ));
+            }
+        }
+    };
     ui.message(
         Level::Info,
         &format!(
