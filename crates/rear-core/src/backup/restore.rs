@@ -5,9 +5,9 @@
 //! no longer lists are deleted. Decompression and decryption run on their own thread, handing the
 //! stream to the parsing thread in 1 MiB chunks (recycled, not allocated anew); the parsing thread
 //! creates directories and writes large files straight from those chunks, and hands members up to
-//! 4 MiB to writer threads in batches (one wake-up per batch, not per file). Every file's BLAKE3 and every archive's
-//! SHA-256 are checked against the manifest; a mismatch fails the restore after it has restored
-//! what it could, naming the files.
+//! 4 MiB to writer threads in batches (one wake-up per batch, not per file). Every file's BLAKE3
+//! and every archive's SHA-256 are checked against the manifest; a mismatch fails the restore
+//! after it has restored what it could, naming the files.
 //!
 //! Member paths are checked before use: absolute paths, `..` and paths below a symlink the
 //! archive created are refused, so nothing is written outside the destination.
