@@ -209,8 +209,14 @@ pub fn apply(
                     warn!("recreate step {} failed: {e}", step.id);
                     if opts.unattended {
                         return Err(Error::Other(anyhow::anyhow!(e).context(format!(
-                            "recreating the disk layout, step {} ({})",
-                            step.id, step.description
+                            "{} the disk layout, step {} ({})",
+                            if plan.mount_only {
+                                "mounting"
+                            } else {
+                                "recreating"
+                            },
+                            step.id,
+                            step.description
                         ))));
                     }
                     ui.message(Level::Warning, &format!("step {} failed: {e}", step.id));
