@@ -6,6 +6,7 @@
 //! recognised but not implemented yet and fails with a clear message.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

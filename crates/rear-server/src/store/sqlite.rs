@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::rows::{SUMMARY_COLS, host_from_row, host_select, image_from_row, summary_from_row};
 use super::{
     Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Placeholders, Role,
     SearchHit, SessionRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow,
@@ -44,10 +45,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_images.sql"),
     ),
 ];
-
-/// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
-const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
-     r.duration_ms, r.received_at, r.source, r.rear_version, r.legacy_mail";
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -81,63 +78,6 @@ impl SqliteStore {
             writer: writer_tx,
         })
     }
-}
-
-fn summary_from_row(row: &SqliteRow) -> StoreResult<ReportSummary> {
-    let id: String = row.try_get("report_id")?;
-    let source: String = row.try_get("source")?;
-    Ok(ReportSummary {
-        report_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?,
-        hostname: row.try_get("hostname")?,
-        workflow: row.try_get("workflow")?,
-        success: row.try_get("success")?,
-        error: row.try_get("error")?,
-        started_at: from_millis(row.try_get("started_at")?)?,
-        duration_ms: u64::try_from(row.try_get::<i64, _>("duration_ms")?).unwrap_or(0),
-        received_at: from_millis(row.try_get("received_at")?)?,
-        source: ReportSource::parse(&source)
-            .ok_or_else(|| StoreError::Corrupt(format!("source {source}")))?,
-        rear_version: row.try_get("rear_version")?,
-        legacy_mail: row.try_get("legacy_mail")?,
-    })
-}
-
-fn host_from_row(row: &SqliteRow) -> StoreResult<HostRow> {
-    let tags: String = row.try_get("tags")?;
-    Ok(HostRow {
-        hostname: row.try_get("h_hostname")?,
-        domain: row.try_get("domain")?,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        os: row.try_get("os")?,
-        report_count: u64::try_from(row.try_get::<i64, _>("report_count")?).unwrap_or(0),
-        last: summary_from_row(row)?,
-        last_rescue_at: row
-            .try_get::<Option<i64>, _>("last_rescue_at")?
-            .map(from_millis)
-            .transpose()?,
-        last_backup_at: row
-            .try_get::<Option<i64>, _>("last_backup_at")?
-            .map(from_millis)
-            .transpose()?,
-        last_success_at: row
-            .try_get::<Option<i64>, _>("last_success_at")?
-            .map(from_millis)
-            .transpose()?,
-        layout_sha: row.try_get("layout_sha")?,
-        rescue_layout_sha: row.try_get("rescue_layout_sha")?,
-        backup_bytes: row
-            .try_get::<Option<i64>, _>("backup_bytes")?
-            .map(|b| u64::try_from(b).unwrap_or(0)),
-    })
-}
-
-fn host_select() -> String {
-    format!(
-        "SELECT h.hostname AS h_hostname, h.domain, h.tags, h.os, h.report_count, \
-         h.last_rescue_at, h.last_backup_at, h.last_success_at, h.layout_sha, \
-         h.rescue_layout_sha, h.backup_bytes, {SUMMARY_COLS} \
-         FROM hosts h JOIN reports r ON r.seq = h.last_seq"
-    )
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -858,19 +798,7 @@ impl Store for SqliteStore {
         .bind(hostname)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let size: i64 = row.try_get("size")?;
-                Ok(ImageRow {
-                    hostname: row.try_get("hostname")?,
-                    sha256: row.try_get("sha256")?,
-                    name: row.try_get("name")?,
-                    size: u64::try_from(size)
-                        .map_err(|_| StoreError::Corrupt(format!("image size {size}")))?,
-                    uploaded_at: from_millis(row.try_get("uploaded_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(image_from_row).collect()
     }
 
     async fn prune_images(&self, hostname: &str, keep: u32) -> StoreResult<Vec<(String, bool)>> {
