@@ -16,12 +16,15 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::rows::{SUMMARY_COLS, host_from_row, host_select, image_from_row, summary_from_row};
+use super::rows::{
+    SUMMARY_COLS, host_from_row, host_select, image_from_row, summary_from_row, token_from_row,
+    user_from_row,
+};
 use super::{
-    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Placeholders, Role,
-    SearchHit, SessionRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow,
-    TokenScope, UserRow, from_millis, layout_digest, makes_backup, makes_rescue, migrator,
-    os_label, output_bytes, pg_tsquery, state_rank, state_rank_sql, tag_intervals_sql, to_millis,
+    Count, Facets, HostFilter, HostPage, HostRow, ImageRow, NewReport, Placeholders, SearchHit,
+    SessionRow, StateParams, Store, StoreError, StoreResult, StoredReport, TokenRow, TokenScope,
+    UserRow, from_millis, layout_digest, makes_backup, makes_rescue, migrator, os_label,
+    output_bytes, pg_tsquery, state_rank, state_rank_sql, tag_intervals_sql, to_millis,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -459,16 +462,7 @@ impl Store for PostgresStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            let role: String = row.try_get("role")?;
-            Ok(UserRow {
-                name: row.try_get("name")?,
-                password_hash: row.try_get("password_hash")?,
-                role: Role::parse(&role)
-                    .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-            })
-        })
-        .transpose()
+        row.map(|row| user_from_row(&row)).transpose()
     }
 
     async fn set_user(&self, user: &UserRow) -> StoreResult<()> {
@@ -570,39 +564,14 @@ impl Store for PostgresStore {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            let scope: String = row.try_get("scope")?;
-            let host: Option<String> = row.try_get("hostname")?;
-            let scope = match (scope.as_str(), host) {
-                ("host", Some(h)) => TokenScope::Host(h),
-                ("site", _) => TokenScope::Site,
-                ("read", _) => TokenScope::Read,
-                (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
-            };
-            Ok(TokenRow {
-                token_hash: row.try_get("token_hash")?,
-                name: row.try_get("name")?,
-                scope,
-            })
-        })
-        .transpose()
+        row.map(|row| token_from_row(&row)).transpose()
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
         let rows = sqlx::query("SELECT name, password_hash, role FROM users ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let role: String = row.try_get("role")?;
-                Ok(UserRow {
-                    name: row.try_get("name")?,
-                    password_hash: row.try_get("password_hash")?,
-                    role: Role::parse(&role)
-                        .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     async fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
@@ -610,23 +579,7 @@ impl Store for PostgresStore {
             sqlx::query("SELECT token_hash, name, scope, hostname FROM api_tokens ORDER BY name")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope")?;
-                let host: Option<String> = row.try_get("hostname")?;
-                let scope = match (scope.as_str(), host) {
-                    ("host", Some(h)) => TokenScope::Host(h),
-                    ("site", _) => TokenScope::Site,
-                    ("read", _) => TokenScope::Read,
-                    (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
-                };
-                Ok(TokenRow {
-                    token_hash: row.try_get("token_hash")?,
-                    name: row.try_get("name")?,
-                    scope,
-                })
-            })
-            .collect()
+        rows.iter().map(token_from_row).collect()
     }
 
     async fn delete_token(&self, name: &str) -> StoreResult<bool> {

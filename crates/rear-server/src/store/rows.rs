@@ -6,7 +6,9 @@ use rear_proto::api::{ReportSource, ReportSummary};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
-use super::{HostRow, ImageRow, StoreError, StoreResult, from_millis};
+use super::{
+    HostRow, ImageRow, Role, StoreError, StoreResult, TokenRow, TokenScope, UserRow, from_millis,
+};
 
 /// Columns of `reports` that make a [`ReportSummary`], prefixed with `r.`.
 pub(super) const SUMMARY_COLS: &str = "r.report_id, r.hostname, r.workflow, r.success, r.error, r.started_at, \
@@ -102,5 +104,46 @@ where
         name: row.try_get("name")?,
         size: u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("image size {size}")))?,
         uploaded_at: from_millis(row.try_get("uploaded_at")?)?,
+    })
+}
+
+/// A `users` row (`name, password_hash, role`).
+pub(super) fn user_from_row<R>(row: &R) -> StoreResult<UserRow>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let role: String = row.try_get("role")?;
+    Ok(UserRow {
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+    })
+}
+
+/// An `api_tokens` row (`token_hash, name, scope, hostname`).
+pub(super) fn token_from_row<R>(row: &R) -> StoreResult<TokenRow>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let scope: String = row.try_get("scope")?;
+    let host: Option<String> = row.try_get("hostname")?;
+    let scope = match (scope.as_str(), host) {
+        ("host", Some(h)) => TokenScope::Host(h),
+        ("site", _) => TokenScope::Site,
+        ("read", _) => TokenScope::Read,
+        (other, _) => return Err(StoreError::Corrupt(format!("token scope {other}"))),
+    };
+    Ok(TokenRow {
+        token_hash: row.try_get("token_hash")?,
+        name: row.try_get("name")?,
+        scope,
     })
 }
